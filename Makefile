@@ -1,0 +1,49 @@
+# tapegrad's front door. As root on a fresh Debian machine:
+#   make test    install what is missing, build, run every test
+#   make bench   build and run the benchmarks (GEMM ladder beside OpenBLAS)
+# Other targets: make build, make deps, make format, make asan, make clean.
+PRESET ?= release
+BUILD  ?= build
+JOBS   ?= $(shell nproc)
+CMAKE_ARGS ?=
+BENCH_ARGS ?=
+
+.PHONY: all deps deps-bench configure build test bench asan format format-check clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+deps-bench:
+	@scripts/install-deps.sh --bench
+
+$(BUILD)/CMakeCache.txt:
+	cmake --preset $(PRESET) $(CMAKE_ARGS)
+
+configure: deps
+	cmake --preset $(PRESET) $(CMAKE_ARGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+bench: deps-bench $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+	scripts/run-bench.sh $(BUILD) $(BENCH_ARGS)
+
+asan: deps
+	cmake --preset asan
+	cmake --build build-asan -j $(JOBS)
+	ctest --test-dir build-asan --output-on-failure -j $(JOBS)
+
+format:
+	git ls-files '*.h' '*.cpp' '*.cu' '*.cuh' | xargs clang-format -i
+
+format-check:
+	git ls-files '*.h' '*.cpp' '*.cu' '*.cuh' | xargs clang-format --dry-run -Werror
+
+clean:
+	rm -rf $(BUILD) build-debug build-asan

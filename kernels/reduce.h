@@ -1,0 +1,24 @@
+// Reductions on the CPU: sum, mean, max, min and argmax over the middle axis of a contiguous
+// (outer, r, inner) array, which covers "whole tensor" (1, n, 1) and "along axis d" (product of
+// the dims before d, dim d, product of the dims after d).
+//
+// Determinism: every output is combined in a fixed order that depends only on the sizes —
+// never on the number of OpenMP threads — so results are bit-identical for any
+// OMP_NUM_THREADS. Long reductions are split into fixed-size chunks whose partial results are
+// combined in chunk order. Cost: outer*r*inner FLOPs and reads, outer*inner writes.
+// max/min/argmax of an empty axis (r == 0) throw tg::Error; sum of it is 0, mean is NaN.
+// argmax returns the first index of the maximum; NaN counts as the maximum.
+#pragma once
+
+#include <cstdint>
+
+namespace tg::kernels::cpu {
+
+enum class ReduceOp { sum, mean, max, min };
+
+template <typename T>
+void reduce(ReduceOp op, const T* x, int64_t outer, int64_t r, int64_t inner, T* out);
+template <typename T>
+void argmax(const T* x, int64_t outer, int64_t r, int64_t inner, int32_t* out);
+
+}  // namespace tg::kernels::cpu

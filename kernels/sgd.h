@@ -1,0 +1,25 @@
+// The SGD update on the CPU, with PyTorch's semantics (torch.optim.SGD):
+//   g = grad + weight_decay * p
+//   momentum != 0:  buf = first ? g : momentum * buf + (1 - dampening) * g
+//                   g   = nesterov ? g + momentum * buf : buf
+//   p -= lr * g
+// One fused pass over n parameters. Cost: about 6n FLOPs, 5n * sizeof(T) bytes.
+#pragma once
+
+#include <cstdint>
+
+namespace tg::kernels::cpu {
+
+struct SgdHyper {
+  double lr = 0.01;
+  double momentum = 0;
+  double dampening = 0;
+  double weight_decay = 0;
+  bool nesterov = false;
+};
+
+// buf may be null when momentum == 0. first: the momentum buffer has not been set yet.
+template <typename T>
+void sgd_step(T* p, const T* grad, T* buf, int64_t n, const SgdHyper& h, bool first);
+
+}  // namespace tg::kernels::cpu

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs the Debian packages tapegrad needs, only those that are missing.
+#
+# Each dependency is detected by the file the build uses, not by package name, so a machine
+# that has it from elsewhere (another distribution, a source install) is left alone and no
+# network is needed there. Missing ones are installed with apt-get when run as root; otherwise
+# the script names them and fails.
+#
+# Usage: scripts/install-deps.sh [--bench]   (--bench: OpenBLAS too, the comparison point)
+set -euo pipefail
+
+want_bench=0
+[[ ${1:-} == --bench ]] && want_bench=1
+
+missing=()
+optional=()
+have_header() { [[ -f /usr/include/$1 || -f /usr/local/include/$1 ]]; }
+have_cmake_pkg() {
+  local d
+  for d in /usr/lib/cmake /usr/lib/x86_64-linux-gnu/cmake /usr/lib/aarch64-linux-gnu/cmake \
+    /usr/local/lib/cmake /usr/share/cmake /usr/lib64/cmake; do
+    [[ -d $d/$1 ]] && return 0
+  done
+  return 1
+}
+
+command -v cmake >/dev/null || missing+=(cmake)
+command -v g++ >/dev/null || missing+=(g++)
+command -v make >/dev/null || missing+=(make)
+have_header doctest/doctest.h || missing+=(doctest-dev)
+have_cmake_pkg benchmark || missing+=(libbenchmark-dev)
+have_header zlib.h || missing+=(zlib1g-dev)
+have_header omp.h || compgen -G "/usr/lib/gcc/*/*/include/omp.h" >/dev/null || missing+=(libgomp1)
+if ((want_bench)); then
+  have_header cblas.h || have_header x86_64-linux-gnu/cblas.h ||
+    compgen -G "/usr/include/*/openblas*/cblas.h" >/dev/null || missing+=(libopenblas-dev)
+fi
+# The second built-in data set; tests that need it say they are skipped where it is absent.
+[[ -d /usr/share/datasets/fashion-mnist ]] || optional+=(dataset-fashion-mnist)
+
+all=("${missing[@]}" "${optional[@]}")
+((${#all[@]} == 0)) && exit 0
+
+if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
+  if ((${#missing[@]})); then
+    echo "tapegrad: missing packages: ${missing[*]}" >&2
+    echo "  install them (as root: apt-get install ${missing[*]}) and run make again" >&2
+    exit 1
+  fi
+  echo "tapegrad: optional package not installed: ${optional[*]} (its tests will be skipped)" >&2
+  exit 0
+fi
+
+echo "tapegrad: installing ${all[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq || echo "tapegrad: apt-get update failed; trying the cached lists" >&2
+if ! apt-get install -y -qq --no-install-recommends "${all[@]}" >/dev/null; then
+  # Optional packages may be unavailable (no network on a GPU box): retry with the required ones.
+  if ((${#missing[@]})); then
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  echo "tapegrad: could not install ${optional[*]} (its tests will be skipped)" >&2
+fi
