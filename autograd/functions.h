@@ -1,0 +1,72 @@
+// The differentiable ops. Each records one node on the tape (see tape.h) when an input requires
+// grad, and its backward formula sits beside its forward in the .cpp files:
+//   elementwise.cpp (add sub mul div neg exp log relu sqrt pow), reduce.cpp (sum mean),
+//   shape.cpp (reshape view transpose t flatten), linalg.cpp (matmul linear),
+//   loss.cpp (softmax log_softmax cross_entropy mse).
+// Binary ops broadcast (NumPy rules); the gradient of a broadcast input is summed back to its
+// shape. All take and return float32 or float64 tensors.
+#pragma once
+
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace tg {
+
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor add(const Tensor& a, double s);
+Tensor mul(const Tensor& a, double s);
+Tensor rsub(const Tensor& a, double s);  // s - a
+Tensor rdiv(const Tensor& a, double s);  // s / a
+Tensor pow(const Tensor& a, double exponent);
+Tensor neg(const Tensor& a);
+Tensor exp(const Tensor& a);
+Tensor log(const Tensor& a);
+Tensor sqrt(const Tensor& a);
+Tensor relu(const Tensor& a);
+
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator+(const Tensor& a, double s);
+Tensor operator+(double s, const Tensor& a);
+Tensor operator-(const Tensor& a, double s);
+Tensor operator-(double s, const Tensor& a);
+Tensor operator*(const Tensor& a, double s);
+Tensor operator*(double s, const Tensor& a);
+Tensor operator/(const Tensor& a, double s);
+Tensor operator/(double s, const Tensor& a);
+Tensor operator-(const Tensor& a);
+
+// Whole tensor (a [] tensor) or over dims.
+Tensor sum(const Tensor& x);
+Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
+Tensor mean(const Tensor& x);
+Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
+
+Tensor reshape(const Tensor& x, const Shape& shape);
+Tensor view(const Tensor& x, const Shape& shape);
+Tensor flatten(const Tensor& x, int64_t start_dim = 0, int64_t end_dim = -1);
+Tensor transpose(const Tensor& x, int64_t d0, int64_t d1);
+Tensor t(const Tensor& x);
+
+// 2-d @ 2-d (a may be n-d: its leading dims are batch rows).
+Tensor matmul(const Tensor& a, const Tensor& b);
+// x @ w^T + b with w (out, in) and b (out) or undefined: nn::Linear's op, one GEMM each way.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
+
+// Along the last dim.
+Tensor softmax(const Tensor& x);
+Tensor log_softmax(const Tensor& x);
+// Mean over the batch of -log softmax(logits)[label]; logits (n, c), labels int32 (n).
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels);
+// Negative log-likelihood of log-probabilities (n, c), mean over the batch.
+Tensor nll_loss(const Tensor& logp, const Tensor& labels);
+// Mean squared error; pred and target of the same shape.
+Tensor mse(const Tensor& pred, const Tensor& target);
+
+}  // namespace tg

@@ -1,0 +1,174 @@
+// The tape and backward(): the whole reverse-mode machinery, on one screen.
+//
+// record() appends a node; backward() walks the nodes from the root's down to the first,
+// handing each node the gradient of its output (accumulated from every later use of it) and
+// accumulating what it returns into its inputs: into .grad() for leaves, into a map for
+// intermediate tensors, whose entry is freed as soon as its own node has run.
+#include "autograd/tape.h"
+
+#include <algorithm>
+#include <sstream>
+#include <unordered_map>
+
+#include "tensor/creation.h"
+#include "tensor/ops.h"
+
+namespace tg {
+
+Tape& tape() {
+  thread_local Tape t;
+  return t;
+}
+
+bool needs_grad(std::initializer_list<const Tensor*> inputs) {
+  if (!GradMode::enabled()) return false;
+  for (const Tensor* t : inputs)
+    if (t->defined() && t->requires_grad()) return true;
+  return false;
+}
+
+Tensor Tape::record(const char* name, Tensor out, std::vector<Tensor> inputs, BackwardFn fn) {
+  if (nodes_.size() >= prune_at_) prune();
+  Node n;
+  n.seq = next_seq_++;
+  n.name = name;
+  n.inputs = std::move(inputs);
+  n.output = out.impl_ptr();
+  n.backward = std::move(fn);
+  out.impl()->requires_grad = true;
+  out.impl()->node = n.seq;
+  nodes_.push_back(std::move(n));
+  return out;
+}
+
+// A node whose output has been destroyed can never receive a gradient. Dropping it releases
+// its inputs, which may make older nodes' outputs die too, so sweep newest to oldest.
+void Tape::prune() {
+  for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it)
+    if (it->output.expired()) {
+      it->inputs.clear();
+      it->backward = nullptr;
+    }
+  std::erase_if(nodes_, [](const Node& n) { return n.output.expired(); });
+  prune_at_ = std::max<size_t>(1024, 2 * nodes_.size());
+}
+
+int64_t Tape::find(uint64_t seq) const {
+  auto it = std::lower_bound(nodes_.begin(), nodes_.end(), seq,
+                             [](const Node& n, uint64_t s) { return n.seq < s; });
+  if (it == nodes_.end() || it->seq != seq) return -1;
+  return it - nodes_.begin();
+}
+
+std::string Tape::str() const {
+  std::ostringstream os;
+  os << "Tape(" << nodes_.size() << " nodes)\n";
+  for (const Node& n : nodes_) {
+    os << "  #" << n.seq << " " << n.name << "(";
+    for (size_t i = 0; i < n.inputs.size(); ++i)
+      os << (i ? ", " : "") << (n.inputs[i].defined() ? n.inputs[i].shape_str() : "-");
+    auto out = n.output.lock();
+    os << ") -> " << (out ? shape_str(out->shape) : "(freed)") << "\n";
+  }
+  return os.str();
+}
+
+namespace {
+
+void accumulate(Tensor& slot, const Tensor& g) {
+  if (!slot.defined()) {
+    slot = g.is_contiguous() ? g : g.contiguous();
+  } else {
+    ops::axpy_(slot, 1.0, g);
+  }
+}
+
+void accumulate_leaf(TensorImpl& leaf, const Tensor& g) {
+  TG_CHECK(g.shape() == leaf.shape, "backward",
+           "gradient of shape ", g.shape_str(), " for a leaf of shape ", shape_str(leaf.shape));
+  if (!leaf.grad.defined()) {
+    leaf.grad = g.clone();  // never alias a gradient that another tensor may still own
+  } else {
+    ops::axpy_(leaf.grad, 1.0, g);
+  }
+}
+
+}  // namespace
+
+void backward(const Tensor& root, const Tensor& grad_root, bool retain_graph) {
+  TG_CHECK(root.defined(), "backward", "called on an undefined tensor");
+  TG_CHECK(root.requires_grad(), "backward",
+           "the tensor does not require grad (no input of it requires grad, or it was computed "
+           "under NoGrad)");
+  Tensor g0;
+  if (grad_root.defined()) {
+    TG_CHECK(grad_root.shape() == root.shape() && grad_root.dtype() == root.dtype(), "backward",
+             "gradient of shape ", grad_root.shape_str(), " and dtype ",
+             dtype_name(grad_root.dtype()), " for a root of shape ", root.shape_str(),
+             " and dtype ", dtype_name(root.dtype()));
+    g0 = grad_root;
+  } else {
+    TG_CHECK(root.numel() == 1, "backward", "called on a tensor of shape ", root.shape_str(),
+             " (", root.numel(), " elements); backward needs a scalar or an explicit gradient");
+    g0 = ones(root.shape(), root.dtype(), root.device());
+  }
+  NoGrad guard;  // backward formulas are plain math: record nothing
+  TensorImpl* root_impl = root.impl();
+  if (root_impl->node == 0) {  // the root is a leaf itself
+    accumulate_leaf(*root_impl, g0);
+    return;
+  }
+  Tape& t = tape();
+  int64_t start = t.find(root_impl->node);
+  TG_CHECK(start >= 0, "backward",
+           "the graph of this tensor was already consumed by an earlier backward() (or recorded "
+           "on another thread); run the forward pass again, or pass retain_graph=true to the "
+           "first backward");
+
+  std::unordered_map<TensorImpl*, Tensor> grads;  // gradients of intermediate tensors
+  grads[root_impl] = g0;
+  std::vector<Node>& nodes = t.mutable_nodes();
+  std::vector<char> visited(start + 1, 0);
+  for (int64_t i = start; i >= 0; --i) {
+    Node& n = nodes[i];
+    auto out = n.output.lock();
+    if (!out) continue;
+    auto it = grads.find(out.get());
+    if (it == grads.end()) continue;
+    Tensor gy = std::move(it->second);
+    grads.erase(it);
+    visited[i] = 1;
+    std::vector<Tensor> gin = n.backward(gy);
+    TG_CHECK(gin.size() == n.inputs.size(), "backward", n.name, " returned ", gin.size(),
+             " gradients for ", n.inputs.size(), " inputs");
+    for (size_t j = 0; j < gin.size(); ++j) {
+      const Tensor& in = n.inputs[j];
+      if (!gin[j].defined() || !in.defined() || !in.requires_grad()) continue;
+      if (in.impl()->node == 0) {
+        accumulate_leaf(*in.impl(), gin[j]);
+      } else {
+        accumulate(grads[in.impl()], gin[j]);
+      }
+    }
+  }
+  if (!grads.empty()) {
+    // A gradient reached a tensor whose node is gone: an earlier backward consumed it.
+    TG_FAIL("backward",
+            "part of this graph was already consumed by an earlier backward(); its gradients "
+            "would be incomplete. Pass retain_graph=true to the first backward");
+  }
+  if (!retain_graph) {
+    size_t k = 0;
+    std::erase_if(nodes, [&](const Node&) { return k < visited.size() && visited[k++]; });
+  }
+}
+
+void zero_grad(const std::vector<Tensor>& params) {
+  NoGrad guard;
+  for (const Tensor& p : params) {
+    Tensor g = p.grad();
+    if (g.defined()) g.zero_();
+  }
+}
+
+}  // namespace tg

@@ -1,0 +1,144 @@
+// The GEMM ladder side by side with OpenBLAS's cblas_sgemm, in GFLOP/s (2*m*n*k per call).
+//
+//   build/bin/bench_gemm [--benchmark_filter=REGEX] [google-benchmark flags]
+//   scripts/run-bench.sh build      (what `make bench` runs: 2 threads unless overridden)
+//
+// Benchmark names are <rung>/<shape>: rungs naive, reordered, blocked, packed, gemm, openblas;
+// shapes are square sizes (64 .. 2048, "1024.tn" = trans_a, not trans_b) and the MLP products
+// of a 784-50-10 network on a batch of 64 (mlp.*). Threads: OMP_NUM_THREADS drives `gemm`,
+// OPENBLAS_NUM_THREADS drives OpenBLAS; rungs 1-4 are single-threaded by design.
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/gemm.h"
+
+#ifdef TG_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+namespace {
+
+using namespace tg::kernels::cpu;
+
+struct Shape {
+  std::string name;
+  bool ta, tb;
+  int64_t m, n, k;
+};
+
+// The MLP of the course (784 -> 50 -> 10, batch 64), weights stored (in, out):
+// forward X(64x784) W1(784x50), H(64x50) W2(50x10); backward dW = X^T dY (trans_a),
+// dX = dY W^T (trans_b).
+std::vector<Shape> shapes() {
+  std::vector<Shape> s;
+  for (int64_t n : {64, 128, 256, 512, 1024, 2048})
+    s.push_back({std::to_string(n), false, false, n, n, n});
+  s.push_back({"1024.tn", true, false, 1024, 1024, 1024});
+  s.push_back({"1024.nt", false, true, 1024, 1024, 1024});
+  s.push_back({"1024.tt", true, true, 1024, 1024, 1024});
+  s.push_back({"mlp.fwd1.64x784x50", false, false, 64, 50, 784});
+  s.push_back({"mlp.fwd2.64x50x10", false, false, 64, 10, 50});
+  s.push_back({"mlp.dW1.784x64x50", true, false, 784, 50, 64});
+  s.push_back({"mlp.dX1.64x50x784", false, true, 64, 784, 50});
+  s.push_back({"mlp.dW2.50x64x10", true, false, 50, 10, 64});
+  s.push_back({"mlp.dH.64x10x50", false, true, 64, 50, 10});
+  return s;
+}
+
+struct Operands {
+  std::vector<float> a, b, c;
+  explicit Operands(const Shape& s) {
+    std::mt19937 gen(42);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    a.resize(size_t(s.m * s.k));
+    b.resize(size_t(s.k * s.n));
+    c.assign(size_t(s.m * s.n), 0.0f);
+    for (float& x : a) x = u(gen);
+    for (float& x : b) x = u(gen);
+  }
+};
+
+void set_flops(benchmark::State& state, const Shape& s) {
+  state.counters["GFLOP/s"] = benchmark::Counter(2e-9 * double(s.m) * double(s.n) * double(s.k),
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// Leading dimensions are those of dense storage: op(A) m x k stored k x m when transposed, etc.
+void bm_rung(benchmark::State& state, GemmFn fn, Shape s) {
+  Operands o(s);
+  const int64_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
+  for (auto _ : state) {
+    fn(s.ta, s.tb, s.m, s.n, s.k, 1.0f, o.a.data(), lda, o.b.data(), ldb, 0.0f, o.c.data(), s.n);
+    benchmark::DoNotOptimize(o.c.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, s);
+}
+
+#ifdef TG_HAVE_OPENBLAS
+void bm_openblas(benchmark::State& state, Shape s) {
+  Operands o(s);
+  const int lda = int(s.ta ? s.m : s.k), ldb = int(s.tb ? s.k : s.n);
+  for (auto _ : state) {
+    cblas_sgemm(CblasRowMajor, s.ta ? CblasTrans : CblasNoTrans, s.tb ? CblasTrans : CblasNoTrans,
+                int(s.m), int(s.n), int(s.k), 1.0f, o.a.data(), lda, o.b.data(), ldb, 0.0f,
+                o.c.data(), int(s.n));
+    benchmark::DoNotOptimize(o.c.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, s);
+}
+#endif
+
+void register_all() {
+  struct Rung {
+    const char* name;
+    GemmFn fn;
+    int64_t max_size;  // slow rungs stop where a run would take seconds
+  };
+  const Rung rungs[] = {{"naive", gemm_naive, 512},
+                        {"reordered", gemm_reordered, 512},
+                        {"blocked", gemm_blocked, 1024},
+                        {"packed", gemm_packed, 1 << 30},
+                        {"gemm", static_cast<GemmFn>(gemm), 1 << 30}};
+  for (const Shape& s : shapes()) {
+    for (const Rung& r : rungs) {
+      const bool transposed_square = (s.ta || s.tb) && s.m == s.k && s.n == s.k;
+      if (std::max({s.m, s.n, s.k}) > r.max_size) continue;
+      if (transposed_square && r.fn != gemm_packed && r.fn != static_cast<GemmFn>(gemm)) continue;
+      benchmark::RegisterBenchmark((std::string(r.name) + "/" + s.name).c_str(), bm_rung, r.fn, s)
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime();
+    }
+#ifdef TG_HAVE_OPENBLAS
+    benchmark::RegisterBenchmark(("openblas/" + s.name).c_str(), bm_openblas, s)
+        ->Unit(benchmark::kMicrosecond)
+        ->UseRealTime();
+#endif
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("omp_max_threads", std::to_string(omp_get_max_threads()));
+#ifdef TG_HAVE_OPENBLAS
+  benchmark::AddCustomContext("openblas", openblas_get_config());
+  benchmark::AddCustomContext("openblas_core", openblas_get_corename());
+  benchmark::AddCustomContext("openblas_threads", std::to_string(openblas_get_num_threads()));
+#else
+  benchmark::AddCustomContext("openblas", "not found at configure time");
+#endif
+  register_all();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,89 @@
+// Helpers shared by the CPU kernels (internal, not installed API): the size above which a loop
+// is worth an OpenMP team, a flat elementwise loop, a reusable scratch buffer, and the
+// fixed-order tree reduction that sums, maxima and the cross-entropy mean are built on.
+//
+// tree_reduce costs n-1 applications of f and reads n elements once. Its order of operations
+// depends only on n, never on the thread count or alignment, so its result is reproducible;
+// for sums its rounding error grows like O(log n) ulps instead of the O(n) of a running sum.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace tg::kernels::cpu::detail {
+
+// Below this many elements a loop stays on the calling thread: waking an OpenMP team costs a
+// few microseconds, the time of tens of thousands of simple element operations.
+inline constexpr int64_t kParallelMin = 32768;
+
+// f(i) for i in [0, n): vectorised, and spread over the OpenMP threads for large n.
+template <typename F>
+inline void parallel_flat(int64_t n, F&& f) {
+  if (n >= kParallelMin) {
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) f(i);
+  } else {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) f(i);
+  }
+}
+
+// A buffer of at least n elements owned by the calling thread and reused across calls, so a
+// kernel called every training step allocates only on its first (largest) call.
+template <typename T>
+T* scratch(int64_t n) {
+  thread_local std::vector<T> buf;
+  if (static_cast<int64_t>(buf.size()) < n) buf.resize(static_cast<std::size_t>(n));
+  return buf.data();
+}
+
+// Interleaved accumulators of one leaf block: acc[k] takes x[k], x[k+16], ... . Sixteen
+// independent chains fill an AVX-512 float register (two of them for doubles) and keep the
+// adds pipelined; the chains are combined in a fixed tree, so the result does not depend on
+// how the compiler vectorised the loop.
+inline constexpr int kLanes = 16;
+inline constexpr int64_t kLeaf = 256;
+
+// f-reduction of x[0..n), n >= 1, f associative-in-spirit (+, NaN-propagating max/min):
+// leaves of at most kLeaf elements, longer ranges split in two halves recursively (pairwise).
+template <typename T, typename F>
+T tree_reduce(const T* x, int64_t n, F f) {
+  if (n < kLanes) {
+    T s = x[0];
+    for (int64_t i = 1; i < n; ++i) s = f(s, x[i]);
+    return s;
+  }
+  if (n <= kLeaf) {
+    T acc[kLanes];
+    for (int k = 0; k < kLanes; ++k) acc[k] = x[k];
+    int64_t i = kLanes;
+    for (; i + kLanes <= n; i += kLanes)
+      for (int k = 0; k < kLanes; ++k) acc[k] = f(acc[k], x[i + k]);
+    for (int k = 0; i + k < n; ++k) acc[k] = f(acc[k], x[i + k]);
+    for (int w = kLanes / 2; w >= 1; w /= 2)
+      for (int k = 0; k < w; ++k) acc[k] = f(acc[k], acc[k + w]);
+    return acc[0];
+  }
+  // Split on a multiple of kLanes so the left half's leaves stay full.
+  const int64_t h = (n / 2) / kLanes * kLanes;
+  return f(tree_reduce(x, h, f), tree_reduce(x + h, n - h, f));
+}
+
+template <typename T>
+T tree_sum(const T* x, int64_t n) {
+  if (n == 0) return T(0);
+  return tree_reduce(x, n, [](T a, T b) { return a + b; });
+}
+
+// max/min that propagate NaN (as torch.max/torch.maximum do): a NaN on either side wins.
+template <typename T>
+inline T nan_max(T a, T b) {
+  return (a > b || a != a) ? a : b;
+}
+template <typename T>
+inline T nan_min(T a, T b) {
+  return (a < b || a != a) ? a : b;
+}
+
+}  // namespace tg::kernels::cpu::detail

@@ -1,0 +1,66 @@
+// The standard layers: Linear, ReLU, Flatten, Sequential.
+//
+//   auto model = tg::nn::Sequential({std::make_shared<tg::nn::Linear>(784, 50),
+//                                    std::make_shared<tg::nn::ReLU>(),
+//                                    std::make_shared<tg::nn::Linear>(50, 10)});
+//   tg::Tensor logits = (*model)(x);                  // x: (batch, 784)
+#pragma once
+
+#include <initializer_list>
+#include <memory>
+#include <vector>
+
+#include "nn/module.h"
+#include "tensor/random.h"
+
+namespace tg::nn {
+
+// y = x @ weight^T + bias; weight (out, in), bias (out). PyTorch's default init:
+// kaiming_uniform_(weight, a = sqrt(5)) and bias ~ U(-1/sqrt(in), 1/sqrt(in)).
+class Linear : public Module {
+ public:
+  Linear(int64_t in_features, int64_t out_features, bool bias = true);
+  Linear(int64_t in_features, int64_t out_features, bool bias, Generator& gen);
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "Linear"; }
+
+  int64_t in_features, out_features;
+  Tensor weight, bias;  // bias undefined when built without
+
+ protected:
+  std::string extra_repr() const override;
+};
+
+class ReLU : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "ReLU"; }
+};
+
+// (batch, d1, d2, ...) -> (batch, d1*d2*...).
+class Flatten : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "Flatten"; }
+};
+
+// Runs its children in order; they are named "0", "1", ... as in PyTorch.
+class Sequential : public Module {
+ public:
+  Sequential() = default;
+  Sequential(std::initializer_list<std::shared_ptr<Module>> layers);
+  explicit Sequential(const std::vector<std::shared_ptr<Module>>& layers);
+  void push_back(std::shared_ptr<Module> layer);
+  Tensor forward(const Tensor& x) override;
+  size_t size() const { return layers_.size(); }
+  Module& operator[](size_t i) const;  // bounds-checked
+  std::string name() const override { return "Sequential"; }
+
+ private:
+  std::vector<std::shared_ptr<Module>> layers_;
+};
+
+// An MLP from layer sizes, e.g. {784, 50, 10}: Linear, ReLU, ..., Linear (no final ReLU).
+std::shared_ptr<Sequential> mlp(const std::vector<int64_t>& sizes, Generator& gen);
+
+}  // namespace tg::nn

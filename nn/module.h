@@ -1,0 +1,72 @@
+// Module: a layer or a model — parameters, sub-modules, train/eval mode and a state dict.
+//
+//   struct Mlp : tg::nn::Module {
+//     std::shared_ptr<tg::nn::Linear> l1, l2;
+//     Mlp() : l1(register_module("l1", std::make_shared<tg::nn::Linear>(784, 50))),
+//             l2(register_module("l2", std::make_shared<tg::nn::Linear>(50, 10))) {}
+//     tg::Tensor forward(const tg::Tensor& x) override { return (*l2)(tg::relu((*l1)(x))); }
+//   };
+//   Mlp m;  m.named_parameters();   // l1.weight, l1.bias, l2.weight, l2.bias
+//
+// Parameters are float tensors that require grad; names are dotted paths, in registration
+// order, as in PyTorch, so a state dict maps onto PyTorch's key for key.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace tg::nn {
+
+using StateDict = std::map<std::string, Tensor>;
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  virtual Tensor forward(const Tensor& x) = 0;
+  Tensor operator()(const Tensor& x) { return forward(x); }
+
+  // Recursive, in registration order (own parameters first, then each child's).
+  std::vector<Tensor> parameters() const;
+  std::vector<std::pair<std::string, Tensor>> named_parameters() const;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_children() const {
+    return children_;
+  }
+
+  void train(bool on = true);  // recursive
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  void zero_grad();  // zeroes every parameter's gradient in place
+
+  // Parameters by dotted name, sharing storage with the module (detached).
+  StateDict state_dict() const;
+  // Copies values in. strict: the names must match exactly (missing and unexpected keys are
+  // named in the error); shapes and dtypes must always match.
+  void load_state_dict(const StateDict& state, bool strict = true);
+
+  virtual std::string name() const { return "Module"; }
+  virtual std::string str() const;  // PyTorch-like repr, children indented
+
+ protected:
+  Tensor& register_parameter(const std::string& name, Tensor t);
+  template <typename M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+    add_child(name, m);
+    return m;
+  }
+  void add_child(const std::string& name, std::shared_ptr<Module> m);
+  virtual std::string extra_repr() const { return ""; }
+
+ private:
+  void collect(const std::string& prefix,
+               std::vector<std::pair<std::string, Tensor>>& out) const;
+  std::vector<std::pair<std::string, Tensor>> params_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+}  // namespace tg::nn

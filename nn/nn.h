@@ -1,0 +1,7 @@
+// Everything of the nn layer.
+#pragma once
+
+#include "nn/functional.h"
+#include "nn/init.h"
+#include "nn/layers.h"
+#include "nn/module.h"

@@ -1,0 +1,120 @@
+// SGD: torch.optim.SGD's validation and update, one kernels::cpu::sgd_step call per parameter.
+// The momentum buffer of a parameter is created on its first update (first = true: the buffer
+// takes the gradient itself) and reused afterwards, so a warm step allocates nothing.
+#include <string>
+
+#include "kernels/sgd.h"
+#include "optim/optimizer.h"
+#include "tensor/grad_mode.h"
+
+namespace tg::optim {
+
+namespace {
+
+// Names as function-local statics: map lookups in step() then build no strings.
+const std::string& k_lr() {
+  static const std::string s = "lr";
+  return s;
+}
+const std::string& k_momentum() {
+  static const std::string s = "momentum";
+  return s;
+}
+const std::string& k_dampening() {
+  static const std::string s = "dampening";
+  return s;
+}
+const std::string& k_weight_decay() {
+  static const std::string s = "weight_decay";
+  return s;
+}
+const std::string& k_nesterov() {
+  static const std::string s = "nesterov";
+  return s;
+}
+const std::string& k_buffer() {
+  static const std::string s = "momentum_buffer";
+  return s;
+}
+
+std::map<std::string, double> to_map(const SGDOptions& o) {
+  return {{k_lr(), o.lr},
+          {k_momentum(), o.momentum},
+          {k_dampening(), o.dampening},
+          {k_weight_decay(), o.weight_decay},
+          {k_nesterov(), o.nesterov ? 1.0 : 0.0}};
+}
+
+// The hyper-parameters of one group, checked as torch.optim.SGD checks them (NaN fails too).
+kernels::cpu::SgdHyper read_hyper(const ParamGroup& g) {
+  kernels::cpu::SgdHyper h;
+  h.lr = g.hyper.at(k_lr());
+  h.momentum = g.hyper.at(k_momentum());
+  h.dampening = g.hyper.at(k_dampening());
+  h.weight_decay = g.hyper.at(k_weight_decay());
+  double nesterov = g.hyper.at(k_nesterov());
+  TG_CHECK(h.lr >= 0, "SGD", "invalid learning rate: ", h.lr, " (must be >= 0)");
+  TG_CHECK(h.momentum >= 0, "SGD", "invalid momentum value: ", h.momentum, " (must be >= 0)");
+  TG_CHECK(h.weight_decay >= 0, "SGD", "invalid weight_decay value: ", h.weight_decay,
+           " (must be >= 0)");
+  TG_CHECK(h.dampening == h.dampening, "SGD", "invalid dampening value: ", h.dampening);
+  TG_CHECK(nesterov == 0 || nesterov == 1, "SGD", "nesterov must be 0 or 1, got ", nesterov);
+  h.nesterov = nesterov == 1;
+  TG_CHECK(!h.nesterov || (h.momentum > 0 && h.dampening == 0), "SGD",
+           "nesterov momentum requires a momentum > 0 and zero dampening, got momentum=",
+           h.momentum, ", dampening=", h.dampening);
+  return h;
+}
+
+}  // namespace
+
+SGD::SGD(const std::vector<Tensor>& params, const SGDOptions& opt)
+    : SGD(std::vector<ParamGroup>{ParamGroup{params, {}}}, opt) {}
+
+SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults)
+    : Optimizer(std::move(groups), to_map(defaults)) {
+  for (const auto& g : groups_) check_group(g);
+}
+
+void SGD::check_group(const ParamGroup& group) const {
+  read_hyper(group);
+}
+
+void SGD::step() {
+  NoGrad guard;
+  for (size_t gi = 0; gi < groups_.size(); ++gi) {
+    const kernels::cpu::SgdHyper h = read_hyper(groups_[gi]);
+    const std::vector<Tensor>& params = groups_[gi].params;
+    for (size_t i = 0; i < params.size(); ++i) {
+      const Tensor& p = params[i];
+      Tensor grad = p.grad();
+      if (!grad.defined()) continue;
+      TG_CHECK(p.device().is_cpu() && grad.device().is_cpu(), "SGD",
+               "CUDA parameters are not supported yet: parameter ", i, " of group ", gi, " is on ",
+               p.device().str());
+      TG_CHECK(grad.shape() == p.shape() && grad.dtype() == p.dtype(), "SGD", "parameter ", i,
+               " of group ", gi, " is ", p.shape_str(), " ", dtype_name(p.dtype()),
+               " but its gradient is ", grad.shape_str(), " ", dtype_name(grad.dtype()));
+      TG_CHECK(p.is_contiguous() && grad.is_contiguous(), "SGD", "parameter ", i, " of group ", gi,
+               " (shape ", p.shape_str(), ") or its gradient is not contiguous");
+      Tensor* buf = nullptr;
+      bool first = false;
+      if (h.momentum != 0) {
+        auto& st = state_[gi][i];
+        auto it = st.find(k_buffer());
+        if (it == st.end()) {
+          it = st.emplace(k_buffer(), empty(p.shape(), p.dtype(), p.device())).first;
+          first = true;
+        }
+        buf = &it->second;
+      }
+      TG_DISPATCH_FLOATING(p.dtype(), "SGD", [&] {
+        kernels::cpu::sgd_step<scalar_t>(p.data<scalar_t>(), grad.data<scalar_t>(),
+                                         buf ? buf->data<scalar_t>() : nullptr, p.numel(), h,
+                                         first);
+      });
+    }
+  }
+}
+
+}  // namespace tg::optim

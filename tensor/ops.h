@@ -1,0 +1,73 @@
+// Device dispatch of the non-differentiable math: each function checks its inputs (dtype,
+// device, shapes — a tg::Error names the op and the shapes), allocates the output and calls
+// the kernel for the tensors' device. These record nothing on the tape: autograd/ builds its
+// differentiable ops, forward and backward, out of them.
+#pragma once
+
+#include <utility>
+#include <vector>
+
+#include "kernels/elementwise.h"
+#include "kernels/reduce.h"
+#include "tensor/tensor.h"
+
+namespace tg {
+
+using kernels::cpu::BinaryOp;
+using kernels::cpu::ReduceOp;
+using kernels::cpu::ScalarOp;
+using kernels::cpu::UnaryOp;
+
+// The shape both broadcast to (NumPy rules); throws tg::Error naming op and both shapes.
+Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
+
+// Results equal within atol + rtol * |b| everywhere (NaN never equal); shapes must match
+// exactly and dtypes must agree, else false. equal: same shape, dtype and values.
+bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8);
+bool equal(const Tensor& a, const Tensor& b);
+// The largest |a - b| (as double), shapes must broadcast.
+double max_abs_diff(const Tensor& a, const Tensor& b);
+
+namespace ops {
+
+Tensor unary(UnaryOp op, const Tensor& x);
+Tensor scalar(ScalarOp op, const Tensor& x, double s);
+Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);  // broadcasting; same dtype
+
+// Reduce over dims (empty: all dims). keepdim keeps reduced dims with size 1.
+Tensor reduce(ReduceOp op, const Tensor& x, std::vector<int64_t> dims, bool keepdim);
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);  // int32
+// Sums g over the axes that broadcasting added or expanded, so the result has `shape`
+// (the gradient of a broadcast).
+Tensor sum_to(const Tensor& g, const Shape& shape);
+
+// C = op(a) @ op(b) for 2-d a, b (op = transpose when the flag is set). a may also be n-d
+// when not transposed: its leading dims are flattened into rows.
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+
+// Along the last dim.
+Tensor softmax(const Tensor& x);
+Tensor log_softmax(const Tensor& x);
+Tensor softmax_backward(const Tensor& y, const Tensor& gy);
+Tensor log_softmax_backward(const Tensor& y, const Tensor& gy);
+// logits (n, c) floating, labels (n) int32 in [0, c). Returns (mean loss as a [] tensor,
+// softmax probabilities (n, c)).
+std::pair<Tensor, Tensor> cross_entropy(const Tensor& logits, const Tensor& labels);
+// glogits = scale * (probs - onehot(labels)). For the mean loss above, pass
+// scale = d(loss)/d(mean) / n, as the kernel (kernels/softmax.h) takes it.
+Tensor cross_entropy_backward(const Tensor& probs, const Tensor& labels, double scale);
+
+Tensor relu_backward(const Tensor& x, const Tensor& gy);
+// zeros(shape) with src added at the int32 index along dim: the adjoint of Tensor::gather.
+Tensor scatter_add(const Tensor& src, const Shape& shape, int64_t dim, const Tensor& index);
+// y += alpha * x; y contiguous, x of y's shape (any strides).
+void axpy_(Tensor& y, double alpha, const Tensor& x);
+
+}  // namespace ops
+
+// User-facing non-differentiable reductions.
+inline Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false) {
+  return ops::argmax(x, dim, keepdim);
+}
+
+}  // namespace tg

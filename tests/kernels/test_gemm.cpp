@@ -1,0 +1,270 @@
+// Tests for kernels/gemm.h: every rung of the float ladder and the double gemm against a naive
+// double-precision reference, on all four transpose combinations, awkward sizes, padded leading
+// dimensions, alpha/beta cases, NaN-filled C with beta == 0, empty sizes; plus bit-identical
+// results for any thread count.
+#include <doctest/doctest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/error.h"
+#include "kernels/gemm.h"
+
+namespace {
+
+using namespace tg::kernels::cpu;
+
+struct Rung {
+  const char* name;
+  GemmFn fn;
+};
+const Rung kRungs[] = {{"naive", gemm_naive},
+                       {"reordered", gemm_reordered},
+                       {"blocked", gemm_blocked},
+                       {"packed", gemm_packed},
+                       {"gemm", static_cast<GemmFn>(gemm)}};
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+constexpr float kSentinel = 12345.0f;  // marks C padding, which must never change
+
+// One GEMM problem with row-major storage padded by `pad` columns. A and B padding holds NaN
+// so that a kernel reading outside the logical matrix poisons its result.
+template <typename T>
+struct Problem {
+  bool ta, tb;
+  int64_t m, n, k, lda, ldb, ldc;
+  T alpha, beta;
+  std::vector<T> a, b, c;
+
+  Problem(bool ta_, bool tb_, int64_t m_, int64_t n_, int64_t k_, T alpha_, T beta_,
+          int64_t pad, uint32_t seed)
+      : ta(ta_), tb(tb_), m(m_), n(n_), k(k_), alpha(alpha_), beta(beta_) {
+    const int64_t a_rows = ta ? k : m, a_cols = ta ? m : k;
+    const int64_t b_rows = tb ? n : k, b_cols = tb ? k : n;
+    lda = a_cols + pad;
+    ldb = b_cols + pad;
+    ldc = n + pad;
+    std::mt19937 gen(seed);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    auto fill = [&](std::vector<T>& v, int64_t rows, int64_t cols, int64_t ld, T padding) {
+      v.assign(size_t(std::max<int64_t>(rows * ld, 1)), padding);
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < cols; ++j) v[size_t(i * ld + j)] = T(u(gen));
+    };
+    fill(a, a_rows, a_cols, lda, T(kNaN));
+    fill(b, b_rows, b_cols, ldb, T(kNaN));
+    fill(c, m, n, ldc, T(kSentinel));
+  }
+  T at_a(int64_t i, int64_t p) const { return ta ? a[size_t(p * lda + i)] : a[size_t(i * lda + p)]; }
+  T at_b(int64_t p, int64_t j) const { return tb ? b[size_t(j * ldb + p)] : b[size_t(p * ldb + j)]; }
+
+  // Reference in double (long double for T = double) and a bound on the rounding error of any
+  // summation order: ~ (k + 2) * eps * (|alpha| sum |a||b| + |beta c|).
+  void reference(std::vector<long double>& ref, std::vector<long double>& bound) const {
+    ref.assign(size_t(m * n), 0);
+    bound.assign(size_t(m * n), 0);
+    const long double eps = std::numeric_limits<T>::epsilon();
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        long double s = 0, sa = 0;
+        for (int64_t p = 0; p < k; ++p) {
+          const long double x = (long double)at_a(i, p) * at_b(p, j);
+          s += x;
+          sa += std::fabs(x);
+        }
+        const long double c0 = beta == T(0) ? 0 : (long double)c[size_t(i * ldc + j)];
+        ref[size_t(i * n + j)] = alpha * s + beta * c0;
+        bound[size_t(i * n + j)] =
+            (k + 3) * eps * (std::fabs((long double)alpha) * sa + std::fabs(beta * c0)) + 1e-30L;
+      }
+    }
+  }
+
+  template <typename Fn>
+  void run_and_check(Fn fn, const std::string& what) {
+    std::vector<long double> ref, bound;
+    reference(ref, bound);
+    fn(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+    int64_t bad = 0, padding_changed = 0;
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < ldc; ++j) {
+        const T got = c[size_t(i * ldc + j)];
+        if (j >= n) {
+          padding_changed += got != T(kSentinel);
+        } else if (!(std::fabs(got - ref[size_t(i * n + j)]) <= bound[size_t(i * n + j)])) {
+          if (bad++ == 0) {
+            INFO(what, " first mismatch at (", i, ", ", j, "): got ", double(got), " want ",
+                 double(ref[size_t(i * n + j)]));
+            CHECK(false);
+          }
+        }
+      }
+    }
+    INFO(what);
+    CHECK(bad == 0);
+    CHECK(padding_changed == 0);
+  }
+};
+
+std::string describe(const char* rung, bool ta, bool tb, int64_t m, int64_t n, int64_t k) {
+  return std::string(rung) + (ta ? " At" : " A") + (tb ? "Bt" : "B") + " m=" +
+         std::to_string(m) + " n=" + std::to_string(n) + " k=" + std::to_string(k);
+}
+
+// Runs gemm with a given thread count and returns C.
+std::vector<float> gemm_with_threads(int threads, GemmFn fn, const Problem<float>& p0) {
+  Problem<float> p = p0;
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  fn(p.ta, p.tb, p.m, p.n, p.k, p.alpha, p.a.data(), p.lda, p.b.data(), p.ldb, p.beta,
+     p.c.data(), p.ldc);
+  omp_set_num_threads(saved);
+  return p.c;
+}
+
+}  // namespace
+
+TEST_CASE("gemm: hand-computed 2x2 and 2x3 products, every rung and transpose") {
+  // A = [1 2; 3 4], B = [5 6 7; 8 9 10]: A*B = [21 24 27; 47 54 61]. Stored transposed too.
+  const float a[] = {1, 2, 3, 4}, at[] = {1, 3, 2, 4};
+  const float b[] = {5, 6, 7, 8, 9, 10}, bt[] = {5, 8, 6, 9, 7, 10};
+  const float want[] = {21, 24, 27, 47, 54, 61};
+  // 2x2 * 2x2 (the first two columns of B, same storage): [21 24; 47 54]
+  const float want22[] = {21, 24, 47, 54};
+  for (const Rung& r : kRungs) {
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = t & 1, tb = t & 2;
+      CAPTURE(r.name);
+      CAPTURE(t);
+      float c[6];
+      std::fill(c, c + 6, kNaN);
+      r.fn(ta, tb, 2, 3, 2, 1.0f, ta ? at : a, 2, tb ? bt : b, tb ? 2 : 3, 0.0f, c, 3);
+      for (int i = 0; i < 6; ++i) CHECK(c[i] == want[i]);
+      float c22[4] = {1, 1, 1, 1};  // alpha = 2, beta = -1: 2*A*B - 1
+      r.fn(ta, tb, 2, 2, 2, 2.0f, ta ? at : a, 2, tb ? bt : b, tb ? 2 : 3, -1.0f, c22, 2);
+      for (int i = 0; i < 4; ++i) CHECK(c22[i] == 2 * want22[i] - 1);
+    }
+  }
+}
+
+TEST_CASE("gemm: every rung and transpose on awkward sizes with padded leading dimensions") {
+  // Sizes cross every edge of the packed kernel: 1 and 7 (< one register tile), 33 and 65 (one
+  // past a tile), 127/300 (several MC blocks), k = 1023 (several KC blocks), n = 1100 (> NC).
+  struct Shape {
+    int64_t m, n, k;
+  };
+  const Shape shapes[] = {{1, 1, 1},   {7, 33, 65},  {33, 7, 127},   {65, 127, 33},
+                          {1, 1023, 7}, {1023, 1, 9}, {7, 65, 1023}, {300, 70, 40},
+                          {3, 1100, 5}, {129, 97, 300}};
+  uint32_t seed = 1;
+  for (const Rung& r : kRungs) {
+    for (const Shape& s : shapes) {
+      for (int t = 0; t < 4; ++t) {
+        Problem<float> p(t & 1, t & 2, s.m, s.n, s.k, 1.5f, 0.5f, /*pad=*/3, seed++);
+        p.run_and_check(r.fn, describe(r.name, t & 1, t & 2, s.m, s.n, s.k));
+      }
+    }
+  }
+}
+
+TEST_CASE("gemm: alpha and beta, including alpha == 0 and beta == 0 over a NaN-filled C") {
+  const float alphas[] = {1.0f, -0.5f, 0.0f}, betas[] = {0.0f, 1.0f, 2.5f};
+  uint32_t seed = 100;
+  for (const Rung& r : kRungs) {
+    for (float alpha : alphas) {
+      for (float beta : betas) {
+        for (int t = 0; t < 4; ++t) {
+          Problem<float> p(t & 1, t & 2, 37, 45, 29, alpha, beta, 1, seed++);
+          if (beta == 0.0f) {  // C must be written without being read
+            for (int64_t i = 0; i < p.m; ++i)
+              for (int64_t j = 0; j < p.n; ++j) p.c[size_t(i * p.ldc + j)] = kNaN;
+          }
+          p.run_and_check(r.fn, describe(r.name, t & 1, t & 2, 37, 45, 29) + " alpha=" +
+                                    std::to_string(alpha) + " beta=" + std::to_string(beta));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("gemm: empty sizes, k == 0 means C = beta * C") {
+  for (const Rung& r : kRungs) {
+    CAPTURE(r.name);
+    Problem<float> p(false, false, 5, 6, 0, 1.0f, 2.0f, 2, 7);
+    p.run_and_check(r.fn, std::string(r.name) + " k=0 beta=2");
+    Problem<float> q(true, true, 5, 6, 0, 1.0f, 0.0f, 2, 8);
+    for (int64_t i = 0; i < q.m; ++i)
+      for (int64_t j = 0; j < q.n; ++j) q.c[size_t(i * q.ldc + j)] = kNaN;
+    q.run_and_check(r.fn, std::string(r.name) + " k=0 beta=0 over NaN");
+    // m == 0 or n == 0: nothing is written (C holds only the sentinel).
+    float c[4] = {kSentinel, kSentinel, kSentinel, kSentinel};
+    const float a[4] = {1, 2, 3, 4};
+    r.fn(false, false, 0, 2, 2, 1.0f, a, 2, a, 2, 0.0f, c, 2);
+    r.fn(false, false, 2, 0, 2, 1.0f, a, 2, a, 2, 0.0f, c, 2);
+    for (float x : c) CHECK(x == kSentinel);
+  }
+}
+
+TEST_CASE("gemm: bad sizes and leading dimensions throw tg::Error") {
+  float x[16] = {};
+  for (const Rung& r : kRungs) {
+    CAPTURE(r.name);
+    CHECK_THROWS_AS(r.fn(false, false, -1, 2, 2, 1.0f, x, 2, x, 2, 0.0f, x, 2), tg::Error);
+    CHECK_THROWS_AS(r.fn(false, false, 2, 2, 3, 1.0f, x, 2, x, 2, 0.0f, x, 2), tg::Error);
+    CHECK_THROWS_AS(r.fn(true, false, 3, 2, 2, 1.0f, x, 2, x, 2, 0.0f, x, 2), tg::Error);
+    CHECK_THROWS_AS(r.fn(false, true, 2, 2, 3, 1.0f, x, 3, x, 2, 0.0f, x, 2), tg::Error);
+    CHECK_THROWS_AS(r.fn(false, false, 2, 3, 2, 1.0f, x, 2, x, 3, 0.0f, x, 2), tg::Error);
+  }
+}
+
+TEST_CASE("gemm<double>: transposes, alpha/beta, NaN C with beta == 0, threaded sizes") {
+  using DoubleGemm = void (*)(bool, bool, int64_t, int64_t, int64_t, double, const double*,
+                              int64_t, const double*, int64_t, double, double*, int64_t);
+  const DoubleGemm dgemm = gemm;
+  struct Case {
+    int64_t m, n, k;
+    double alpha, beta;
+  };
+  const Case cases[] = {{1, 1, 1, 1.0, 0.0},     {7, 33, 65, 1.5, 0.5},   {33, 7, 300, -1.0, 2.0},
+                        {129, 97, 65, 1.0, 0.0}, {100, 90, 80, 0.5, 1.0}, {6, 5, 0, 1.0, 3.0}};
+  uint32_t seed = 500;
+  for (const Case& cs : cases) {
+    for (int t = 0; t < 4; ++t) {
+      Problem<double> p(t & 1, t & 2, cs.m, cs.n, cs.k, cs.alpha, cs.beta, 2, seed++);
+      if (cs.beta == 0.0) {
+        for (int64_t i = 0; i < p.m; ++i)
+          for (int64_t j = 0; j < p.n; ++j) p.c[size_t(i * p.ldc + j)] = double(kNaN);
+      }
+      p.run_and_check(dgemm, describe("gemm<double>", t & 1, t & 2, cs.m, cs.n, cs.k));
+    }
+  }
+}
+
+TEST_CASE("gemm: bit-identical for 1 and 2 threads, and equal to gemm_packed") {
+  // Big enough to open a parallel region; the second shape has few rows, so C is split by
+  // columns instead of rows; k > KC so several partial sums per element are combined.
+  struct Shape {
+    int64_t m, n, k;
+  };
+  const Shape shapes[] = {{300, 280, 700}, {20, 1500, 400}};
+  uint32_t seed = 900;
+  for (const Shape& s : shapes) {
+    for (int t = 0; t < 4; ++t) {
+      CAPTURE(describe("gemm", t & 1, t & 2, s.m, s.n, s.k));
+      const Problem<float> p(t & 1, t & 2, s.m, s.n, s.k, 1.0f, 0.5f, 1, seed++);
+      const std::vector<float> c1 = gemm_with_threads(1, static_cast<GemmFn>(gemm), p);
+      const std::vector<float> c2 = gemm_with_threads(2, static_cast<GemmFn>(gemm), p);
+      const std::vector<float> c3 = gemm_with_threads(3, static_cast<GemmFn>(gemm), p);
+      const std::vector<float> cp = gemm_with_threads(2, gemm_packed, p);
+      CHECK(std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(float)) == 0);
+      CHECK(std::memcmp(c1.data(), c3.data(), c1.size() * sizeof(float)) == 0);
+      CHECK(std::memcmp(c1.data(), cp.data(), c1.size() * sizeof(float)) == 0);
+    }
+  }
+}
