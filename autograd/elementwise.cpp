@@ -14,15 +14,15 @@ namespace {
 template <typename F>
 Tensor record_binary(const char* name, Tensor out, const Tensor& a, const Tensor& b, F f) {
   Shape sa = a.shape(), sb = b.shape();
-  return tape().record(name, std::move(out), {a, b},
-                       [=](const Tensor& gy) -> std::vector<Tensor> {
-                         auto [ga, gb] = f(gy);
-                         return {ga.defined() ? ops::sum_to(ga, sa) : ga,
-                                 gb.defined() ? ops::sum_to(gb, sb) : gb};
-                       });
+  return tape().record(name, std::move(out), {a, b}, [=](const Tensor& gy) -> std::vector<Tensor> {
+    auto [ga, gb] = f(gy);
+    return {ga.defined() ? ops::sum_to(ga, sa) : ga, gb.defined() ? ops::sum_to(gb, sb) : gb};
+  });
 }
 
-std::pair<Tensor, Tensor> pair(Tensor a, Tensor b) { return {std::move(a), std::move(b)}; }
+std::pair<Tensor, Tensor> pair(Tensor a, Tensor b) {
+  return {std::move(a), std::move(b)};
+}
 
 }  // namespace
 
@@ -35,9 +35,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
 Tensor sub(const Tensor& a, const Tensor& b) {
   Tensor out = ops::binary(BinaryOp::sub, a, b);
   if (!needs_grad({&a, &b})) return out;
-  return record_binary("sub", out, a, b, [](const Tensor& gy) {
-    return pair(gy, ops::unary(UnaryOp::neg, gy));
-  });
+  return record_binary("sub", out, a, b,
+                       [](const Tensor& gy) { return pair(gy, ops::unary(UnaryOp::neg, gy)); });
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
@@ -54,7 +53,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
   if (!needs_grad({&a, &b})) return out;
   Tensor sb = b.detach(), sy = out.detach();
   return record_binary("div", out, a, b, [sb, sy](const Tensor& gy) {
-    Tensor ga = ops::binary(BinaryOp::div, gy, sb);  // d/da (a/b) = 1/b
+    Tensor ga = ops::binary(BinaryOp::div, gy, sb);                            // d/da (a/b) = 1/b
     Tensor gb = ops::unary(UnaryOp::neg, ops::binary(BinaryOp::mul, ga, sy));  // -gy*a/b^2
     return pair(ga, gb);
   });
@@ -147,21 +146,48 @@ Tensor relu(const Tensor& a) {
   Tensor out = ops::unary(UnaryOp::relu, a);
   if (!needs_grad({&a})) return out;
   Tensor sa = a.detach();
-  return record_unary("relu", out, a, [sa](const Tensor& gy) { return ops::relu_backward(sa, gy); });
+  return record_unary("relu", out, a,
+                      [sa](const Tensor& gy) { return ops::relu_backward(sa, gy); });
 }
 
-Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
-Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
-Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
-Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
-Tensor operator+(const Tensor& a, double s) { return add(a, s); }
-Tensor operator+(double s, const Tensor& a) { return add(a, s); }
-Tensor operator-(const Tensor& a, double s) { return add(a, -s); }
-Tensor operator-(double s, const Tensor& a) { return rsub(a, s); }
-Tensor operator*(const Tensor& a, double s) { return mul(a, s); }
-Tensor operator*(double s, const Tensor& a) { return mul(a, s); }
-Tensor operator/(const Tensor& a, double s) { return mul(a, 1.0 / s); }
-Tensor operator/(double s, const Tensor& a) { return rdiv(a, s); }
-Tensor operator-(const Tensor& a) { return neg(a); }
+Tensor operator+(const Tensor& a, const Tensor& b) {
+  return add(a, b);
+}
+Tensor operator-(const Tensor& a, const Tensor& b) {
+  return sub(a, b);
+}
+Tensor operator*(const Tensor& a, const Tensor& b) {
+  return mul(a, b);
+}
+Tensor operator/(const Tensor& a, const Tensor& b) {
+  return div(a, b);
+}
+Tensor operator+(const Tensor& a, double s) {
+  return add(a, s);
+}
+Tensor operator+(double s, const Tensor& a) {
+  return add(a, s);
+}
+Tensor operator-(const Tensor& a, double s) {
+  return add(a, -s);
+}
+Tensor operator-(double s, const Tensor& a) {
+  return rsub(a, s);
+}
+Tensor operator*(const Tensor& a, double s) {
+  return mul(a, s);
+}
+Tensor operator*(double s, const Tensor& a) {
+  return mul(a, s);
+}
+Tensor operator/(const Tensor& a, double s) {
+  return mul(a, 1.0 / s);
+}
+Tensor operator/(double s, const Tensor& a) {
+  return rdiv(a, s);
+}
+Tensor operator-(const Tensor& a) {
+  return neg(a);
+}
 
 }  // namespace tg

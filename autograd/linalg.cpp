@@ -46,7 +46,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   return tape().record("linear", out, {x, w, b}, [=](const Tensor& gy) -> std::vector<Tensor> {
     Tensor gx, gw, gb;
     Tensor g2 = as_rows(gy);
-    if (need_x) gx = ops::matmul(gy, sw).reshape(sx.shape());   // (.., out) @ (out, in)
+    if (need_x) gx = ops::matmul(gy, sw).reshape(sx.shape());    // (.., out) @ (out, in)
     if (need_w) gw = ops::matmul(g2, as_rows(sx), true, false);  // (out, rows) @ (rows, in)
     if (need_b) gb = ops::reduce(ReduceOp::sum, g2, {0}, false);
     return {gx, gw, gb};

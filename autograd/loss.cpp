@@ -38,8 +38,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
 }
 
 Tensor nll_loss(const Tensor& logp, const Tensor& labels) {
-  TG_CHECK(logp.dim() == 2, "nll_loss", "expects (n, c) log-probabilities, got ",
-           logp.shape_str());
+  TG_CHECK(logp.dim() == 2, "nll_loss", "expects (n, c) log-probabilities, got ", logp.shape_str());
   TG_CHECK(labels.dtype() == DType::i32 && labels.dim() == 1 && labels.size(0) == logp.size(0),
            "nll_loss", "labels must be int32 of shape [", logp.size(0), "], got ",
            labels.shape_str(), " ", dtype_name(labels.dtype()));

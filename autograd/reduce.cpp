@@ -43,12 +43,16 @@ Tensor reduce_op(const char* name, ReduceOp op, const Tensor& x, const std::vect
 
 }  // namespace
 
-Tensor sum(const Tensor& x) { return reduce_op("sum", ReduceOp::sum, x, {}, false); }
+Tensor sum(const Tensor& x) {
+  return reduce_op("sum", ReduceOp::sum, x, {}, false);
+}
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   TG_CHECK(!dims.empty(), "sum", "no dims given; use sum(x) for the whole tensor");
   return reduce_op("sum", ReduceOp::sum, x, dims, keepdim);
 }
-Tensor mean(const Tensor& x) { return reduce_op("mean", ReduceOp::mean, x, {}, false); }
+Tensor mean(const Tensor& x) {
+  return reduce_op("mean", ReduceOp::mean, x, {}, false);
+}
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   TG_CHECK(!dims.empty(), "mean", "no dims given; use mean(x) for the whole tensor");
   return reduce_op("mean", ReduceOp::mean, x, dims, keepdim);

@@ -84,8 +84,8 @@ void accumulate(Tensor& slot, const Tensor& g) {
 }
 
 void accumulate_leaf(TensorImpl& leaf, const Tensor& g) {
-  TG_CHECK(g.shape() == leaf.shape, "backward",
-           "gradient of shape ", g.shape_str(), " for a leaf of shape ", shape_str(leaf.shape));
+  TG_CHECK(g.shape() == leaf.shape, "backward", "gradient of shape ", g.shape_str(),
+           " for a leaf of shape ", shape_str(leaf.shape));
   if (!leaf.grad.defined()) {
     leaf.grad = g.clone();  // never alias a gradient that another tensor may still own
   } else {
@@ -108,8 +108,8 @@ void backward(const Tensor& root, const Tensor& grad_root, bool retain_graph) {
              " and dtype ", dtype_name(root.dtype()));
     g0 = grad_root;
   } else {
-    TG_CHECK(root.numel() == 1, "backward", "called on a tensor of shape ", root.shape_str(),
-             " (", root.numel(), " elements); backward needs a scalar or an explicit gradient");
+    TG_CHECK(root.numel() == 1, "backward", "called on a tensor of shape ", root.shape_str(), " (",
+             root.numel(), " elements); backward needs a scalar or an explicit gradient");
     g0 = ones(root.shape(), root.dtype(), root.device());
   }
   NoGrad guard;  // backward formulas are plain math: record nothing

@@ -155,8 +155,8 @@ int main(int argc, char** argv) {
     const double sec = best_time([&] { steps[s].run(out); });
     double diff = 0.0;
     for (size_t i = 0; i < c.size(); ++i) diff = std::max(diff, double(std::fabs(out[i] - ref[i])));
-    std::printf("%-36s %11.3f %9.2f %12.2e\n", steps[s].name.c_str(), sec * 1e3,
-                flop / sec * 1e-9, diff);
+    std::printf("%-36s %11.3f %9.2f %12.2e\n", steps[s].name.c_str(), sec * 1e3, flop / sec * 1e-9,
+                diff);
   }
   return 0;
 }

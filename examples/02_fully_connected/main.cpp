@@ -62,8 +62,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "error: %s needs a positive integer, got '%s'\n", a.c_str(), argv[i]);
         return 2;
       }
-      if (a == "--limit") n = v;
-      else seed = static_cast<uint64_t>(v);
+      if (a == "--limit")
+        n = v;
+      else
+        seed = static_cast<uint64_t>(v);
       continue;
     }
     std::fprintf(stderr, "error: unknown argument '%s'\n", a.c_str());
@@ -109,8 +111,11 @@ int main(int argc, char** argv) {
     struct Row {
       const char* name;
       Tensor hand, tape;
-    } rows[] = {{"w1", gw1, tw1.grad()}, {"b1", gb1, tb1.grad()}, {"w2", gw2, tw2.grad()},
-                {"b2", gb2, tb2.grad()}, {"x", gx, tx.grad()}};
+    } rows[] = {{"w1", gw1, tw1.grad()},
+                {"b1", gb1, tb1.grad()},
+                {"w2", gw2, tw2.grad()},
+                {"b2", gb2, tb2.grad()},
+                {"x", gx, tx.grad()}};
     bool ok = true;
     for (const Row& r : rows) {
       double diff = max_abs_diff(r.hand, r.tape);

@@ -30,8 +30,9 @@ inline void parallel_flat(int64_t n, F&& f) {
 }
 
 // A buffer of at least n elements owned by the calling thread and reused across calls, so a
-// kernel called every training step allocates only on its first (largest) call.
-template <typename T>
+// kernel called every training step allocates only on its first (largest) call. Tag keeps
+// apart two buffers of one type needed at the same time (a resize would move the other).
+template <typename T, int Tag = 0>
 T* scratch(int64_t n) {
   thread_local std::vector<T> buf;
   if (static_cast<int64_t>(buf.size()) < n) buf.resize(static_cast<std::size_t>(n));
@@ -58,8 +59,10 @@ T tree_reduce(const T* x, int64_t n, F f) {
     T acc[kLanes];
     for (int k = 0; k < kLanes; ++k) acc[k] = x[k];
     int64_t i = kLanes;
-    for (; i + kLanes <= n; i += kLanes)
+    for (; i + kLanes <= n; i += kLanes) {
+#pragma omp simd
       for (int k = 0; k < kLanes; ++k) acc[k] = f(acc[k], x[i + k]);
+    }
     for (int k = 0; i + k < n; ++k) acc[k] = f(acc[k], x[i + k]);
     for (int w = kLanes / 2; w >= 1; w /= 2)
       for (int k = 0; k < w; ++k) acc[k] = f(acc[k], acc[k + w]);
@@ -77,13 +80,14 @@ T tree_sum(const T* x, int64_t n) {
 }
 
 // max/min that propagate NaN (as torch.max/torch.maximum do): a NaN on either side wins.
+// Written with | rather than || so that the compiler sees no branch and vectorises it.
 template <typename T>
 inline T nan_max(T a, T b) {
-  return (a > b || a != a) ? a : b;
+  return ((a > b) | (a != a)) ? a : b;
 }
 template <typename T>
 inline T nan_min(T a, T b) {
-  return (a < b || a != a) ? a : b;
+  return ((a < b) | (a != a)) ? a : b;
 }
 
 }  // namespace tg::kernels::cpu::detail

@@ -92,18 +92,28 @@ void unary(UnaryOp op, const T* x, const Strided& xs, T* out) {
   const char* name = "unary";
   auto run = [&](auto f) { map1(name, x, xs, out, f); };
   switch (op) {
-    case UnaryOp::neg: return run([](T v) { return -v; });
-    case UnaryOp::exp: return run([](T v) { return std::exp(v); });
-    case UnaryOp::log: return run([](T v) { return std::log(v); });
+    case UnaryOp::neg:
+      return run([](T v) { return -v; });
+    case UnaryOp::exp:
+      return run([](T v) { return std::exp(v); });
+    case UnaryOp::log:
+      return run([](T v) { return std::log(v); });
     // v < 0 rather than v > 0 so that relu(NaN) stays NaN, as in PyTorch.
-    case UnaryOp::relu: return run([](T v) { return v < T(0) ? T(0) : v; });
-    case UnaryOp::sqrt: return run([](T v) { return std::sqrt(v); });
-    case UnaryOp::abs: return run([](T v) { return std::abs(v); });
-    case UnaryOp::tanh: return run([](T v) { return std::tanh(v); });
+    case UnaryOp::relu:
+      return run([](T v) { return v < T(0) ? T(0) : v; });
+    case UnaryOp::sqrt:
+      return run([](T v) { return std::sqrt(v); });
+    case UnaryOp::abs:
+      return run([](T v) { return std::abs(v); });
+    case UnaryOp::tanh:
+      return run([](T v) { return std::tanh(v); });
     // exp(-v) overflows to inf for v < -88 (float), giving 1/inf = 0: no NaN at either end.
-    case UnaryOp::sigmoid: return run([](T v) { return T(1) / (T(1) + std::exp(-v)); });
-    case UnaryOp::square: return run([](T v) { return v * v; });
-    case UnaryOp::reciprocal: return run([](T v) { return T(1) / v; });
+    case UnaryOp::sigmoid:
+      return run([](T v) { return T(1) / (T(1) + std::exp(-v)); });
+    case UnaryOp::square:
+      return run([](T v) { return v * v; });
+    case UnaryOp::reciprocal:
+      return run([](T v) { return T(1) / v; });
   }
   TG_FAIL(name, "unknown UnaryOp ", static_cast<int>(op));
 }
@@ -113,16 +123,22 @@ void scalar_op(ScalarOp op, const T* x, const Strided& xs, T s, T* out) {
   const char* name = "scalar_op";
   auto run = [&](auto f) { map1(name, x, xs, out, f); };
   switch (op) {
-    case ScalarOp::add: return run([s](T v) { return v + s; });
-    case ScalarOp::mul: return run([s](T v) { return v * s; });
+    case ScalarOp::add:
+      return run([s](T v) { return v + s; });
+    case ScalarOp::mul:
+      return run([s](T v) { return v * s; });
     case ScalarOp::pow:
       // x^2 is the common case (squared errors); v * v is exact and avoids a libm call.
       if (s == T(2)) return run([](T v) { return v * v; });
       return run([s](T v) { return std::pow(v, s); });
-    case ScalarOp::rsub: return run([s](T v) { return s - v; });
-    case ScalarOp::rdiv: return run([s](T v) { return s / v; });
-    case ScalarOp::max: return run([s](T v) { return nan_max(v, s); });
-    case ScalarOp::min: return run([s](T v) { return nan_min(v, s); });
+    case ScalarOp::rsub:
+      return run([s](T v) { return s - v; });
+    case ScalarOp::rdiv:
+      return run([s](T v) { return s / v; });
+    case ScalarOp::max:
+      return run([s](T v) { return nan_max(v, s); });
+    case ScalarOp::min:
+      return run([s](T v) { return nan_min(v, s); });
   }
   TG_FAIL(name, "unknown ScalarOp ", static_cast<int>(op));
 }
@@ -132,18 +148,30 @@ void binary(BinaryOp op, const T* a, const Strided& as, const T* b, const Stride
   const char* name = "binary";
   auto run = [&](auto f) { map2(name, a, as, b, bs, out, f); };
   switch (op) {
-    case BinaryOp::add: return run([](T u, T v) { return u + v; });
-    case BinaryOp::sub: return run([](T u, T v) { return u - v; });
-    case BinaryOp::mul: return run([](T u, T v) { return u * v; });
-    case BinaryOp::div: return run([](T u, T v) { return u / v; });
-    case BinaryOp::max: return run([](T u, T v) { return nan_max(u, v); });
-    case BinaryOp::min: return run([](T u, T v) { return nan_min(u, v); });
-    case BinaryOp::eq: return run([](T u, T v) { return u == v ? T(1) : T(0); });
-    case BinaryOp::ne: return run([](T u, T v) { return u != v ? T(1) : T(0); });
-    case BinaryOp::lt: return run([](T u, T v) { return u < v ? T(1) : T(0); });
-    case BinaryOp::le: return run([](T u, T v) { return u <= v ? T(1) : T(0); });
-    case BinaryOp::gt: return run([](T u, T v) { return u > v ? T(1) : T(0); });
-    case BinaryOp::ge: return run([](T u, T v) { return u >= v ? T(1) : T(0); });
+    case BinaryOp::add:
+      return run([](T u, T v) { return u + v; });
+    case BinaryOp::sub:
+      return run([](T u, T v) { return u - v; });
+    case BinaryOp::mul:
+      return run([](T u, T v) { return u * v; });
+    case BinaryOp::div:
+      return run([](T u, T v) { return u / v; });
+    case BinaryOp::max:
+      return run([](T u, T v) { return nan_max(u, v); });
+    case BinaryOp::min:
+      return run([](T u, T v) { return nan_min(u, v); });
+    case BinaryOp::eq:
+      return run([](T u, T v) { return u == v ? T(1) : T(0); });
+    case BinaryOp::ne:
+      return run([](T u, T v) { return u != v ? T(1) : T(0); });
+    case BinaryOp::lt:
+      return run([](T u, T v) { return u < v ? T(1) : T(0); });
+    case BinaryOp::le:
+      return run([](T u, T v) { return u <= v ? T(1) : T(0); });
+    case BinaryOp::gt:
+      return run([](T u, T v) { return u > v ? T(1) : T(0); });
+    case BinaryOp::ge:
+      return run([](T u, T v) { return u >= v ? T(1) : T(0); });
   }
   TG_FAIL(name, "unknown BinaryOp ", static_cast<int>(op));
 }
@@ -160,11 +188,11 @@ void axpy(int64_t n, T alpha, const T* x, T* y) {
   detail::parallel_flat(n, [&](int64_t i) { y[i] += alpha * x[i]; });
 }
 
-#define TG_INSTANTIATE(T)                                                                     \
-  template void unary<T>(UnaryOp, const T*, const Strided&, T*);                              \
-  template void scalar_op<T>(ScalarOp, const T*, const Strided&, T, T*);                      \
+#define TG_INSTANTIATE(T)                                                                    \
+  template void unary<T>(UnaryOp, const T*, const Strided&, T*);                             \
+  template void scalar_op<T>(ScalarOp, const T*, const Strided&, T, T*);                     \
   template void binary<T>(BinaryOp, const T*, const Strided&, const T*, const Strided&, T*); \
-  template void relu_backward<T>(const T*, const T*, T*, int64_t);                            \
+  template void relu_backward<T>(const T*, const T*, T*, int64_t);                           \
   template void axpy<T>(int64_t, T, const T*, T*);
 TG_INSTANTIATE(float)
 TG_INSTANTIATE(double)
@@ -233,8 +261,8 @@ void cast(const S* src, D* dst, int64_t n) {
   }
 }
 
-#define TG_INSTANTIATE(T)                                     \
-  template void fill<T>(T*, int64_t, T);                      \
+#define TG_INSTANTIATE(T)                \
+  template void fill<T>(T*, int64_t, T); \
   template void copy<T>(const T*, const Strided&, T*);
 TG_INSTANTIATE(float)
 TG_INSTANTIATE(double)
@@ -242,9 +270,9 @@ TG_INSTANTIATE(int32_t)
 TG_INSTANTIATE(uint8_t)
 #undef TG_INSTANTIATE
 
-#define TG_INSTANTIATE_CAST(S)                                \
-  template void cast<S, float>(const S*, float*, int64_t);    \
-  template void cast<S, double>(const S*, double*, int64_t);  \
+#define TG_INSTANTIATE_CAST(S)                                 \
+  template void cast<S, float>(const S*, float*, int64_t);     \
+  template void cast<S, double>(const S*, double*, int64_t);   \
   template void cast<S, int32_t>(const S*, int32_t*, int64_t); \
   template void cast<S, uint8_t>(const S*, uint8_t*, int64_t);
 TG_INSTANTIATE_CAST(float)

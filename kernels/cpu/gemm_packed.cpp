@@ -84,18 +84,65 @@ class Scratch {
 };
 thread_local Scratch tls_a, tls_b;
 
+#if defined(__AVX512F__)
+// One full sliver of row-major A, 16 columns at a time: 14 rows of 16 floats are transposed in
+// registers (64 shuffles) into 16 runs of 14, each one masked store. Scalar packing would
+// need a store per float. Returns the number of columns packed (kc rounded down to 16).
+int64_t pack_a_sliver_avx512(const float* a, int64_t lda, int64_t kc, float* __restrict dst) {
+  static_assert(kMR <= 16);
+  const __mmask16 rows = __mmask16((1u << kMR) - 1);
+  const auto lo = [](__m512 x, __m512 y) {
+    return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(x), _mm512_castps_pd(y)));
+  };
+  const auto hi = [](__m512 x, __m512 y) {
+    return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(x), _mm512_castps_pd(y)));
+  };
+  int64_t p = 0;
+  for (; p + 16 <= kc; p += 16) {
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; ++i) r[i] = i < kMR ? _mm512_loadu_ps(a + i * lda + p) : _mm512_setzero_ps();
+    for (int i = 0; i < 16; i += 2) {  // pairs of rows interleaved within 128-bit lanes
+      t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {  // r[i + j], lane L: rows i..i+3 of column 4L + j
+      r[i] = lo(t[i], t[i + 2]);
+      r[i + 1] = hi(t[i], t[i + 2]);
+      r[i + 2] = lo(t[i + 1], t[i + 3]);
+      r[i + 3] = hi(t[i + 1], t[i + 3]);
+    }
+    for (int j = 0; j < 4; ++j) {  // gather lane L of r[j], r[4+j], r[8+j], r[12+j]
+      const __m512 x0 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x44);
+      const __m512 x1 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xEE);
+      const __m512 y0 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x44);
+      const __m512 y1 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xEE);
+      t[j] = _mm512_shuffle_f32x4(x0, y0, 0x88);
+      t[4 + j] = _mm512_shuffle_f32x4(x0, y0, 0xDD);
+      t[8 + j] = _mm512_shuffle_f32x4(x1, y1, 0x88);
+      t[12 + j] = _mm512_shuffle_f32x4(x1, y1, 0xDD);
+    }
+    for (int q = 0; q < 16; ++q) _mm512_mask_storeu_ps(dst + (p + q) * kMR, rows, t[q]);
+  }
+  return p;
+}
+#endif
+
 // A block (mc x kc, starting at a) -> slivers of kMR rows; sliver s holds, for each p, the
 // kMR values op(A)(s*kMR + 0..kMR-1, p) side by side. Rows past mc are zero.
 void pack_a(const float* a, Strides as, int64_t mc, int64_t kc, float* __restrict dst) {
   for (int64_t i0 = 0; i0 < mc; i0 += kMR, dst += kMR * kc) {
     const int64_t mr = std::min(kMR, mc - i0);
-    if (as.cs == 1) {  // rows of A contiguous in k: read along rows, write with stride kMR
+    if (as.cs == 1) {  // rows of A contiguous in k: a transpose
+      int64_t p0 = 0;
+#if defined(__AVX512F__)
+      if (mr == kMR) p0 = pack_a_sliver_avx512(a + i0 * as.rs, as.rs, kc, dst);
+#endif
       for (int64_t r = 0; r < mr; ++r) {
         const float* src = a + (i0 + r) * as.rs;
-        for (int64_t p = 0; p < kc; ++p) dst[p * kMR + r] = src[p];
+        for (int64_t p = p0; p < kc; ++p) dst[p * kMR + r] = src[p];
       }
       for (int64_t r = mr; r < kMR; ++r)
-        for (int64_t p = 0; p < kc; ++p) dst[p * kMR + r] = 0.0f;
+        for (int64_t p = p0; p < kc; ++p) dst[p * kMR + r] = 0.0f;
     } else {  // transposed A: the kMR values for one p are contiguous
       for (int64_t p = 0; p < kc; ++p) {
         const float* src = a + p * as.cs + i0;
@@ -200,50 +247,71 @@ void block(const float* a, Strides as, const float* pb, int64_t kc, int64_t nc, 
   }
 }
 
+// One GEMM, as seen by thread tid of nt (nt == 1: the caller alone, no OpenMP region at all).
+struct Job {
+  int64_t m, n, k;
+  float alpha, beta;
+  const float* a;
+  Strides as;
+  const float* b;
+  Strides bs;
+  float* c;
+  int64_t ldc;
+  float* pb;  // the shared B panel
+};
+
+void run(const Job& x, int tid, int nt) {
+  float* pa = tls_a.get(kMC * kKC);
+  // Split C among threads: by rows when there are enough kMR slivers for everyone, else by
+  // column slivers (each thread then packs the same, small, A block).
+  const int64_t row_slivers = (x.m + kMR - 1) / kMR;
+  const int64_t col_groups = row_slivers >= 4 * nt ? 1 : nt, row_groups = nt / col_groups;
+  const int64_t rg = tid % row_groups, cg = tid / row_groups;
+  // Even split in whole slivers: groups differ by at most one sliver.
+  const int64_t i0 = std::min(x.m, row_slivers * rg / row_groups * kMR);
+  const int64_t i1 = std::min(x.m, row_slivers * (rg + 1) / row_groups * kMR);
+  for (int64_t jc = 0; jc < x.n; jc += kNC) {
+    const int64_t nc = std::min(kNC, x.n - jc), slivers = (nc + kNR - 1) / kNR;
+    for (int64_t pc = 0; pc < x.k; pc += kKC) {
+      const int64_t kc = std::min(kKC, x.k - pc);
+      pack_b(x.b + pc * x.bs.rs + jc * x.bs.cs, x.bs, kc, nc, slivers * tid / nt,
+             slivers * (tid + 1) / nt, x.pb);
+      if (nt > 1) {
+#pragma omp barrier
+      }  // the panel is complete before anyone multiplies with it
+      block(x.a + pc * x.as.cs, x.as, x.pb, kc, nc, i0, i1, slivers * cg / col_groups,
+            slivers * (cg + 1) / col_groups, x.alpha, pc == 0 ? x.beta : 1.0f, x.c + jc, x.ldc,
+            pa);
+      if (nt > 1) {
+#pragma omp barrier
+      }  // nobody repacks B while another thread still reads it
+    }
+  }
+}
+
 void packed(const char* op, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
             float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
             float* c, int64_t ldc, bool threaded) {
   detail::gemm_check(op, trans_a, trans_b, m, n, k, lda, ldb, ldc);
   if (m == 0 || n == 0) return;
   if (k == 0 || alpha == 0.0f) return detail::gemm_scale_c(m, n, beta, c, ldc);
-  const Strides as = trans_a ? Strides{1, lda} : Strides{lda, 1};
-  const Strides bs = trans_b ? Strides{1, ldb} : Strides{ldb, 1};
-
+  const Job job{m,
+                n,
+                k,
+                alpha,
+                beta,
+                a,
+                trans_a ? Strides{1, lda} : Strides{lda, 1},
+                b,
+                trans_b ? Strides{1, ldb} : Strides{ldb, 1},
+                c,
+                ldc,
+                tls_b.get(kKC * std::min(kNC, (n + kNR - 1) / kNR * kNR))};
   int nt = 1;
   if (threaded && double(m) * double(n) * double(k) >= kParallelMin) nt = omp_get_max_threads();
-  // Split C among threads: by rows when there are enough kMR slivers for everyone, else by
-  // column slivers (each thread then packs the same, small, A block).
-  const int64_t row_slivers = (m + kMR - 1) / kMR;
-  const int64_t col_groups = row_slivers >= 4 * nt ? 1 : nt;
-  const int64_t row_groups = nt / col_groups;
-  float* pb = tls_b.get(kKC * std::min(kNC, (n + kNR - 1) / kNR * kNR));
-
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    float* pa = tls_a.get(kMC * kKC);
-    for (int64_t jc = 0; jc < n; jc += kNC) {
-      const int64_t nc = std::min(kNC, n - jc), slivers = (nc + kNR - 1) / kNR;
-      for (int64_t pc = 0; pc < k; pc += kKC) {
-        const int64_t kc = std::min(kKC, k - pc);
-        const float* bp = b + pc * bs.rs + jc * bs.cs;
-#pragma omp for schedule(static)
-        for (int64_t s = 0; s < slivers; ++s) pack_b(bp, bs, kc, nc, s, s + 1, pb);
-        // implicit barrier: the panel is complete before anyone multiplies with it
-        const float beta_pc = pc == 0 ? beta : 1.0f;
-#pragma omp for schedule(static)
-        for (int64_t g = 0; g < row_groups * col_groups; ++g) {
-          const int64_t rg = g % row_groups, cg = g / row_groups;
-          // Even split in whole slivers: groups differ by at most one sliver.
-          const int64_t i0 = std::min(m, row_slivers * rg / row_groups * kMR);
-          const int64_t i1 = std::min(m, row_slivers * (rg + 1) / row_groups * kMR);
-          const int64_t s0 = slivers * cg / col_groups, s1 = slivers * (cg + 1) / col_groups;
-          block(a + pc * as.cs, as, pb, kc, nc, i0, i1, s0, s1, alpha, beta_pc,
-                c + jc, ldc, pa);
-        }
-        // implicit barrier: nobody repacks B while another thread still reads it
-      }
-    }
-  }
+  if (nt == 1) return run(job, 0, 1);  // no OpenMP region: a team of one still costs microseconds
+#pragma omp parallel num_threads(nt)
+  run(job, omp_get_thread_num(), omp_get_num_threads());
 }
 
 }  // namespace

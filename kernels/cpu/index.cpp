@@ -93,7 +93,7 @@ void scatter_add(const T* gy, int64_t outer, int64_t r, int64_t inner, const int
   }
 }
 
-#define TG_INSTANTIATE_SELECT(T)                                                              \
+#define TG_INSTANTIATE_SELECT(T)                                                               \
   template void index_select_rows<T>(const T*, int64_t, int64_t, const int32_t*, int64_t, T*); \
   template void gather<T>(const T*, int64_t, int64_t, int64_t, const int32_t*, int64_t, T*);
 TG_INSTANTIATE_SELECT(float)
@@ -104,7 +104,7 @@ TG_INSTANTIATE_SELECT(uint8_t)
 
 template void scatter_add<float>(const float*, int64_t, int64_t, int64_t, const int32_t*, int64_t,
                                  float*);
-template void scatter_add<double>(const double*, int64_t, int64_t, int64_t, const int32_t*,
-                                  int64_t, double*);
+template void scatter_add<double>(const double*, int64_t, int64_t, int64_t, const int32_t*, int64_t,
+                                  double*);
 
 }  // namespace tg::kernels::cpu

@@ -27,12 +27,14 @@ namespace {
 
 using detail::kParallelMin;
 
-constexpr int64_t kChunk = 4096;     // elements per unit when inner == 1
-constexpr int64_t kTile = 64;        // output columns per unit when inner > 1
-constexpr int64_t kRowChunk = 256;   // rows per unit when inner > 1
-constexpr int64_t kRowLeaf = 16;     // rows summed one after another before pairing
+constexpr int64_t kChunk = 4096;    // elements per unit when inner == 1
+constexpr int64_t kTile = 64;       // output columns per unit when inner > 1
+constexpr int64_t kRowChunk = 256;  // rows per unit when inner > 1
+constexpr int64_t kRowLeaf = 16;    // rows summed one after another before pairing
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 // acc[0..w) = f-reduction over rows j < nrows of x[j*ld + 0..w), w <= kTile, nrows >= 1.
 template <typename T, typename F>
@@ -111,8 +113,8 @@ void reduce_axis(const T* x, int64_t outer, int64_t r, int64_t inner, T* out, F 
 }
 
 void check_sizes(const char* op, int64_t outer, int64_t r, int64_t inner) {
-  TG_CHECK(outer >= 0 && r >= 0 && inner >= 0, op, "negative size in (outer, r, inner) = (",
-           outer, ", ", r, ", ", inner, ")");
+  TG_CHECK(outer >= 0 && r >= 0 && inner >= 0, op, "negative size in (outer, r, inner) = (", outer,
+           ", ", r, ", ", inner, ")");
 }
 
 // (value, index) of the first maximum of one run, NaN counting as the maximum.
@@ -157,17 +159,18 @@ void reduce(ReduceOp op, const T* x, int64_t outer, int64_t r, int64_t inner, T*
   auto add = [](T a, T b) { return a + b; };
   auto same = [](T v) { return v; };
   switch (op) {
-    case ReduceOp::sum: return reduce_axis(x, outer, r, inner, out, add, same);
+    case ReduceOp::sum:
+      return reduce_axis(x, outer, r, inner, out, add, same);
     case ReduceOp::mean: {
       const T rr = static_cast<T>(r);
       return reduce_axis(x, outer, r, inner, out, add, [rr](T v) { return v / rr; });
     }
     case ReduceOp::max:
-      return reduce_axis(x, outer, r, inner, out, [](T a, T b) { return detail::nan_max(a, b); },
-                         same);
+      return reduce_axis(
+          x, outer, r, inner, out, [](T a, T b) { return detail::nan_max(a, b); }, same);
     case ReduceOp::min:
-      return reduce_axis(x, outer, r, inner, out, [](T a, T b) { return detail::nan_min(a, b); },
-                         same);
+      return reduce_axis(
+          x, outer, r, inner, out, [](T a, T b) { return detail::nan_min(a, b); }, same);
   }
   TG_FAIL(name, "unknown ReduceOp ", static_cast<int>(op));
 }

@@ -1,14 +1,15 @@
 // Row-wise softmax, log-softmax, their backward passes, and the fused cross-entropy, on the CPU.
 //
 // Algorithm: each row of a contiguous (rows, cols) array is handled by one thread, start to
-// end, in a fixed order: a max pass, then exp(x - max) and their sum (subtracting the max keeps
-// every exp in (0, 1], so x = 1000 neither overflows nor loses the row), then a scaling pass.
+// end, in a fixed order: a max pass, then exp(x - max) stored (in the output or a per-thread
+// row buffer) and summed by the fixed-order tree (subtracting the max keeps every exp in
+// (0, 1], so x = 1000 neither overflows nor loses the row), then a scaling pass.
 // Rows are spread over OpenMP threads above kParallelMin elements. cross_entropy checks every
 // label first (so a bad label throws before anything is written and never from inside an
 // OpenMP region), keeps each row's loss in a scratch buffer and sums them with the fixed-order
 // tree, so the mean is bit-identical for any thread count.
-// Cost: about 4 * rows * cols FLOPs plus rows * cols exp; the input read twice (three times for
-// softmax), the output written once.
+// Cost: about 4 * rows * cols FLOPs plus rows * cols exp (the exp dominates); the input read
+// twice from memory, the output written once (the row buffer stays in cache).
 #include <cmath>
 #include <limits>
 
@@ -34,12 +35,19 @@ T row_max(const T* x, int64_t n) {
   return m;
 }
 
-// sum_j exp(x[j] - m), in j order (the same order for every thread count).
+// e[j] = exp(x[j] - m); returns their sum, taken by the fixed-order tree. softmax, log_softmax
+// and cross_entropy all sum this way, so they agree to the last bit on the normaliser.
 template <typename T>
-T sum_exp(const T* x, int64_t n, T m) {
-  T s = 0;
-  for (int64_t j = 0; j < n; ++j) s += std::exp(x[j] - m);
-  return s;
+T exp_sum(const T* x, int64_t n, T m, T* e) {
+  for (int64_t j = 0; j < n; ++j) e[j] = std::exp(x[j] - m);
+  return detail::tree_sum(e, n);
+}
+
+// A row of exps for kernels with no output to keep them in: one buffer per OpenMP thread
+// (scratch is thread_local), tagged apart from cross_entropy's per-row losses.
+template <typename T>
+T* row_buffer(int64_t cols) {
+  return detail::scratch<T, 1>(cols);
 }
 
 // The first row whose label is outside [0, cols), or -1. Serial and outside any OpenMP region,
@@ -65,9 +73,7 @@ void softmax(const T* x, int64_t rows, int64_t cols, T* y) {
   for (int64_t i = 0; i < rows; ++i) {
     const T* xr = x + i * cols;
     T* yr = y + i * cols;
-    const T m = row_max(xr, cols);
-    for (int64_t j = 0; j < cols; ++j) yr[j] = std::exp(xr[j] - m);
-    const T s = detail::tree_sum(yr, cols);
+    const T s = exp_sum(xr, cols, row_max(xr, cols), yr);  // in place even when y == x
     for (int64_t j = 0; j < cols; ++j) yr[j] /= s;
   }
 }
@@ -80,9 +86,8 @@ void log_softmax(const T* x, int64_t rows, int64_t cols, T* y) {
     const T* xr = x + i * cols;
     T* yr = y + i * cols;
     const T m = row_max(xr, cols);
-    // y = (x - m) - log(sum exp(x - m)); the sum is taken without storing the exps so that
-    // y may alias x (in-place log_softmax).
-    const T lse = std::log(sum_exp(xr, cols, m));
+    // y = (x - m) - log(sum exp(x - m)); the exps go to a side buffer, so y may alias x.
+    const T lse = std::log(exp_sum(xr, cols, m, row_buffer<T>(cols)));
     for (int64_t j = 0; j < cols; ++j) yr[j] = (xr[j] - m) - lse;
   }
 }
@@ -126,14 +131,14 @@ T cross_entropy(const T* logits, const int32_t* labels, int64_t rows, int64_t co
   for (int64_t i = 0; i < rows; ++i) {
     const T* xr = logits + i * cols;
     const T m = row_max(xr, cols);
-    const T s = sum_exp(xr, cols, m);
+    // With probs the exps are kept there (one exp per logit); without, in a side buffer.
+    T* e = probs ? probs + i * cols : row_buffer<T>(cols);
+    const T s = exp_sum(xr, cols, m, e);
     // loss = logsumexp(x) - x[label] = log(s) - (x[label] - m): both terms stay small when the
     // logits are large, where m + log(s) - x[label] would cancel.
     loss[i] = std::log(s) - (xr[labels[i]] - m);
-    if (probs) {
-      T* pr = probs + i * cols;
-      for (int64_t j = 0; j < cols; ++j) pr[j] = std::exp(xr[j] - m) / s;
-    }
+    if (probs)
+      for (int64_t j = 0; j < cols; ++j) e[j] /= s;
   }
   return detail::tree_sum(loss, rows) / static_cast<T>(rows);
 }
@@ -152,12 +157,12 @@ void cross_entropy_backward(const T* probs, const int32_t* labels, int64_t rows,
   }
 }
 
-#define TG_INSTANTIATE(T)                                                                   \
-  template void softmax<T>(const T*, int64_t, int64_t, T*);                                 \
-  template void log_softmax<T>(const T*, int64_t, int64_t, T*);                             \
-  template void softmax_backward<T>(const T*, const T*, int64_t, int64_t, T*);              \
-  template void log_softmax_backward<T>(const T*, const T*, int64_t, int64_t, T*);          \
-  template T cross_entropy<T>(const T*, const int32_t*, int64_t, int64_t, T*);              \
+#define TG_INSTANTIATE(T)                                                          \
+  template void softmax<T>(const T*, int64_t, int64_t, T*);                        \
+  template void log_softmax<T>(const T*, int64_t, int64_t, T*);                    \
+  template void softmax_backward<T>(const T*, const T*, int64_t, int64_t, T*);     \
+  template void log_softmax_backward<T>(const T*, const T*, int64_t, int64_t, T*); \
+  template T cross_entropy<T>(const T*, const int32_t*, int64_t, int64_t, T*);     \
   template void cross_entropy_backward<T>(const T*, const int32_t*, int64_t, int64_t, T, T*);
 TG_INSTANTIATE(float)
 TG_INSTANTIATE(double)

@@ -24,7 +24,9 @@ void check_grad(const GradcheckFn& f, const std::vector<Tensor>& in) {
   CHECK_MESSAGE(r.ok, r.message);
 }
 
-std::vector<float> vals(const Tensor& t) { return t.to_vector<float>(); }
+std::vector<float> vals(const Tensor& t) {
+  return t.to_vector<float>();
+}
 
 }  // namespace
 

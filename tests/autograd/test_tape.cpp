@@ -7,7 +7,9 @@
 using namespace tg;
 
 namespace {
-std::vector<float> vals(const Tensor& t) { return t.to_vector<float>(); }
+std::vector<float> vals(const Tensor& t) {
+  return t.to_vector<float>();
+}
 }  // namespace
 
 TEST_CASE("backward of a scalar gives d(loss)/dx on the leaves") {

@@ -27,7 +27,23 @@ Strided view(std::initializer_list<int64_t> shape, std::initializer_list<int64_t
   for (int64_t v : strides) s.strides[d++] = v;
   return s;
 }
-Strided flat(int64_t n) { return view({n}, {1}); }
+Strided flat(int64_t n) {
+  return view({n}, {1});
+}
+
+// The elements of a view in row-major order of its shape, by plain index arithmetic.
+template <typename T>
+std::vector<T> gather_view(const T* base, const Strided& s) {
+  std::vector<T> out;
+  int64_t idx[kMaxDims] = {};
+  for (int64_t e = 0; e < s.numel(); ++e) {
+    int64_t off = 0;
+    for (int d = 0; d < s.ndim; ++d) off += idx[d] * s.strides[d];
+    out.push_back(base[off]);
+    for (int d = s.ndim - 1; d >= 0 && ++idx[d] == s.shape[d]; --d) idx[d] = 0;
+  }
+  return out;
+}
 
 template <typename T>
 std::vector<T> run_unary(UnaryOp op, std::vector<T> x) {
@@ -181,6 +197,45 @@ TEST_CASE("negative strides walk backwards") {
   CHECK(z == std::vector<float>{3, 3, 3, -3, -3, -3});
 }
 
+TEST_CASE("3-d permuted and sliced views, small and above the threshold") {
+  for (int64_t scale : {1, 10}) {
+    // base is (A, B, C) contiguous; p is its permutation (C, A, B); q takes every other B in
+    // reverse order, permuted the same way: (C, A, B/2), starting at b = B - 1.
+    const int64_t A = 2 * scale, B = 6 * scale, C = 5 * scale;  // scale 10: 60,000 elements
+    CAPTURE(A * B * C);
+    std::vector<double> base(A * B * C);
+    for (size_t i = 0; i < base.size(); ++i) base[i] = double(i);
+    const Strided p = view({C, A, B}, {1, B * C, C});
+    const Strided q = view({C, A, B / 2}, {1, B * C, -2 * C});
+    const double* q0 = base.data() + (B - 1) * C;
+    std::vector<double> y(A * B * C);
+    copy(base.data(), p, y.data());
+    CHECK(y == gather_view(base.data(), p));
+    y.resize(C * A * (B / 2));
+    copy(q0, q, y.data());
+    CHECK(y == gather_view(q0, q));
+    // (A, C, B): the last two axes transposed under an outer one (the tiled walk).
+    const Strided t = view({A, C, B}, {B * C, 1, C});
+    y.resize(A * B * C);
+    copy(base.data(), t, y.data());
+    CHECK(y == gather_view(base.data(), t));
+    binary(BinaryOp::add, base.data(), t, base.data(), view({A, C, B}, {B * C, B, 1}), y.data());
+    const auto tv = gather_view(base.data(), t);
+    bool sums = true;
+    for (size_t i = 0; i < y.size(); ++i) sums = sums && y[i] == tv[i] + base[i];
+    CHECK(sums);
+    y.resize(C * A * (B / 2));
+    // q minus its contiguous copy reversed along the last axis: both operands strided.
+    const std::vector<double> qc = gather_view(q0, q);
+    const Strided r = view({C, A, B / 2}, {A * (B / 2), B / 2, -1});
+    binary(BinaryOp::sub, q0, q, qc.data() + B / 2 - 1, r, y.data());
+    const auto rv = gather_view(qc.data() + B / 2 - 1, r);
+    bool ok = true;
+    for (size_t i = 0; i < y.size(); ++i) ok = ok && y[i] == qc[i] - rv[i];
+    CHECK(ok);
+  }
+}
+
 TEST_CASE("0-d and empty inputs, mismatched shapes throw") {
   const float x = -3;
   float y = 0;
@@ -190,10 +245,9 @@ TEST_CASE("0-d and empty inputs, mismatched shapes throw") {
   unary(UnaryOp::neg, &x, view({0, 4}, {4, 1}), out.data());  // nothing written
   CHECK(out[0] == 42);
   const std::vector<float> a(6, 1), b(6, 2);
-  CHECK_THROWS_AS(
-      binary(BinaryOp::add, a.data(), view({2, 3}, {3, 1}), b.data(), view({3, 2}, {2, 1}),
-             out.data()),
-      tg::Error);
+  CHECK_THROWS_AS(binary(BinaryOp::add, a.data(), view({2, 3}, {3, 1}), b.data(),
+                         view({3, 2}, {2, 1}), out.data()),
+                  tg::Error);
 }
 
 TEST_CASE("above the parallel threshold, strided and broadcast paths match a serial reference") {
@@ -226,7 +280,8 @@ TEST_CASE("above the parallel threshold, strided and broadcast paths match a ser
   for (size_t i = 0; i < x.size(); ++i) x[i] = double(i % 2001) * 0.01 - 10.0;
   unary(UnaryOp::exp, x.data(), flat(int64_t(x.size())), e.data());
   bool ok = true;
-  for (size_t i = 0; i < x.size(); ++i) ok = ok && std::abs(e[i] - std::exp(x[i])) <= 1e-15 * std::exp(x[i]);
+  for (size_t i = 0; i < x.size(); ++i)
+    ok = ok && std::abs(e[i] - std::exp(x[i])) <= 1e-15 * std::exp(x[i]);
   CHECK(ok);
 }
 

@@ -37,8 +37,7 @@ TEST_CASE("index_select_rows rejects an out-of-range index before writing") {
   std::vector<float> dst(10, -1.f);
   const std::vector<int32_t> idx = {0, 1, 2, 7, 9};
   CHECK_THROWS_WITH_AS(index_select_rows(src.data(), 5, 2, idx.data(), 5, dst.data()),
-                       "index_select: index 7 at position 3 is out of range for 5 rows",
-                       tg::Error);
+                       "index_select: index 7 at position 3 is out of range for 5 rows", tg::Error);
   CHECK(dst == std::vector<float>(10, -1.f));
   const std::vector<int32_t> neg = {-1};
   CHECK_THROWS_WITH_AS(index_select_rows(src.data(), 5, 2, neg.data(), 1, dst.data()),
@@ -83,7 +82,7 @@ TEST_CASE_TEMPLATE("gather along a middle axis on hand values", T, float, double
 
 TEST_CASE("gather of the label column, as cross-entropy uses it") {
   const std::vector<float> logits = {0.1f, 0.7f, 0.2f, 0.9f, 0.05f, 0.05f};  // (2, 3)
-  const std::vector<int32_t> labels = {1, 0};                               // (2, 1)
+  const std::vector<int32_t> labels = {1, 0};                                // (2, 1)
   std::vector<float> picked(2);
   gather(logits.data(), 2, 3, 1, labels.data(), 1, picked.data());
   CHECK(picked == std::vector<float>{0.7f, 0.9f});

@@ -80,8 +80,7 @@ TEST_CASE_TEMPLATE("sgd momentum, second step: buf = mom * buf + grad", T, float
   check_close(c.p, {0.805, -1.9475, 0.69});
 }
 
-TEST_CASE_TEMPLATE("sgd dampening scales the new gradient from the second step", T, float,
-                   double) {
+TEST_CASE_TEMPLATE("sgd dampening scales the new gradient from the second step", T, float, double) {
   Case<T> c;
   SgdHyper h;
   h.lr = 0.1;

@@ -136,8 +136,8 @@ TEST_CASE_TEMPLATE("cross_entropy on a hand-computed 2x3 example, with probs", T
   std::vector<T> probs(6, T(-1));
   const T loss = cross_entropy(x.data(), labels.data(), 2, 3, probs.data());
   CHECK(double(loss) == doctest::Approx(0.7531091265562453).epsilon(1e-6));
-  const double want[6] = {0.09003057317038043, 0.24472847105479759, 0.6652409557748217,
-                          1.0 / 3, 1.0 / 3, 1.0 / 3};
+  const double want[6] = {
+      0.09003057317038043, 0.24472847105479759, 0.6652409557748217, 1.0 / 3, 1.0 / 3, 1.0 / 3};
   for (int i = 0; i < 6; ++i) CHECK(double(probs[i]) == doctest::Approx(want[i]).epsilon(1e-6));
   // Without probs: the same loss, nothing else written.
   CHECK(cross_entropy(x.data(), labels.data(), 2, 3, static_cast<T*>(nullptr)) == loss);

@@ -1,0 +1,63 @@
+// The trainer's command line: every flag, its default, and a strict parser.
+//
+//   tg::train::Options o = tg::train::parse_options(argc, argv);   // throws UsageError
+//   if (o.help) std::cout << tg::train::usage();
+//
+// Parsing is strict: numbers must be the whole argument (std::from_chars), every value is
+// range-checked here, and anything wrong is a UsageError whose message names the flag and the
+// value; main() prints it as "tapegrad-train: error: <message>" and exits 2. Checks that need
+// the data (the first --arch size against the image size) happen later, in run().
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tg::train {
+
+// A mistake on the command line (exit code 2), as opposed to a runtime failure (exit code 1).
+class UsageError : public std::runtime_error {
+ public:
+  explicit UsageError(const std::string& what) : std::runtime_error(what) {}
+};
+
+struct Options {
+  std::string data_dir;            // --data; empty: the --dataset's built-in folder
+  std::string dataset = "mnist";   // --dataset mnist|fashion
+  std::vector<int64_t> arch = {784, 128, 10};  // --arch, layer sizes
+  int64_t epochs = 4;              // --epochs
+  int64_t bs = 64;                 // --bs
+  double lr = 0.1;                 // --lr (the peak lr with --schedule onecycle)
+  double momentum = 0.9;           // --momentum
+  double wd = 0;                   // --wd
+  std::string schedule = "onecycle";  // --schedule const|onecycle|cos
+  uint64_t seed = 42;              // --seed
+  std::string device = "cpu";      // --device cpu|cuda
+  std::string save;                // --save PATH
+  std::string resume;              // --resume PATH
+  std::string log_csv;             // --log-csv PATH
+  std::string plot;                // --plot PATH.svg
+  std::string summary;             // --summary PATH.json
+  bool lr_find = false;            // --lr-find
+  int64_t limit = 0;               // --limit N; 0: all training examples
+  int64_t limit_valid = 0;         // --limit-valid N; 0: the whole test set
+  int threads = 0;                 // --threads N; 0: OpenMP's default
+  bool quiet = false;              // --quiet
+  bool help = false;               // --help
+
+  // The folder to read: --data when given, else the --dataset's built-in folder.
+  std::string data_folder() const;
+};
+
+// Parses argv[1..argc). Flags take their value as the next argument or after '='
+// (--epochs 3, --epochs=3); a flag given twice keeps the last value.
+Options parse_options(int argc, const char* const* argv);
+
+// The --help text: every flag with its default.
+std::string usage();
+
+// "784-128-10".
+std::string arch_str(const std::vector<int64_t>& arch);
+
+}  // namespace tg::train

@@ -1,0 +1,266 @@
+// The trainer's run: everything between the parsed flags and the exit code.
+//
+//   data     the folder's four IDX files -> float32 (n, rows*cols) normalised with the training
+//            set's mean and std (the test set with the training statistics), int32 labels
+//   model    nn::mlp(--arch), SGD {lr, momentum, weight_decay}, cross_entropy, accuracy
+//   fit      AvgStats, Recorder, TerminateOnNaN, ProgressBar, the schedule's ParamSchedulers,
+//            SaveModel (best valid_accuracy) when --save
+//   report   learn.validate() on the test set, then the CSV, the plot and the summary
+//
+// Output paths and the data folder are checked before anything slow happens, so a typo costs
+// no training time.
+#include "apps/train/run.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <ostream>
+#include <sstream>
+#include <stdexcept>
+
+#include "apps/train/report.h"
+#include "autograd/functions.h"
+#include "learner/callbacks.h"
+#include "learner/checkpoint.h"
+#include "learner/datasets.h"
+#include "learner/learner.h"
+#include "nn/layers.h"
+#include "optim/optimizer.h"
+#include "tensor/random.h"
+
+namespace tg::train {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+[[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what); }
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+// The device to train on. A build without a CUDA backend refuses cuda here, before any work.
+Device resolve_device(const std::string& name) {
+  if (name == "cpu") return Device::cpu();
+#ifdef TG_TRAIN_WITH_CUDA
+  return Device::cuda(0);
+#else
+  throw UsageError(
+      "--device cuda: this build of tapegrad has no CUDA backend (it was configured without "
+      "nvcc, so no CUDA kernels exist); use --device cpu");
+#endif
+}
+
+// Moves each batch to the training device (a no-op on the CPU, where the loaders already are).
+struct ToDevice : Callback {
+  Device device;
+  explicit ToDevice(Device d) : device(d) {}
+  int order() const override { return -20; }
+  void before_batch(Learner& l) override {
+    if (l.xb.device() != device) l.xb = l.xb.to(device);
+    if (l.yb.device() != device) l.yb = l.yb.to(device);
+  }
+};
+
+// Fails now, rather than after training, when an output file cannot be written there.
+void check_output(const std::string& flag, const std::string& path) {
+  if (path.empty()) return;
+  std::error_code ec;
+  fs::path p(path);
+  if (fs::is_directory(p, ec)) fail(flag + " " + path + ": is a folder, not a file");
+  fs::path parent = p.parent_path();
+  if (!parent.empty() && !fs::is_directory(parent, ec))
+    fail(flag + " " + path + ": the folder '" + parent.string() + "' does not exist");
+}
+
+void check_data_folder(const Options& o) {
+  const std::string dir = o.data_folder();
+  std::error_code ec;
+  if (fs::is_directory(dir, ec)) return;
+  std::string hint;
+  if (!o.data_dir.empty() || o.dataset == "mnist")
+    hint = "run `make data` to download MNIST into data/mnist (from the repository's root), or "
+           "point --data at a folder holding the four IDX files";
+  else
+    hint = "install Debian's dataset-fashion-mnist package, or point --data at a folder holding "
+           "the four IDX files";
+  if (fs::exists(dir, ec)) fail("data folder '" + dir + "' is not a folder; " + hint);
+  fail("data folder '" + dir + "' does not exist; " + hint);
+}
+
+ImageData load_data(const Options& o) {
+  const std::string dir = o.data_folder();
+  ImageData d;
+  try {
+    d = load_image_folder(dir, o.limit);
+  } catch (const std::exception& e) {
+    fail("cannot load the data set in '" + dir + "': " + e.what());
+  }
+  if (o.limit_valid > 0 && o.limit_valid < d.x_valid.size(0)) {
+    d.x_valid = d.x_valid.narrow(0, 0, o.limit_valid).contiguous();
+    d.y_valid = d.y_valid.narrow(0, 0, o.limit_valid).contiguous();
+  }
+  return d;
+}
+
+// The first size must be the image size and the last must cover every label.
+void check_arch(const Options& o, const ImageData& d) {
+  const int64_t pixels = d.x_train.size(1);
+  if (o.arch.front() != pixels)
+    throw UsageError("--arch " + arch_str(o.arch) + ": the first size must be the image size " +
+                     std::to_string(pixels) + " (rows*cols of the images in '" + o.data_folder() +
+                     "'), got " + std::to_string(o.arch.front()));
+  if (o.arch.back() < d.c)
+    throw UsageError("--arch " + arch_str(o.arch) + ": the last size " +
+                     std::to_string(o.arch.back()) + " is smaller than the number of classes " +
+                     std::to_string(d.c) + " in the labels");
+}
+
+void resume_from(const Options& o, nn::Module& model, optim::Optimizer& opt) {
+  std::error_code ec;
+  if (!fs::is_regular_file(o.resume, ec)) fail("--resume " + o.resume + ": no such file");
+  try {
+    load_checkpoint(o.resume, model, &opt);
+  } catch (const std::exception& e) {
+    fail("--resume " + o.resume + ": cannot load it into this run's model (--arch " +
+         arch_str(o.arch) + "; a checkpoint only fits the --arch it was trained with): " +
+         e.what());
+  }
+  // The checkpoint restores the momentum buffers; the hyper-parameters are this run's flags.
+  opt.set("lr", o.lr);
+  opt.set("momentum", o.momentum);
+  opt.set("weight_decay", o.wd);
+}
+
+// The one-cycle momentum band: +-0.05 around --momentum (fastai's 0.95..0.85 for 0.9), narrowed
+// so that it stays within [0, 1).
+Schedule momentum_cycle(double m) {
+  const double d = std::min({0.05, m, (1 - m) / 2});
+  return one_cycle_mom(m + d, m - d);
+}
+
+// Two ParamSchedulers cannot share a Learner (one callback per type): the momentum one gets its
+// own type.
+struct MomentumScheduler : ParamScheduler {
+  explicit MomentumScheduler(Schedule s) : ParamScheduler("momentum", std::move(s)) {}
+};
+
+void add_schedule(const Options& o, std::vector<std::shared_ptr<Callback>>& cbs) {
+  if (o.schedule == "onecycle") {
+    cbs.push_back(std::make_shared<ParamScheduler>("lr", one_cycle_lr(o.lr)));
+    if (o.momentum > 0) cbs.push_back(std::make_shared<MomentumScheduler>(momentum_cycle(o.momentum)));
+  } else if (o.schedule == "cos") {
+    cbs.push_back(std::make_shared<ParamScheduler>("lr", sched_cos(o.lr, o.lr / 100)));
+  }
+}
+
+int64_t count_params(const nn::Module& m) {
+  int64_t n = 0;
+  for (const Tensor& p : m.parameters()) n += p.numel();
+  return n;
+}
+
+}  // namespace
+
+int run(const Options& o, std::ostream& out) {
+  const auto t0 = Clock::now();
+  if (o.threads > 0) omp_set_num_threads(o.threads);
+  const Device device = resolve_device(o.device);
+  for (const auto& [flag, path] : {std::pair<const char*, const std::string&>{"--save", o.save},
+                                   {"--log-csv", o.log_csv},
+                                   {"--plot", o.plot},
+                                   {"--summary", o.summary}})
+    check_output(flag, path);
+  check_data_folder(o);
+
+  ImageData d = load_data(o);
+  check_arch(o, d);
+  DataBunch db = make_databunch(d, o.bs, o.seed, /*valid_bs=*/1024);
+
+  Generator gen(o.seed);
+  auto model = nn::mlp(o.arch, gen);
+  auto opt = std::make_shared<optim::SGD>(
+      model->parameters(),
+      optim::SGDOptions{.lr = o.lr, .momentum = o.momentum, .weight_decay = o.wd});
+  if (!o.resume.empty()) resume_from(o, *model, *opt);
+  Learner learn(
+      model, opt, [](const Tensor& p, const Tensor& y) { return cross_entropy(p, y); }, db,
+      {.metrics = {accuracy_metric()}});
+  if (!device.is_cpu()) learn.add_cb(std::make_shared<ToDevice>(device));
+
+  if (!o.quiet)
+    out << "data   " << o.data_folder() << ": " << d.x_train.size(0) << " train, "
+        << d.x_valid.size(0) << " test examples of " << d.x_train.size(1) << " pixels, " << d.c
+        << " classes\n"
+        << "model  " << arch_str(o.arch) << " MLP, " << count_params(*model)
+        << " parameters; SGD lr " << o.lr << " momentum " << o.momentum << " wd " << o.wd
+        << ", schedule " << o.schedule << "\n"
+        << (o.lr_find ? "lr_find" : "fit   ")
+        << (o.lr_find ? std::string() : " " + std::to_string(o.epochs) + " epochs of") << " "
+        << db.train_dl.num_batches() << " batches of " << o.bs << ", seed " << o.seed << ", "
+        << omp_get_max_threads() << " threads on " << device.str()
+        << (o.resume.empty() ? "" : ", resumed from " + o.resume) << std::endl;
+
+  if (o.lr_find) {
+    LRFindResult r = lr_find(learn);
+    print_lr_find(out, r, o.quiet);
+    if (!o.plot.empty()) write_lr_plot(o.plot, r);
+    return 0;
+  }
+
+  auto stats = std::make_shared<AvgStats>(/*print=*/false, &out);
+  auto rec = std::make_shared<Recorder>();
+  auto nan_stop = std::make_shared<TerminateOnNaN>();
+  std::ostringstream nan_msg;
+  nan_stop->out = &nan_msg;
+  std::vector<std::shared_ptr<Callback>> cbs = {stats, rec, nan_stop};
+  if (!o.quiet) cbs.push_back(std::make_shared<ProgressBar>(&out));
+  add_schedule(o, cbs);
+  std::shared_ptr<SaveModel> saver;
+  if (!o.save.empty()) cbs.push_back(saver = std::make_shared<SaveModel>(o.save, "valid_accuracy"));
+
+  learn.fit(o.epochs, cbs);
+  if (nan_stop->stopped) {
+    std::string why = nan_msg.str();
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    fail("training diverged (" + why + "); try a lower --lr than " + fmt("%g", o.lr) +
+         ", or see --lr-find");
+  }
+
+  std::map<std::string, double> test = learn.validate();
+  Outcome r;
+  r.epochs = stats->history;
+  r.test_accuracy = test.at("accuracy");
+  r.test_loss = test.at("loss");
+  r.train_examples = d.x_train.size(0);
+  r.test_examples = d.x_valid.size(0);
+  r.classes = d.c;
+  r.threads = omp_get_max_threads();
+  r.best_epoch = saver ? saver->best_epoch : -1;
+
+  if (!o.log_csv.empty()) rec->write_csv(o.log_csv);
+  if (!o.plot.empty()) write_training_plot(o.plot, *rec, r.epochs);
+  r.total_seconds = seconds_since(t0);
+  if (!o.summary.empty()) write_summary(o.summary, o, r);
+
+  if (!o.quiet && saver)
+    out << "saved  " << o.save << " (epoch " << (saver->best_epoch + 1) << ", valid_accuracy "
+        << fmt("%.4f", saver->best) << ")\n";
+  out << "test_accuracy " << fmt("%.4f", r.test_accuracy) << "\n"
+      << "total_seconds " << fmt("%.2f", seconds_since(t0)) << std::endl;
+  return 0;
+}
+
+}  // namespace tg::train

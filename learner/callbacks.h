@@ -1,0 +1,220 @@
+// The standard callbacks. Each is a few lines over the Learner's public state.
+//
+// Orders (lower runs first): TrainEval -10, TerminateOnNaN -9, ParamScheduler 5, AvgStats 10,
+// Recorder 20, ProgressBar 30, EarlyStopping 40, SaveModel 45, LRFinder 50.
+//
+// An LR find (context lr_find) is not part of the training history: ParamScheduler, Recorder,
+// ProgressBar, EarlyStopping and SaveModel do nothing during one, so a Learner can keep them
+// across lr_find() and fit().
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <iosfwd>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "learner/callback.h"
+#include "learner/learner.h"
+#include "learner/schedule.h"
+
+namespace tg {
+
+// Puts the model in train or eval mode for each phase and keeps the progress counters:
+// learn.train_iter (training batches done) and learn.pct_train (0..1 over the whole fit).
+// The Learner adds one by default.
+class TrainEval : public Callback {
+ public:
+  int order() const override { return -10; }
+  void before_fit(Learner& l) override;
+  void before_epoch(Learner& l) override;
+  void before_train(Learner& l) override;
+  void after_batch(Learner& l) override;
+  void before_validate(Learner& l) override;
+};
+
+// Loss and metrics (learn.metrics) averaged over each phase with batch-size weights. After
+// each epoch it writes learn.values ("train_loss", "train_<metric>", "valid_loss",
+// "valid_<metric>", "epoch_seconds"), appends them to history, and — when printing — writes one
+// line per epoch to out.
+class AvgStats : public Callback {
+ public:
+  explicit AvgStats(bool print = true, std::ostream* out = nullptr);  // out: std::cout
+  int order() const override { return 10; }
+  void before_fit(Learner& l) override;
+  void before_epoch(Learner& l) override;
+  void after_loss(Learner& l) override;
+  void after_epoch(Learner& l) override;
+
+  struct Phase {
+    double n = 0, loss = 0;
+    std::vector<double> metrics;  // size-weighted sums
+    double avg_loss() const { return n > 0 ? loss / n : 0; }
+  };
+  Phase train, valid;
+  std::vector<std::map<std::string, double>> history;  // one entry per epoch
+
+ private:
+  bool print_;
+  std::ostream* out_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+// Records the learning rate and loss of every training batch, and every epoch's figures; writes
+// them as CSV (atomically).
+class Recorder : public Callback {
+ public:
+  int order() const override { return 20; }
+  void before_fit(Learner& l) override;
+  void after_batch(Learner& l) override;
+  void after_epoch(Learner& l) override;
+
+  std::vector<double> lrs, losses;                    // per training batch
+  std::vector<std::map<std::string, double>> epochs;  // learn.values after each epoch
+  // One row per epoch: "epoch,<keys of values...>".
+  void write_csv(const std::string& path) const;
+  // One row per training batch: "iter,lr,loss" (iter from 0).
+  void write_batches_csv(const std::string& path) const;
+
+ private:
+  // learn.loss at the previous after_batch: the Learner keeps a loss until the next batch
+  // computes one, so a batch cancelled before its loss still shows its predecessor's.
+  Tensor seen_loss_;
+};
+
+// Sets an optimizer hyper-parameter (any name: "lr", "momentum", ...) from a schedule of
+// learn.pct_train before every training batch. A Learner holds one callback per type, so
+// several parameters go in one ParamScheduler:
+//   ParamScheduler({{"lr", one_cycle_lr(0.1)}, {"momentum", one_cycle_mom()}})
+class ParamScheduler : public Callback {
+ public:
+  ParamScheduler(std::string param, Schedule sched);
+  explicit ParamScheduler(std::map<std::string, Schedule> scheds);  // param: the first key
+  int order() const override { return 5; }
+  void before_fit(Learner& l) override;  // clears the values; checks the optimizer's names
+  void before_batch(Learner& l) override;
+  std::string param;
+  Schedule sched;
+  std::vector<double> values;              // what was set for param, per training batch
+  std::map<std::string, Schedule> scheds;  // every scheduled parameter
+  std::map<std::string, std::vector<double>> values_of;  // what was set, per parameter
+};
+
+// Stops the fit when the loss is NaN or infinite.
+class TerminateOnNaN : public Callback {
+ public:
+  int order() const override { return -9; }
+  void before_fit(Learner& l) override;
+  void after_batch(Learner& l) override;
+  bool stopped = false;
+  std::ostream* out = nullptr;  // where the one-line message goes; std::cerr when null
+};
+
+enum class Mode { automatic, min, max };  // automatic: max for names with "acc", else min
+
+// Stops the fit (CancelFit) when `monitor` (a key of learn.values) has not improved by more
+// than min_delta for `patience` epochs.
+class EarlyStopping : public Callback {
+ public:
+  EarlyStopping(std::string monitor = "valid_loss", int patience = 1, double min_delta = 0,
+                Mode mode = Mode::automatic);
+  int order() const override { return 40; }
+  void before_fit(Learner& l) override;
+  void after_epoch(Learner& l) override;
+  std::string monitor;
+  int patience;
+  double min_delta;
+  Mode mode;
+  double best = 0;
+  int64_t best_epoch = -1, stopped_epoch = -1;
+
+ private:
+  int wait_ = 0;
+};
+
+// Saves a checkpoint (model and optimizer, safetensors) whenever `monitor` improves, so `path`
+// always holds the best epoch's weights; optionally reloads them when the fit ends.
+class SaveModel : public Callback {
+ public:
+  SaveModel(std::string path, std::string monitor = "valid_loss", Mode mode = Mode::automatic,
+            bool load_best_at_end = false);
+  int order() const override { return 45; }
+  void before_fit(Learner& l) override;
+  void after_epoch(Learner& l) override;
+  void after_fit(Learner& l) override;
+  std::string path, monitor;
+  Mode mode;
+  bool load_best_at_end;
+  double best = 0;
+  int64_t best_epoch = -1;
+};
+
+// A progress bar for the batches (with loss and ETA) on a terminal, redrawn in place; one plain
+// line per epoch when the output is not a terminal or the CI environment variable is set.
+class ProgressBar : public Callback {
+ public:
+  explicit ProgressBar(std::ostream* out = nullptr, bool force_plain = false);  // std::cout
+  int order() const override { return 30; }
+  void before_fit(Learner& l) override;
+  void before_epoch(Learner& l) override;
+  void before_train(Learner& l) override;
+  void after_batch(Learner& l) override;
+  void after_train(Learner& l) override;
+  void after_epoch(Learner& l) override;
+  void after_fit(Learner& l) override;
+  bool interactive() const { return interactive_; }
+
+ private:
+  void clear_line();
+  std::ostream* out_;
+  bool interactive_;
+  bool header_done_ = false;
+  std::vector<std::string> columns_;  // of the table, fixed by the first epoch
+  size_t drawn_ = 0;                  // length of the bar line on screen, 0 when none
+  std::chrono::steady_clock::time_point phase_start_, last_draw_, epoch_start_;
+};
+
+// The learning-rate finder: an exponential sweep of lr over num_it training batches, stopped
+// when the loss diverges (4x the best, or NaN); restores the weights and optimizer state when
+// done. Runs with context lr_find and skips validation.
+class LRFinder : public Callback {
+ public:
+  LRFinder(double start_lr = 1e-7, double end_lr = 10, int64_t num_it = 100, bool stop_div = true);
+  int order() const override { return 50; }
+  void before_fit(Learner& l) override;
+  void before_batch(Learner& l) override;
+  void after_loss(Learner& l) override;
+  void before_validate(Learner& l) override;
+  void after_fit(Learner& l) override;
+
+  double start_lr, end_lr;
+  int64_t num_it;
+  bool stop_div;
+  std::vector<double> lrs, losses, smoothed;  // per batch of the sweep
+  // The suggested learning rate: where the smoothed loss falls fastest (steepest negative
+  // slope) before the minimum; also the minimum's lr / 10.
+  double suggestion() const;
+  double min_lr_over_10() const;
+
+ private:
+  struct Window {
+    size_t begin, end, min;  // points considered, [begin, end), and the smoothed minimum
+  };
+  Window window() const;
+  std::map<std::string, Tensor> saved_model_, saved_opt_;
+  int64_t saved_dl_epoch_ = 0;  // the training loader's epoch, restored too
+  bool saved_ = false;
+  double best_ = 0, avg_ = 0;
+};
+
+struct LRFindResult {
+  std::vector<double> lrs, losses, smoothed;  // smoothed: the debiased moving average of losses
+  double suggested_lr = 0, min_lr_over_10 = 0;
+};
+// Runs an LRFinder sweep on learn (as many epochs as num_it needs) and reports it.
+LRFindResult lr_find(Learner& learn, double start_lr = 1e-7, double end_lr = 10,
+                     int64_t num_it = 100);
+
+}  // namespace tg

@@ -1,0 +1,111 @@
+// Dataset, DataLoader and DataBunch: how examples reach the model, a batch at a time.
+//
+//   auto train = std::make_shared<tg::Dataset>(x_train, y_train);   // x (n, ...), y (n)
+//   tg::DataLoader dl(train, {.batch_size = 64, .shuffle = true, .seed = 1});
+//   for (const tg::Batch& b : dl) { ... b.x (64, ...), b.y (64) ... }
+//
+// A DataLoader gathers each batch into fresh contiguous tensors (index_select of rows), in a
+// seeded per-epoch order: epoch e of a loader with seed s visits the same permutation on every
+// run and every machine. With prefetch on, a background thread gathers batch i+1 while the
+// caller works on batch i.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace tg {
+
+class Dataset {
+ public:
+  // x: (n, ...) any dtype; y: (n) or (n, ...). Their first dims must agree.
+  Dataset(Tensor x, Tensor y);
+  int64_t size() const { return x_.size(0); }
+  const Tensor& x() const { return x_; }
+  const Tensor& y() const { return y_; }
+  // The first n examples (a view), for --limit.
+  std::shared_ptr<Dataset> head(int64_t n) const;
+
+ private:
+  Tensor x_, y_;
+};
+
+struct Batch {
+  Tensor x, y;
+};
+
+struct DataLoaderOptions {
+  int64_t batch_size = 64;
+  bool shuffle = false;
+  uint64_t seed = 0;
+  bool drop_last = false;
+  bool prefetch = false;
+};
+
+class DataLoader {
+ public:
+  DataLoader() = default;
+  DataLoader(std::shared_ptr<Dataset> ds, DataLoaderOptions opt);
+
+  int64_t num_batches() const;  // per epoch
+  int64_t size() const { return ds_ ? ds_->size() : 0; }
+  const DataLoaderOptions& options() const { return opt_; }
+  const std::shared_ptr<Dataset>& dataset() const { return ds_; }
+  // The order of the next epoch is drawn from (seed, epoch); begin() advances the epoch.
+  void set_epoch(int64_t epoch) { epoch_ = epoch; }
+  int64_t epoch() const { return epoch_; }
+  // The example indices of one epoch, in visiting order (int32).
+  std::vector<int32_t> order(int64_t epoch) const;
+  Batch batch(const std::vector<int32_t>& order, int64_t i) const;  // batch i of an order
+
+  class Iterator;
+  Iterator begin();
+  Iterator end();
+
+ private:
+  std::shared_ptr<Dataset> ds_;
+  DataLoaderOptions opt_;
+  int64_t epoch_ = 0;
+};
+
+// One pass over a DataLoader. Holds the epoch's order and, with prefetch, the worker thread.
+class DataLoader::Iterator {
+ public:
+  Iterator() = default;
+  Iterator(const DataLoader* dl, int64_t epoch);
+  ~Iterator();
+  Iterator(Iterator&&) noexcept;
+  Iterator& operator=(Iterator&&) noexcept;
+  const Batch& operator*() const { return current_; }
+  const Batch* operator->() const { return &current_; }
+  Iterator& operator++();
+  bool operator==(const Iterator& other) const { return index_ == other.index_; }
+
+ private:
+  friend class DataLoader;  // end() makes the past-the-end iterator
+  struct Prefetcher;
+  void load();
+  const DataLoader* dl_ = nullptr;
+  std::vector<int32_t> order_;
+  int64_t index_ = 0;  // batch index; end() has num_batches()
+  Batch current_;
+  std::unique_ptr<Prefetcher> prefetch_;
+};
+
+struct DataBunch {
+  DataLoader train_dl, valid_dl;
+  int64_t c = 0;  // number of classes
+};
+
+// Per-feature-free normalisation: (x - mean) / std with the training set's scalar mean and
+// std, as the course does. Returns float32.
+struct Normalization {
+  double mean = 0, std = 1;
+};
+Normalization stats_of(const Tensor& x);  // over all elements, computed in float64
+Tensor normalize(const Tensor& x, const Normalization& n);
+
+}  // namespace tg

@@ -1,0 +1,150 @@
+// DataLoader: seeded per-epoch orders, batches gathered by index_select, and the optional
+// prefetching worker.
+//
+// Why a one-slot handoff: the worker gathers the next batch while the caller trains on the
+// current one, which hides the gather's memory traffic; a single slot bounds memory (at most
+// the batch in use, the one waiting and the one being built) and keeps batches in order. The
+// worker's exceptions travel through the slot and are rethrown to the caller at the batch
+// where they happened; destroying the iterator (even mid-epoch) stops and joins the worker.
+// Batches are built from detached tensors with raw ops, so the worker never touches the
+// autograd tape (which is thread-local anyway).
+#include <algorithm>
+#include <condition_variable>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <thread>
+
+#include "learner/data.h"
+#include "tensor/creation.h"
+#include "tensor/random.h"
+
+namespace tg {
+
+DataLoader::DataLoader(std::shared_ptr<Dataset> ds, DataLoaderOptions opt)
+    : ds_(std::move(ds)), opt_(opt) {
+  TG_CHECK(ds_ != nullptr, "DataLoader", "the dataset is null");
+  TG_CHECK(opt_.batch_size > 0, "DataLoader", "batch_size must be > 0, got ", opt_.batch_size);
+  TG_CHECK(ds_->size() <= std::numeric_limits<int32_t>::max(), "DataLoader", "the dataset has ",
+           ds_->size(), " examples; indices are int32");
+}
+
+int64_t DataLoader::num_batches() const {
+  const int64_t n = size(), bs = opt_.batch_size;
+  if (bs <= 0) return 0;  // a default-constructed loader
+  return opt_.drop_last ? n / bs : (n + bs - 1) / bs;
+}
+
+std::vector<int32_t> DataLoader::order(int64_t epoch) const {
+  std::vector<int32_t> idx(static_cast<size_t>(size()));
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<int32_t>(i);
+  if (!opt_.shuffle) return idx;
+  // Fisher-Yates from a generator keyed by (seed, epoch): the golden-ratio multiplier spreads
+  // nearby seeds apart before splitmix64 seeding mixes them further.
+  Generator gen(opt_.seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(epoch));
+  for (size_t i = idx.size(); i > 1; --i)
+    std::swap(idx[i - 1], idx[static_cast<size_t>(gen.randint(static_cast<int64_t>(i)))]);
+  return idx;
+}
+
+Batch DataLoader::batch(const std::vector<int32_t>& order, int64_t i) const {
+  TG_CHECK(ds_ != nullptr, "DataLoader::batch", "the loader has no dataset");
+  const int64_t n = static_cast<int64_t>(order.size()), bs = opt_.batch_size;
+  const int64_t count = opt_.drop_last ? n / bs : (n + bs - 1) / bs;
+  TG_CHECK(i >= 0 && i < count, "DataLoader::batch", "batch ", i, " is out of range: an order of ",
+           n, " examples has ", count, " batches of ", bs);
+  const int64_t start = i * bs, len = std::min(bs, n - start);
+  const Tensor idx = from_blob<int32_t>(order.data() + start, {len});
+  return {ds_->x().detach().index_select(0, idx), ds_->y().detach().index_select(0, idx)};
+}
+
+DataLoader::Iterator DataLoader::begin() {
+  Iterator it(this, epoch_);
+  ++epoch_;
+  return it;
+}
+
+DataLoader::Iterator DataLoader::end() {
+  Iterator it;
+  it.index_ = num_batches();
+  return it;
+}
+
+// The worker and its one-slot handoff.
+struct DataLoader::Iterator::Prefetcher {
+  std::mutex m;
+  std::condition_variable cv;
+  bool full = false, stop = false;
+  Batch slot;
+  std::exception_ptr error;
+  std::thread worker;
+
+  Prefetcher(const DataLoader* dl, std::vector<int32_t> order, int64_t count) {
+    worker = std::thread([this, dl, order = std::move(order), count] {
+      for (int64_t i = 0; i < count; ++i) {
+        Batch b;
+        std::exception_ptr err;
+        try {
+          b = dl->batch(order, i);
+        } catch (...) {
+          err = std::current_exception();
+        }
+        std::unique_lock lk(m);
+        cv.wait(lk, [this] { return !full || stop; });
+        if (stop) return;
+        slot = std::move(b);
+        error = err;
+        full = true;
+        cv.notify_all();
+        if (err) return;
+      }
+    });
+  }
+  ~Prefetcher() {
+    {
+      std::lock_guard lk(m);
+      stop = true;
+    }
+    cv.notify_all();
+    worker.join();
+  }
+  // The next batch; a worker error is rethrown here, and again on any later call (the
+  // worker has stopped, so waiting for a batch would never end).
+  Batch take() {
+    std::unique_lock lk(m);
+    cv.wait(lk, [this] { return full || error; });
+    full = false;
+    if (error) std::rethrow_exception(error);
+    Batch b = std::move(slot);
+    slot = {};
+    cv.notify_all();
+    return b;
+  }
+};
+
+DataLoader::Iterator::Iterator(const DataLoader* dl, int64_t epoch)
+    : dl_(dl), order_(dl->order(epoch)) {
+  if (dl_->num_batches() == 0) return;
+  if (dl_->options().prefetch)
+    prefetch_ = std::make_unique<Prefetcher>(dl_, order_, dl_->num_batches());
+  load();
+}
+
+DataLoader::Iterator::~Iterator() = default;
+DataLoader::Iterator::Iterator(Iterator&&) noexcept = default;
+DataLoader::Iterator& DataLoader::Iterator::operator=(Iterator&&) noexcept = default;
+
+void DataLoader::Iterator::load() {
+  current_ = {};  // release the previous batch before the next one is made
+  if (!dl_ || index_ >= dl_->num_batches()) return;
+  current_ = prefetch_ ? prefetch_->take() : dl_->batch(order_, index_);
+}
+
+DataLoader::Iterator& DataLoader::Iterator::operator++() {
+  ++index_;
+  load();
+  if (dl_ && index_ >= dl_->num_batches()) prefetch_.reset();  // the worker has finished
+  return *this;
+}
+
+}  // namespace tg

@@ -1,0 +1,61 @@
+// Built-in data sets and the standard MNIST-like preparation: flatten, normalise with the
+// training statistics, wrap in loaders.
+#include "learner/datasets.h"
+
+#include <filesystem>
+
+#include "learner/idx.h"
+#include "tensor/ops.h"
+
+namespace tg {
+
+std::string builtin_dataset_dir(const std::string& name) {
+  if (name == "mnist") return "data/mnist";
+  if (name == "fashion") return "/usr/share/datasets/fashion-mnist";
+  TG_FAIL("dataset", "unknown built-in data set '", name, "' (known: mnist, fashion)");
+}
+
+std::optional<std::string> first_available_dataset() {
+  for (const char* n : {"mnist", "fashion"}) {
+    std::string dir = builtin_dataset_dir(n);
+    std::error_code ec;
+    if (std::filesystem::is_directory(dir, ec)) return dir;
+  }
+  return std::nullopt;
+}
+
+ImageData load_image_folder(const std::string& dir, int64_t limit) {
+  TG_CHECK(limit >= 0, "load_image_folder", "limit must be >= 0, got ", limit);
+  idx::Folder f = idx::read_folder(dir);
+  Tensor xi = f.train.images, yi = f.train.labels;
+  if (limit > 0 && limit < xi.size(0)) {
+    xi = xi.narrow(0, 0, limit);
+    yi = yi.narrow(0, 0, limit);
+  }
+  const int64_t pixels = xi.size(1) * xi.size(2);
+  ImageData d;
+  d.norm = stats_of(xi);
+  d.x_train = normalize(xi, d.norm).reshape({xi.size(0), pixels});
+  d.y_train = yi.contiguous();
+  d.x_valid = normalize(f.test.images, d.norm).reshape({f.test.images.size(0), pixels});
+  d.y_valid = f.test.labels;
+  int64_t max_label = 0;
+  for (const Tensor& y : {d.y_train, d.y_valid})
+    if (y.numel() > 0)
+      max_label = std::max<int64_t>(
+          max_label, ops::reduce(ReduceOp::max, y.to(DType::f32), {}, false).item<int64_t>());
+  d.c = max_label + 1;
+  return d;
+}
+
+DataBunch make_databunch(const ImageData& d, int64_t bs, uint64_t seed, int64_t valid_bs) {
+  DataBunch db;
+  db.train_dl = DataLoader(std::make_shared<Dataset>(d.x_train, d.y_train),
+                           {.batch_size = bs, .shuffle = true, .seed = seed, .prefetch = true});
+  db.valid_dl =
+      DataLoader(std::make_shared<Dataset>(d.x_valid, d.y_valid), {.batch_size = valid_bs});
+  db.c = d.c;
+  return db;
+}
+
+}  // namespace tg

@@ -1,0 +1,36 @@
+// The built-in image data sets and the standard preparation of an MNIST-like folder, shared by
+// the trainer and the course examples.
+//
+//   auto d = tg::load_image_folder(tg::builtin_dataset_dir("mnist"));   // data/mnist
+//   // d.x_train (60000, 784) float32, normalised with the training set's mean and std
+//   tg::DataBunch db = tg::make_databunch(d, 64, /*seed=*/1);
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "learner/data.h"
+
+namespace tg {
+
+struct ImageData {
+  Tensor x_train, y_train;  // float32 (n, rows*cols), int32 (n)
+  Tensor x_valid, y_valid;  // the test split, normalised with the training statistics
+  Normalization norm;       // of the training images (pixel values 0..255)
+  int64_t c = 0;            // number of classes: largest label + 1
+};
+
+// "mnist" -> data/mnist (fetched by `make data`), "fashion" -> Debian's dataset-fashion-mnist
+// folder. Unknown names are a tg::Error listing the known ones.
+std::string builtin_dataset_dir(const std::string& name);
+// The first built-in data set whose folder exists (mnist, then fashion), or nothing.
+std::optional<std::string> first_available_dataset();
+
+// Reads the four IDX files of dir; limit > 0 keeps the first `limit` training examples (the
+// statistics are those of the kept ones).
+ImageData load_image_folder(const std::string& dir, int64_t limit = 0);
+
+// Training loader shuffled with seed (prefetching), validation loader in order.
+DataBunch make_databunch(const ImageData& d, int64_t bs, uint64_t seed, int64_t valid_bs = 1024);
+
+}  // namespace tg

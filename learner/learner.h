@@ -1,0 +1,129 @@
+// Learner: a model, an optimizer, a loss function and data, trained by fit() while callbacks
+// watch and steer every step (the fastai Learner, in C++).
+//
+//   auto model = tg::nn::mlp({784, 50, 10}, gen);
+//   auto opt = std::make_shared<tg::optim::SGD>(model->parameters(), tg::optim::SGDOptions{.lr =
+//   0.5}); tg::Learner learn(model, opt, tg::cross_entropy, data, {.metrics =
+//   {tg::accuracy_metric()}}); learn.fit(3, {std::make_shared<tg::AvgStats>()});   // callbacks for
+//   this fit only
+//
+// The state is public and plain: callbacks read and write it (see callback.h). The event order
+// and the cancel rules are in events.h; callbacks passed to fit() are removed when it ends,
+// however it ends; fit() resets the per-fit state, so nothing leaks from one fit to the next.
+// An exception other than a Cancel thrown by a callback unwinds without the after_ events,
+// wrapped (std::throw_with_nested) in a tg::Error naming the callback, the event, the epoch
+// and the iteration.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <typeinfo>
+#include <vector>
+
+#include "learner/callback.h"
+#include "learner/data.h"
+#include "nn/module.h"
+#include "optim/optimizer.h"
+
+namespace tg {
+
+using LossFn = std::function<Tensor(const Tensor& pred, const Tensor& target)>;
+
+// A metric of one batch, averaged over batches weighted by their size.
+struct Metric {
+  std::string name;
+  std::function<double(const Tensor& pred, const Tensor& target)> fn;
+};
+Metric accuracy_metric();  // fraction of rows whose argmax is the label
+
+struct LearnerOptions {
+  std::vector<Metric> metrics;
+  bool train_eval = true;  // add the TrainEval callback (train/eval mode, progress counters)
+};
+
+class Learner {
+ public:
+  Learner(std::shared_ptr<nn::Module> model, std::shared_ptr<optim::Optimizer> opt,
+          LossFn loss_func, DataBunch data, LearnerOptions options = {},
+          std::vector<std::shared_ptr<Callback>> cbs = {});
+
+  // Trains for n epochs; extra callbacks live for this fit only.
+  void fit(int64_t n_epochs, std::vector<std::shared_ptr<Callback>> extra_cbs = {});
+
+  // The validation phase alone (before_validate, batches, after_validate) on dl (default:
+  // data.valid_dl), context validate. Returns the size-weighted mean loss as "loss" and each
+  // metric under its name.
+  std::map<std::string, double> validate(DataLoader* dl = nullptr,
+                                         std::vector<std::shared_ptr<Callback>> extra_cbs = {});
+  // Predictions and targets of every batch of dl (default: data.valid_dl), concatenated; runs
+  // the validation events with context get_preds.
+  struct Preds {
+    Tensor preds, targets;
+  };
+  Preds get_preds(DataLoader* dl = nullptr);
+
+  // Callbacks, sorted by order(), ties in insertion order; one per type.
+  void add_cb(std::shared_ptr<Callback> cb);
+  void remove_cb(const Callback* cb);
+  template <typename T>
+  T* cb() const {
+    for (const auto& c : cbs_)
+      if (auto* t = dynamic_cast<T*>(c.get())) return t;
+    return nullptr;
+  }
+  template <typename T>
+  bool remove_cb() {
+    T* t = cb<T>();
+    if (t) remove_cb(t);
+    return t != nullptr;
+  }
+  const std::vector<std::shared_ptr<Callback>>& cbs() const { return cbs_; }
+
+  // Runs every callback's handler for e, in order (what fit does at each event).
+  void event(Event e);
+
+  // --- the state callbacks read and write -------------------------------------------------
+  std::shared_ptr<nn::Module> model;
+  std::shared_ptr<optim::Optimizer> opt;
+  LossFn loss_func;
+  DataBunch data;
+  std::vector<Metric> metrics;
+
+  RunContext context = RunContext::none;  // what the Learner is running now
+  DataLoader* dl = nullptr;               // the loader of the current phase
+  Tensor xb, yb, pred, loss;              // the current batch and what came of it
+  int64_t epochs = 0;                     // of this fit
+  int64_t epoch = 0;                      // current epoch, from 0
+  int64_t iter = 0;                       // batch index within the current phase
+  int64_t n_iter = 0;                     // batches in the current phase
+  int64_t train_iter = 0;                 // training batches done in this fit (TrainEval)
+  double pct_train = 0;                   // fraction of this fit's training done, 0..1
+  bool training = false;                  // in the training phase
+  // The latest epoch's figures ("train_loss", "valid_loss", "valid_accuracy", ...), written by
+  // AvgStats and read by EarlyStopping, SaveModel, Recorder and the trainer.
+  std::map<std::string, double> values;
+
+  // Used by lr_find and friends: fit with a given context.
+  void fit_in_context(RunContext ctx, int64_t n_epochs,
+                      std::vector<std::shared_ptr<Callback>> extra_cbs);
+
+ private:
+  template <typename Cancel, typename F>
+  void with_events(Event before, Event after_cancel, Event after, F&& body);
+  void do_epoch();
+  void do_train();
+  void do_validate(DataLoader* loader);
+  void all_batches();
+  void one_batch();
+  void reset_state();
+  void run_validation(RunContext ctx, DataLoader* loader,
+                      std::vector<std::shared_ptr<Callback>> cbs);
+  std::vector<std::shared_ptr<Callback>> add_for_run(std::vector<std::shared_ptr<Callback>> cbs);
+
+  std::vector<std::shared_ptr<Callback>> cbs_;
+};
+
+}  // namespace tg

@@ -1,0 +1,272 @@
+// SVG line charts: each panel maps its data onto a fixed plot box through an axis (linear or
+// log10) whose range is widened to "nice" tick values, then draws grid, frame, one <path> per
+// series (broken at skipped points), markers for short series, labels and a legend.
+#include "learner/plot.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "kernels/error.h"
+
+namespace tg {
+
+namespace {
+
+constexpr double kW = 560, kH = 400;                                // one panel
+constexpr double kLeft = 72, kRight = 16, kTop = 36, kBottom = 52;  // margins of the plot box
+constexpr size_t kMarkersUpTo = 30;  // series this short get a dot per point
+
+std::string esc(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += (c < 0x20 && c != '\t') ? '?' : static_cast<char>(c);  // not XML 1.0
+    }
+  }
+  return out;
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+std::string px(double v) {
+  return fmt("%.2f", v);
+}
+
+// tab10, then hues a golden angle apart: distinct colours for any number of series.
+std::string colour(size_t i) {
+  static const char* tab10[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+  if (i < 10) return tab10[i];
+  const double h = std::fmod(static_cast<double>(i) * 137.508, 360.0) / 60, s = 0.65, l = 0.45;
+  const double c = (1 - std::abs(2 * l - 1)) * s, x = c * (1 - std::abs(std::fmod(h, 2) - 1));
+  double r = 0, g = 0, b = 0;
+  switch (static_cast<int>(h)) {
+    case 0:
+      r = c, g = x;
+      break;
+    case 1:
+      r = x, g = c;
+      break;
+    case 2:
+      g = c, b = x;
+      break;
+    case 3:
+      g = x, b = c;
+      break;
+    case 4:
+      r = x, b = c;
+      break;
+    default:
+      r = c, b = x;
+      break;
+  }
+  const double m = l - c / 2;
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "#%02x%02x%02x", static_cast<int>((r + m) * 255 + 0.5),
+                static_cast<int>((g + m) * 255 + 0.5), static_cast<int>((b + m) * 255 + 0.5));
+  return buf;
+}
+
+// An axis in "transformed" units (log10 of the value on a log axis).
+struct Axis {
+  bool log = false;
+  double lo = 0, hi = 1;
+  std::vector<double> ticks;  // transformed
+  std::vector<std::string> labels;
+  double t(double v) const { return log ? std::log10(v) : v; }
+  double frac(double v) const { return (t(v) - lo) / (hi - lo); }
+};
+
+double nice_step(double raw) {
+  const double e = std::pow(10.0, std::floor(std::log10(raw)));
+  const double f = raw / e;
+  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * e;
+}
+
+Axis linear_axis(double min, double max, bool any) {
+  Axis a;
+  if (!any) min = 0, max = 1;
+  if (min == max) {
+    const double pad = min == 0 ? 1 : std::abs(min) * 0.1;
+    min -= pad, max += pad;
+  }
+  const double step = nice_step((max - min) / 5);
+  a.lo = std::floor(min / step) * step;
+  a.hi = std::ceil(max / step) * step;
+  const int n = static_cast<int>(std::lround((a.hi - a.lo) / step));
+  const int decimals = std::max(0, static_cast<int>(-std::floor(std::log10(step) + 1e-9)));
+  // Fixed decimals enough to tell ticks apart; %g for very large or very fine scales, with
+  // as many significant digits as the step needs (1.0000001 vs 1.0000002).
+  const double mag = std::max(std::abs(a.lo), std::abs(a.hi));
+  const bool sci = decimals > 6 || mag >= 1e6;
+  const int digits = std::max(3, static_cast<int>(std::ceil(std::log10(mag / step))) + 1);
+  const std::string f =
+      sci ? "%." + std::to_string(digits) + "g" : "%." + std::to_string(decimals) + "f";
+  for (int k = 0; k <= n; ++k) {
+    double v = a.lo + k * step;
+    if (std::abs(v) < step * 1e-9) v = 0;  // no "-0.00"
+    a.ticks.push_back(v);
+    a.labels.push_back(fmt(f.c_str(), v));
+  }
+  return a;
+}
+
+std::string power_of_ten(int e) {
+  std::string s;
+  if (e >= 0 && e <= 4) return s.append("1").append(e, '0');
+  if (e < 0 && e >= -3) return s.append("0.").append(-e - 1, '0').append("1");
+  return s.append("1e").append(std::to_string(e));
+}
+
+Axis log_axis(double min, double max, bool any) {
+  Axis a;
+  a.log = true;
+  if (!any) min = 1, max = 10;
+  int lo = static_cast<int>(std::floor(std::log10(min)));
+  int hi = static_cast<int>(std::ceil(std::log10(max)));
+  if (hi == lo) ++hi;
+  const int stride = (hi - lo + 7) / 8;  // at most ~8 labelled decades
+  hi = lo + (hi - lo + stride - 1) / stride * stride;
+  a.lo = lo, a.hi = hi;
+  for (int e = lo; e <= hi; e += stride) {
+    a.ticks.push_back(e);
+    a.labels.push_back(power_of_ten(e));
+  }
+  return a;
+}
+
+bool usable(double x, double y, const Chart& c) {
+  return std::isfinite(x) && std::isfinite(y) && (!c.log_x || x > 0) && (!c.log_y || y > 0);
+}
+
+void panel(std::ostringstream& os, const Chart& c, double ox) {
+  bool any = false;
+  double x_min = 0, x_max = 0, y_min = 0, y_max = 0;
+  for (const Series& s : c.series) {
+    TG_CHECK(s.x.size() == s.y.size(), "svg_chart", "series '", s.name, "' has ", s.x.size(),
+             " x values but ", s.y.size(), " y values");
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      if (!usable(s.x[i], s.y[i], c)) continue;
+      if (!any) x_min = x_max = s.x[i], y_min = y_max = s.y[i];
+      x_min = std::min(x_min, s.x[i]), x_max = std::max(x_max, s.x[i]);
+      y_min = std::min(y_min, s.y[i]), y_max = std::max(y_max, s.y[i]);
+      any = true;
+    }
+  }
+  const Axis ax = c.log_x ? log_axis(x_min, x_max, any) : linear_axis(x_min, x_max, any);
+  const Axis ay = c.log_y ? log_axis(y_min, y_max, any) : linear_axis(y_min, y_max, any);
+  const double bx0 = kLeft, bx1 = kW - kRight, by0 = kTop, by1 = kH - kBottom;
+  auto X = [&](double t) { return bx0 + (t - ax.lo) / (ax.hi - ax.lo) * (bx1 - bx0); };
+  auto Y = [&](double t) { return by1 - (t - ay.lo) / (ay.hi - ay.lo) * (by1 - by0); };
+
+  os << "<g transform=\"translate(" << px(ox) << ",0)\" font-family=\"sans-serif\">\n";
+  os << "<text class=\"title\" x=\"" << px(kW / 2)
+     << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" << esc(c.title) << "</text>\n";
+  // Grid and tick labels.
+  for (size_t i = 0; i < ax.ticks.size(); ++i) {
+    const std::string x = px(X(ax.ticks[i]));
+    os << "<line x1=\"" << x << "\" y1=\"" << px(by0) << "\" x2=\"" << x << "\" y2=\"" << px(by1)
+       << "\" stroke=\"#e0e0e0\"/>\n<text class=\"xtick\" x=\"" << x << "\" y=\"" << px(by1 + 16)
+       << "\" text-anchor=\"middle\" font-size=\"11\">" << ax.labels[i] << "</text>\n";
+  }
+  for (size_t i = 0; i < ay.ticks.size(); ++i) {
+    const std::string y = px(Y(ay.ticks[i]));
+    os << "<line x1=\"" << px(bx0) << "\" y1=\"" << y << "\" x2=\"" << px(bx1) << "\" y2=\"" << y
+       << "\" stroke=\"#e0e0e0\"/>\n<text class=\"ytick\" x=\"" << px(bx0 - 6) << "\" y=\""
+       << px(Y(ay.ticks[i]) + 4) << "\" text-anchor=\"end\" font-size=\"11\">" << ay.labels[i]
+       << "</text>\n";
+  }
+  os << "<rect x=\"" << px(bx0) << "\" y=\"" << px(by0) << "\" width=\"" << px(bx1 - bx0)
+     << "\" height=\"" << px(by1 - by0) << "\" fill=\"none\" stroke=\"#333\"/>\n";
+  os << "<text class=\"xlabel\" x=\"" << px((bx0 + bx1) / 2) << "\" y=\"" << px(kH - 12)
+     << "\" text-anchor=\"middle\" font-size=\"12\">" << esc(c.x_label) << "</text>\n";
+  os << "<text class=\"ylabel\" transform=\"translate(16," << px((by0 + by1) / 2)
+     << ") rotate(-90)\" text-anchor=\"middle\" font-size=\"12\">" << esc(c.y_label) << "</text>\n";
+  if (!any)
+    os << "<text x=\"" << px((bx0 + bx1) / 2) << "\" y=\"" << px((by0 + by1) / 2)
+       << "\" text-anchor=\"middle\" font-size=\"13\" fill=\"#888\">no data</text>\n";
+
+  // The series: one path each, a new "M" after every skipped point.
+  for (size_t k = 0; k < c.series.size(); ++k) {
+    const Series& s = c.series[k];
+    std::string d, dots;
+    bool pen_down = false;
+    size_t n = 0;
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      if (!usable(s.x[i], s.y[i], c)) {
+        pen_down = false;
+        continue;
+      }
+      const std::string x = px(X(ax.t(s.x[i]))), y = px(Y(ay.t(s.y[i])));
+      d.append(d.empty() ? "" : " ").append(pen_down ? "L" : "M").append(x).append(" ").append(y);
+      dots.append("<circle cx=\"").append(x).append("\" cy=\"").append(y).append("\" r=\"2.5\"/>");
+      pen_down = true;
+      ++n;
+    }
+    if (n == 0) continue;
+    os << "<path class=\"series\" d=\"" << d << "\" fill=\"none\" stroke=\"" << colour(k)
+       << "\" stroke-width=\"1.6\" stroke-linejoin=\"round\" stroke-linecap=\"round\"/>\n";
+    if (n <= kMarkersUpTo) os << "<g fill=\"" << colour(k) << "\">" << dots << "</g>\n";
+  }
+
+  // Legend, top right inside the box.
+  if (!c.series.empty()) {
+    size_t longest = 0;
+    for (const Series& s : c.series) longest = std::max(longest, s.name.size());
+    const double w = 34 + 6.5 * static_cast<double>(longest), h = 8 + 16.0 * c.series.size();
+    const double lx = bx1 - w - 8, ly = by0 + 8;
+    os << "<rect x=\"" << px(lx) << "\" y=\"" << px(ly) << "\" width=\"" << px(w) << "\" height=\""
+       << px(h) << "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n";
+    for (size_t k = 0; k < c.series.size(); ++k) {
+      const double y = ly + 14 + 16.0 * k;
+      os << "<line x1=\"" << px(lx + 6) << "\" y1=\"" << px(y - 4) << "\" x2=\"" << px(lx + 24)
+         << "\" y2=\"" << px(y - 4) << "\" stroke=\"" << colour(k) << "\" stroke-width=\"2\"/>"
+         << "<text class=\"legend\" x=\"" << px(lx + 28) << "\" y=\"" << px(y)
+         << "\" font-size=\"11\">" << esc(c.series[k].name) << "</text>\n";
+    }
+  }
+  os << "</g>\n";
+}
+
+}  // namespace
+
+std::string svg_panels(const std::vector<Chart>& charts) {
+  TG_CHECK(!charts.empty(), "svg_panels", "no charts given");
+  const double width = kW * static_cast<double>(charts.size());
+  std::ostringstream os;
+  os << "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" << px(width)
+     << "\" height=\"" << px(kH) << "\" viewBox=\"0 0 " << px(width) << " " << px(kH) << "\">\n"
+     << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  for (size_t i = 0; i < charts.size(); ++i) panel(os, charts[i], kW * static_cast<double>(i));
+  os << "</svg>";  // no newline after: the document ends with its root element
+  return os.str();
+}
+
+std::string svg_chart(const std::string& title, const std::string& x_label,
+                      const std::string& y_label, const std::vector<Series>& series, bool log_x,
+                      bool log_y) {
+  return svg_panels({Chart{title, x_label, y_label, series, log_x, log_y}});
+}
+
+}  // namespace tg

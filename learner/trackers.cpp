@@ -1,0 +1,130 @@
+// Callbacks that watch a figure of the fit and act on it: TerminateOnNaN (stop on a NaN or
+// infinite loss), EarlyStopping (stop when the monitor stops improving) and SaveModel (keep
+// the best epoch's weights on disk).
+#include <charconv>
+#include <cmath>
+#include <iostream>
+#include <limits>
+#include <utility>
+
+#include "learner/callbacks.h"
+#include "learner/checkpoint.h"
+
+namespace tg {
+
+namespace {
+
+bool maximise(const std::string& monitor, Mode mode) {
+  if (mode == Mode::automatic) return monitor.find("acc") != std::string::npos;
+  return mode == Mode::max;
+}
+
+double worst(bool max) {
+  return max ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+}
+
+// Better than best by more than min_delta; NaN is never better.
+bool improved(double v, double best, double min_delta, bool max) {
+  return max ? v > best + min_delta : v < best - min_delta;
+}
+
+// learn.values[monitor], or an error naming the figures there are.
+double monitored(const Learner& l, const std::string& monitor, const char* who) {
+  auto it = l.values.find(monitor);
+  if (it != l.values.end()) return it->second;
+  std::string have;
+  for (const auto& [k, v] : l.values) have += (have.empty() ? "" : ", ") + k;
+  TG_FAIL(who, "the monitor '", monitor, "' is not among the epoch's values [", have,
+          "] (AvgStats writes them; is it among the callbacks?)");
+}
+
+std::string num(double v) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+}  // namespace
+
+// --- TerminateOnNaN ---------------------------------------------------------------------------
+
+void TerminateOnNaN::before_fit(Learner&) {
+  stopped = false;
+}
+
+void TerminateOnNaN::after_batch(Learner& l) {
+  if (!l.loss.defined()) return;
+  const double v = l.loss.item<double>();
+  if (std::isfinite(v)) return;
+  stopped = true;
+  (out ? *out : std::cerr) << "TerminateOnNaN: the loss is " << v << " at epoch " << (l.epoch + 1)
+                           << ", batch " << (l.iter + 1) << " ("
+                           << (l.training ? "training" : "validating") << "); stopping the fit"
+                           << std::endl;
+  throw CancelFit();
+}
+
+// --- EarlyStopping ----------------------------------------------------------------------------
+
+EarlyStopping::EarlyStopping(std::string monitor_, int patience_, double min_delta_, Mode mode_)
+    : monitor(std::move(monitor_)), patience(patience_), min_delta(min_delta_), mode(mode_) {
+  TG_CHECK(!monitor.empty(), "EarlyStopping", "no monitor given");
+  TG_CHECK(patience >= 1, "EarlyStopping", "patience must be >= 1, got ", patience);
+  TG_CHECK(std::isfinite(min_delta) && min_delta >= 0, "EarlyStopping",
+           "min_delta must be >= 0, got ", min_delta);
+}
+
+void EarlyStopping::before_fit(Learner& l) {
+  if (l.context == RunContext::lr_find) return;  // keeps its record of the fit
+  best = worst(maximise(monitor, mode));
+  best_epoch = stopped_epoch = -1;
+  wait_ = 0;
+}
+
+void EarlyStopping::after_epoch(Learner& l) {
+  if (l.context == RunContext::lr_find) return;  // no validation there, and nothing to stop
+  const double v = monitored(l, monitor, "EarlyStopping");
+  if (improved(v, best, min_delta, maximise(monitor, mode))) {
+    best = v;
+    best_epoch = l.epoch;
+    wait_ = 0;
+    return;
+  }
+  if (++wait_ < patience) return;
+  stopped_epoch = l.epoch;
+  throw CancelFit();
+}
+
+// --- SaveModel --------------------------------------------------------------------------------
+
+SaveModel::SaveModel(std::string path_, std::string monitor_, Mode mode_, bool load_best_at_end_)
+    : path(std::move(path_)),
+      monitor(std::move(monitor_)),
+      mode(mode_),
+      load_best_at_end(load_best_at_end_) {
+  TG_CHECK(!path.empty(), "SaveModel", "no path given");
+  TG_CHECK(!monitor.empty(), "SaveModel", "no monitor given");
+}
+
+void SaveModel::before_fit(Learner& l) {
+  if (l.context == RunContext::lr_find) return;  // keeps its record of the fit
+  best = worst(maximise(monitor, mode));
+  best_epoch = -1;
+}
+
+void SaveModel::after_epoch(Learner& l) {
+  if (l.context == RunContext::lr_find) return;  // the finder's weights are thrown away
+  const double v = monitored(l, monitor, "SaveModel");
+  if (!improved(v, best, 0, maximise(monitor, mode))) return;
+  save_checkpoint(path, *l.model, l.opt.get(),
+                  {{"epoch", std::to_string(l.epoch)}, {"monitor", monitor}, {"value", num(v)}});
+  best = v;
+  best_epoch = l.epoch;
+}
+
+void SaveModel::after_fit(Learner& l) {
+  if (l.context == RunContext::lr_find) return;
+  if (load_best_at_end && best_epoch >= 0) load_checkpoint(path, *l.model);
+}
+
+}  // namespace tg
