@@ -1,14 +1,18 @@
 # tapegrad's front door. As root on a fresh Debian machine:
+#   make train   install what is missing, build, fetch MNIST, train the default MLP
 #   make test    install what is missing, build, run every test
-#   make bench   build and run the benchmarks (GEMM ladder beside OpenBLAS)
-# Other targets: make build, make deps, make format, make asan, make clean.
+#   make bench   build and run the benchmarks (GEMM ladder beside OpenBLAS, epoch times)
+# Other targets: make data, make build, make deps, make format, make asan, make clean.
+# make train ARGS='--epochs 5 --plot out/mnist.svg' passes flags to build/bin/tapegrad-train.
 PRESET ?= release
 BUILD  ?= build
 JOBS   ?= $(shell nproc)
 CMAKE_ARGS ?=
 BENCH_ARGS ?=
+ARGS ?=
+DATA_DIR ?= data/mnist
 
-.PHONY: all deps deps-bench configure build test bench asan format format-check clean
+.PHONY: all deps deps-bench configure build test bench asan format format-check clean data train
 
 all: build
 
@@ -29,6 +33,12 @@ build: deps $(BUILD)/CMakeCache.txt
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+data:
+	@scripts/fetch-mnist.sh $(DATA_DIR)
+
+train: build data
+	$(BUILD)/bin/tapegrad-train $(ARGS)
 
 bench: deps-bench $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)

@@ -1,7 +1,8 @@
 // The standard callbacks. Each is a few lines over the Learner's public state.
 //
 // Orders (lower runs first): TrainEval -10, TerminateOnNaN -9, ParamScheduler 5, AvgStats 10,
-// Recorder 20, ProgressBar 30, EarlyStopping 40, SaveModel 45, LRFinder 50.
+// Recorder 20, ProgressBar 30, SaveModel 35, EarlyStopping 40, LRFinder 50. SaveModel runs
+// before EarlyStopping so that an epoch that ends the fit is still saved when it improved.
 //
 // An LR find (context lr_find) is not part of the training history: ParamScheduler, Recorder,
 // ProgressBar, EarlyStopping and SaveModel do nothing during one, so a Learner can keep them
@@ -140,7 +141,7 @@ class SaveModel : public Callback {
  public:
   SaveModel(std::string path, std::string monitor = "valid_loss", Mode mode = Mode::automatic,
             bool load_best_at_end = false);
-  int order() const override { return 45; }
+  int order() const override { return 35; }
   void before_fit(Learner& l) override;
   void after_epoch(Learner& l) override;
   void after_fit(Learner& l) override;

@@ -15,6 +15,8 @@
 #include <mutex>
 #include <thread>
 
+#include <omp.h>
+
 #include "learner/data.h"
 #include "tensor/creation.h"
 #include "tensor/random.h"
@@ -81,6 +83,9 @@ struct DataLoader::Iterator::Prefetcher {
 
   Prefetcher(const DataLoader* dl, std::vector<int32_t> order, int64_t count) {
     worker = std::thread([this, dl, order = std::move(order), count] {
+      // A batch gather copies a few hundred KB: one thread is plenty, and an OpenMP team of
+      // this thread's own would spin-wait against the training threads for the same cores.
+      omp_set_num_threads(1);
       for (int64_t i = 0; i < count; ++i) {
         Batch b;
         std::exception_ptr err;

@@ -26,7 +26,7 @@ std::optional<std::string> first_available_dataset() {
 
 ImageData load_image_folder(const std::string& dir, int64_t limit) {
   TG_CHECK(limit >= 0, "load_image_folder", "limit must be >= 0, got ", limit);
-  idx::Folder f = idx::read_folder(dir);
+  idx::Folder f = idx::read_folder(dir, 256);  // any uint8 label; c is counted below
   Tensor xi = f.train.images, yi = f.train.labels;
   if (limit > 0 && limit < xi.size(0)) {
     xi = xi.narrow(0, 0, limit);

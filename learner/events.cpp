@@ -85,7 +85,9 @@ std::string Callback::name() const {
   std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(mangled, nullptr, nullptr, &status),
                                            std::free);
   std::string n = (status == 0 && d) ? d.get() : mangled;
-  if (n.rfind("tg::", 0) == 0) n = n.substr(4);
+  // Drop the namespaces a reader does not need: "tg::", "(anonymous namespace)::".
+  for (const std::string prefix : {"tg::", "(anonymous namespace)::"})
+    if (n.rfind(prefix, 0) == 0) n = n.substr(prefix.size());
   return n;
 }
 

@@ -190,6 +190,7 @@ void Learner::all_batches() {
 }
 
 void Learner::one_batch() {
+  pred = loss = Tensor();  // undefined until this batch computes them: never last batch's
   with_events<CancelBatch>(Event::before_batch, Event::after_cancel_batch, Event::after_batch, [&] {
     pred = (*model)(xb);
     event(Event::after_pred);

@@ -25,9 +25,13 @@ class Allocator {
   virtual void copy_bytes(void* dst, const void* src, size_t bytes);
 };
 
-// The CPU allocator: 64-byte aligned; statistics of live bytes for tests and leak hunting.
+// The CPU allocator: 64-byte aligned, caching freed blocks by size class (so a warm training
+// step reuses its temporaries instead of asking the system); statistics for tests and leak
+// hunting.
 Allocator& cpu_allocator();
-size_t cpu_bytes_in_use();
+size_t cpu_bytes_in_use();  // live bytes, not counting the cache
+size_t cpu_bytes_cached();  // freed blocks kept for reuse
+void cpu_empty_cache();     // returns the cached blocks to the system
 // How many CPU allocations have been made so far: tests use it to show that an op did not
 // copy its inputs, and that a warm training step allocates nothing it does not return.
 size_t cpu_allocation_count();

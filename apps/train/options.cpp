@@ -67,9 +67,10 @@ std::vector<int64_t> parse_arch(const std::string& flag, std::string_view s) {
     int64_t v = 0;
     auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
     if (part.empty() || ec != std::errc() || end != part.data() + part.size() || v <= 0)
-      throw UsageError(flag + ": '" + std::string(s) +
-                       "' is not a list of positive layer sizes joined by '-' (e.g. 784-128-10): '" +
-                       std::string(part) + "' is not a positive integer");
+      throw UsageError(
+          flag + ": '" + std::string(s) +
+          "' is not a list of positive layer sizes joined by '-' (e.g. 784-128-10): '" +
+          std::string(part) + "' is not a positive integer");
     sizes.push_back(v);
     if (dash == std::string_view::npos) break;
     start = dash + 1;
@@ -83,8 +84,9 @@ std::vector<int64_t> parse_arch(const std::string& flag, std::string_view s) {
 struct Flag {
   std::string name, metavar, help;
   std::function<std::string(const Options&)> shown;  // the default, as --help shows it
-  std::function<void(Options&, const std::string& flag, std::string_view value)> set;  // null: a switch
-  std::function<void(Options&)> on;                                                    // a switch
+  std::function<void(Options&, const std::string& flag, std::string_view value)>
+      set;                           // null: a switch
+  std::function<void(Options&)> on;  // a switch
 };
 
 // Word-wraps text into lines of at most width columns, each after the first indented.
@@ -106,7 +108,9 @@ std::string wrap(const std::string& text, size_t indent, size_t width) {
   return out;
 }
 
-std::string or_none(const std::string& s) { return s.empty() ? "none" : s; }
+std::string or_none(const std::string& s) {
+  return s.empty() ? "none" : s;
+}
 
 const std::vector<Flag>& flags() {
   static const std::vector<Flag> table = {
@@ -127,7 +131,8 @@ const std::vector<Flag>& flags() {
        [](const Options& o) { return arch_str(o.arch); },
        [](Options& o, const std::string& f, std::string_view v) { o.arch = parse_arch(f, v); },
        nullptr},
-      {"--epochs", "N", "training epochs", [](const Options& o) { return std::to_string(o.epochs); },
+      {"--epochs", "N", "training epochs",
+       [](const Options& o) { return std::to_string(o.epochs); },
        [](Options& o, const std::string& f, std::string_view v) { o.epochs = positive(f, v); },
        nullptr},
       {"--bs", "N", "training batch size", [](const Options& o) { return std::to_string(o.bs); },
@@ -180,7 +185,8 @@ const std::vector<Flag>& flags() {
          o.device = one_of(f, v, {"cpu", "cuda"});
        },
        nullptr},
-      {"--save", "PATH", "write the best epoch's model and optimizer (by valid_accuracy), safetensors",
+      {"--save", "PATH",
+       "write the best epoch's model and optimizer (by valid_accuracy), safetensors",
        [](const Options& o) { return or_none(o.save); },
        [](Options& o, const std::string&, std::string_view v) { o.save = v; }, nullptr},
       {"--resume", "PATH", "load model and optimizer state from a --save checkpoint first",
@@ -189,7 +195,8 @@ const std::vector<Flag>& flags() {
       {"--log-csv", "PATH", "write the per-epoch figures as CSV",
        [](const Options& o) { return or_none(o.log_csv); },
        [](Options& o, const std::string&, std::string_view v) { o.log_csv = v; }, nullptr},
-      {"--plot", "PATH", "write an SVG of the losses and accuracy (with --lr-find: loss against lr)",
+      {"--plot", "PATH",
+       "write an SVG of the losses and accuracy (with --lr-find: loss against lr)",
        [](const Options& o) { return or_none(o.plot); },
        [](Options& o, const std::string&, std::string_view v) { o.plot = v; }, nullptr},
       {"--summary", "PATH", "write the final figures and the configuration as JSON",
@@ -270,6 +277,7 @@ Options parse_options(int argc, const char* const* argv) {
       if (i + 1 >= argc) throw UsageError(name + " needs a value (" + flag->metavar + ")");
       value = argv[++i];
     }
+    if (value.empty()) throw UsageError(name + " needs a non-empty value (" + flag->metavar + ")");
     flag->set(o, name, value);
   }
   return o;
@@ -286,8 +294,10 @@ std::string usage() {
         "flags (default in brackets):\n";
   for (const Flag& f : flags()) {
     std::string left = "  " + f.name + (f.metavar.empty() ? "" : " " + f.metavar);
-    if (left.size() < 22) left.resize(22, ' ');
-    else left += "\n" + std::string(22, ' ');
+    if (left.size() < 22)
+      left.resize(22, ' ');
+    else
+      left += "\n" + std::string(22, ' ');
     std::string text = f.help;
     const std::string shown = f.shown(defaults);
     if (!shown.empty()) text += " [" + shown + "]";

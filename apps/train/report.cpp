@@ -35,7 +35,9 @@ std::string fmt(const char* f, double v) {
 }
 
 // A number JSON can hold: NaN and infinities (a diverged loss) become null.
-Json number_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
+Json number_or_null(double v) {
+  return std::isfinite(v) ? Json(v) : Json(nullptr);
+}
 
 }  // namespace
 
@@ -57,11 +59,22 @@ void write_training_plot(const std::string& path, const Recorder& rec,
 }
 
 void write_lr_plot(const std::string& path, const LRFindResult& r) {
-  std::vector<Series> series = {{"loss", r.lrs, r.losses}, {"smoothed loss", r.lrs, r.smoothed}};
-  // The suggestion as a vertical line across the smoothed curve's range.
+  // The divergence at the end would squash the interesting part: points above 1.5x the
+  // starting loss are left out (the chart breaks the line there).
+  const double cap =
+      r.smoothed.empty() ? std::numeric_limits<double>::infinity() : 1.5 * r.smoothed.front();
+  auto capped = [&](std::vector<double> v) {
+    for (double& x : v)
+      if (!(x <= cap)) x = std::numeric_limits<double>::quiet_NaN();
+    return v;
+  };
+  std::vector<Series> series = {{"loss", r.lrs, capped(r.losses)},
+                                {"smoothed loss", r.lrs, capped(r.smoothed)}};
+  // The suggestion as a vertical line across the drawn range.
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  for (double v : r.smoothed)
-    if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+  for (const Series& s : series)
+    for (double v : s.y)
+      if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
   if (lo <= hi)
     series.push_back({"suggested lr " + fmt("%.3g", r.suggested_lr),
                       {r.suggested_lr, r.suggested_lr},
@@ -83,8 +96,7 @@ void print_lr_find(std::ostream& out, const LRFindResult& r, bool quiet) {
     out << "min_lr_over_10 " << fmt("%.3g", r.min_lr_over_10)
         << "  (a tenth of the lr at the smoothed loss's minimum)\n";
     out << "suggested_lr " << fmt("%.3g", r.suggested_lr)
-        << "  (steepest descent of the smoothed loss; for --lr with --schedule const, or as a\n"
-           "  lower bound for the onecycle peak)\n";
+        << "  (where the smoothed loss falls fastest)\n";
   } else {
     out << "suggested_lr " << fmt("%.3g", r.suggested_lr) << "\n";
   }

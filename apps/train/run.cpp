@@ -39,7 +39,9 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-[[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what); }
+[[noreturn]] void fail(const std::string& what) {
+  throw std::runtime_error(what);
+}
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -91,11 +93,13 @@ void check_data_folder(const Options& o) {
   if (fs::is_directory(dir, ec)) return;
   std::string hint;
   if (!o.data_dir.empty() || o.dataset == "mnist")
-    hint = "run `make data` to download MNIST into data/mnist (from the repository's root), or "
-           "point --data at a folder holding the four IDX files";
+    hint =
+        "run `make data` to download MNIST into data/mnist (from the repository's root), or "
+        "point --data at a folder holding the four IDX files";
   else
-    hint = "install Debian's dataset-fashion-mnist package, or point --data at a folder holding "
-           "the four IDX files";
+    hint =
+        "install Debian's dataset-fashion-mnist package, or point --data at a folder holding "
+        "the four IDX files";
   if (fs::exists(dir, ec)) fail("data folder '" + dir + "' is not a folder; " + hint);
   fail("data folder '" + dir + "' does not exist; " + hint);
 }
@@ -135,8 +139,8 @@ void resume_from(const Options& o, nn::Module& model, optim::Optimizer& opt) {
     load_checkpoint(o.resume, model, &opt);
   } catch (const std::exception& e) {
     fail("--resume " + o.resume + ": cannot load it into this run's model (--arch " +
-         arch_str(o.arch) + "; a checkpoint only fits the --arch it was trained with): " +
-         e.what());
+         arch_str(o.arch) +
+         "; a checkpoint only fits the --arch it was trained with): " + e.what());
   }
   // The checkpoint restores the momentum buffers; the hyper-parameters are this run's flags.
   opt.set("lr", o.lr);
@@ -160,7 +164,8 @@ struct MomentumScheduler : ParamScheduler {
 void add_schedule(const Options& o, std::vector<std::shared_ptr<Callback>>& cbs) {
   if (o.schedule == "onecycle") {
     cbs.push_back(std::make_shared<ParamScheduler>("lr", one_cycle_lr(o.lr)));
-    if (o.momentum > 0) cbs.push_back(std::make_shared<MomentumScheduler>(momentum_cycle(o.momentum)));
+    if (o.momentum > 0)
+      cbs.push_back(std::make_shared<MomentumScheduler>(momentum_cycle(o.momentum)));
   } else if (o.schedule == "cos") {
     cbs.push_back(std::make_shared<ParamScheduler>("lr", sched_cos(o.lr, o.lr / 100)));
   }
@@ -195,9 +200,8 @@ int run(const Options& o, std::ostream& out) {
       model->parameters(),
       optim::SGDOptions{.lr = o.lr, .momentum = o.momentum, .weight_decay = o.wd});
   if (!o.resume.empty()) resume_from(o, *model, *opt);
-  Learner learn(
-      model, opt, [](const Tensor& p, const Tensor& y) { return cross_entropy(p, y); }, db,
-      {.metrics = {accuracy_metric()}});
+  Learner learn(model, opt, [](const Tensor& p, const Tensor& y) { return cross_entropy(p, y); },
+                db, {.metrics = {accuracy_metric()}});
   if (!device.is_cpu()) learn.add_cb(std::make_shared<ToDevice>(device));
 
   if (!o.quiet)

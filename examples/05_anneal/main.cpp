@@ -82,12 +82,14 @@ int main(int argc, char** argv) {
       std::printf("\n");
     }
 
-    // 2. combine_scheds: 30% of the fit warming up from 0.3 to 0.6, 70% cooling to 0.2 — both
-    //    halves cosine, each seeing its own 0..1.
-    const tg::Schedule sched = tg::combine_scheds(
-        {0.3, 0.7}, {tg::sched_cos(o.lr, 2 * o.lr), tg::sched_cos(2 * o.lr, 0.2 * o.lr)});
-    std::printf("\n2. combine_scheds({0.3, 0.7}, {sched_cos(%g, %g), sched_cos(%g, %g)})\n  ", o.lr,
-                2 * o.lr, 2 * o.lr, 0.2 * o.lr);
+    // 2. combine_scheds: 30% of the fit warming up from lr/2 to lr, 70% cooling down to lr/10,
+    //    both halves cosine, each seeing its own 0..1 (the notebook: 0.3 -> 0.6 -> 0.2, for
+    //    pixels in [0, 1]; our inputs are normalised, so the peak is lower).
+    const double lo = o.lr / 2, hi = o.lr, end = o.lr / 10;
+    const tg::Schedule sched =
+        tg::combine_scheds({0.3, 0.7}, {tg::sched_cos(lo, hi), tg::sched_cos(hi, end)});
+    std::printf("\n2. combine_scheds({0.3, 0.7}, {sched_cos(%g, %g), sched_cos(%g, %g)})\n  ", lo,
+                hi, hi, end);
     for (double pos : {0.0, 0.15, 0.3, 0.65, 1.0})
       std::printf("pos %.2f: %.4f   ", pos, sched(pos));
     std::printf("\n");

@@ -136,11 +136,15 @@ int main(int argc, char** argv) {
     std::printf("  suggested lr %.3g (steepest descent); min lr / 10 = %.3g\n", r.suggested_lr,
                 r.min_lr_over_10);
     if (!o.plot.empty()) {
+      // The smoothed loss, less the last 5 points as the notebook's plot(skip_last=5): the
+      // divergence at the end would squash the rest of the curve.
+      const size_t n = r.lrs.size() > 10 ? r.lrs.size() - 5 : r.lrs.size();
+      const std::vector<double> lrs(r.lrs.begin(), r.lrs.begin() + n),
+          smoothed(r.smoothed.begin(), r.smoothed.begin() + n);
       course::make_parent_dir(o.plot);
-      tg::write_file_atomic(
-          o.plot, tg::svg_chart("LR finder", "learning rate", "loss",
-                                {{"loss", r.lrs, r.losses}, {"smoothed", r.lrs, r.smoothed}},
-                                /*log_x=*/true));
+      tg::write_file_atomic(o.plot, tg::svg_chart("LR finder", "learning rate", "smoothed loss",
+                                                  {{"smoothed loss", lrs, smoothed}},
+                                                  /*log_x=*/true));
       std::printf("  wrote %s\n", o.plot.c_str());
     }
 

@@ -111,7 +111,8 @@ int main(int argc, char** argv) {
     // 5. The context of an LR find (the finder restores the weights when done).
     std::printf("\n5. tg::lr_find(learn, 1e-4, 1, 20)\n");
     tg::LRFindResult r = tg::lr_find(learn, 1e-4, 1, 20);
-    std::printf("  swept %zu batches; suggested lr %.3g\n", r.lrs.size(), r.suggested_lr);
+    std::printf("  swept %zu batches, lr %.3g to %.3g; the weights are restored after\n",
+                r.lrs.size(), r.lrs.front(), r.lrs.back());
     std::printf("  learn.context is back to %s\n", tg::context_name(learn.context));
     return 0;
   });

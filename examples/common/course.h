@@ -40,7 +40,7 @@ struct Options {
   uint64_t seed = 42;
   int64_t epochs = 1;
   int64_t bs = 64;
-  double lr = 0.2;  // the notebook's 0.5 is for pixels in [0, 1]; ours are normalised
+  double lr = 0.2;   // the notebook's 0.5 is for pixels in [0, 1]; ours are normalised
   int64_t nh = 50;   // hidden units
   std::string plot;  // SVG output, where the example draws one
 };

@@ -29,10 +29,10 @@ void gemm_check(const char* op, bool trans_a, bool trans_b, int64_t m, int64_t n
                 int64_t lda, int64_t ldb, int64_t ldc) {
   TG_CHECK(m >= 0 && n >= 0 && k >= 0, op, "negative size: m=", m, " n=", n, " k=", k);
   const int64_t a_cols = trans_a ? m : k, b_cols = trans_b ? k : n;
-  TG_CHECK(lda >= a_cols, op, "lda=", lda, " < ", a_cols, " (m=", m, " k=", k,
-           " trans_a=", trans_a, ")");
-  TG_CHECK(ldb >= b_cols, op, "ldb=", ldb, " < ", b_cols, " (k=", k, " n=", n,
-           " trans_b=", trans_b, ")");
+  TG_CHECK(lda >= a_cols, op, "lda=", lda, " < ", a_cols, " (m=", m, " k=", k, " trans_a=", trans_a,
+           ")");
+  TG_CHECK(ldb >= b_cols, op, "ldb=", ldb, " < ", b_cols, " (k=", k, " n=", n, " trans_b=", trans_b,
+           ")");
   TG_CHECK(ldc >= n, op, "ldc=", ldc, " < n=", n);
 }
 
@@ -60,7 +60,9 @@ namespace {
 struct Strides {
   int64_t rs, cs;
 };
-Strides strides(bool trans, int64_t ld) { return trans ? Strides{1, ld} : Strides{ld, 1}; }
+Strides strides(bool trans, int64_t ld) {
+  return trans ? Strides{1, ld} : Strides{ld, 1};
+}
 
 // C(i, 0..n) += s * op(B)(p, 0..n): the vectorisable inner loop of rungs 2 and 3. Split on the
 // stride so that the common case is a plain contiguous loop the compiler turns into FMAs.

@@ -30,17 +30,41 @@ void sgd_step(T* p, const T* grad, T* buf, int64_t n, const SgdHyper& h, bool fi
   const bool use_mom = h.momentum != 0;
   const bool nesterov = h.nesterov;
 
-  detail::parallel_flat(n, [&](int64_t i) {
-    T g = grad[i];
-    if (use_wd) g = g + wd * p[i];
-    if (use_mom) {
-      // First step: the buffer is the gradient itself, without dampening (torch.clone(grad)).
-      const T b = first ? g : mom * buf[i] + keep * g;
-      buf[i] = b;
-      g = nesterov ? g + mom * b : b;
+  // One loop per combination of the hyper-parameter branches, each a plain streaming loop over
+  // restrict pointers that the compiler vectorises (a single loop with the branches inside ran
+  // ~10x slower: it stayed scalar). Weight decay is folded into the gradient term.
+  T* __restrict pp = p;
+  const T* __restrict gg = grad;
+  T* __restrict bb = buf;
+  const bool par = n >= detail::kParallelMin;
+  if (!use_mom) {
+#pragma omp parallel for simd schedule(static) if (par)
+    for (int64_t i = 0; i < n; ++i) pp[i] -= lr * (use_wd ? gg[i] + wd * pp[i] : gg[i]);
+  } else if (first) {
+    // First step: the buffer is the gradient itself, without dampening (torch.clone(grad)).
+#pragma omp parallel for simd schedule(static) if (par)
+    for (int64_t i = 0; i < n; ++i) {
+      const T g = use_wd ? gg[i] + wd * pp[i] : gg[i];
+      bb[i] = g;
+      pp[i] -= lr * (nesterov ? g + mom * g : g);
     }
-    p[i] = p[i] - lr * g;
-  });
+  } else if (!nesterov && !use_wd) {
+    // The common case (plain momentum), kept branch-free.
+#pragma omp parallel for simd schedule(static) if (par)
+    for (int64_t i = 0; i < n; ++i) {
+      const T b = mom * bb[i] + keep * gg[i];
+      bb[i] = b;
+      pp[i] -= lr * b;
+    }
+  } else {
+#pragma omp parallel for simd schedule(static) if (par)
+    for (int64_t i = 0; i < n; ++i) {
+      const T g = use_wd ? gg[i] + wd * pp[i] : gg[i];
+      const T b = mom * bb[i] + keep * g;
+      bb[i] = b;
+      pp[i] -= lr * (nesterov ? g + mom * b : b);
+    }
+  }
 }
 
 template void sgd_step<float>(float*, const float*, float*, int64_t, const SgdHyper&, bool);

@@ -42,8 +42,8 @@ struct Problem {
   T alpha, beta;
   std::vector<T> a, b, c;
 
-  Problem(bool ta_, bool tb_, int64_t m_, int64_t n_, int64_t k_, T alpha_, T beta_,
-          int64_t pad, uint32_t seed)
+  Problem(bool ta_, bool tb_, int64_t m_, int64_t n_, int64_t k_, T alpha_, T beta_, int64_t pad,
+          uint32_t seed)
       : ta(ta_), tb(tb_), m(m_), n(n_), k(k_), alpha(alpha_), beta(beta_) {
     const int64_t a_rows = ta ? k : m, a_cols = ta ? m : k;
     const int64_t b_rows = tb ? n : k, b_cols = tb ? k : n;
@@ -61,8 +61,12 @@ struct Problem {
     fill(b, b_rows, b_cols, ldb, T(kNaN));
     fill(c, m, n, ldc, T(kSentinel));
   }
-  T at_a(int64_t i, int64_t p) const { return ta ? a[size_t(p * lda + i)] : a[size_t(i * lda + p)]; }
-  T at_b(int64_t p, int64_t j) const { return tb ? b[size_t(j * ldb + p)] : b[size_t(p * ldb + j)]; }
+  T at_a(int64_t i, int64_t p) const {
+    return ta ? a[size_t(p * lda + i)] : a[size_t(i * lda + p)];
+  }
+  T at_b(int64_t p, int64_t j) const {
+    return tb ? b[size_t(j * ldb + p)] : b[size_t(p * ldb + j)];
+  }
 
   // Reference in double (long double for T = double) and a bound on the rounding error of any
   // summation order: ~ (k + 2) * eps * (|alpha| sum |a||b| + |beta c|).
@@ -113,8 +117,8 @@ struct Problem {
 };
 
 std::string describe(const char* rung, bool ta, bool tb, int64_t m, int64_t n, int64_t k) {
-  return std::string(rung) + (ta ? " At" : " A") + (tb ? "Bt" : "B") + " m=" +
-         std::to_string(m) + " n=" + std::to_string(n) + " k=" + std::to_string(k);
+  return std::string(rung) + (ta ? " At" : " A") + (tb ? "Bt" : "B") + " m=" + std::to_string(m) +
+         " n=" + std::to_string(n) + " k=" + std::to_string(k);
 }
 
 // Runs gemm with a given thread count and returns C.
@@ -122,8 +126,8 @@ std::vector<float> gemm_with_threads(int threads, GemmFn fn, const Problem<float
   Problem<float> p = p0;
   const int saved = omp_get_max_threads();
   omp_set_num_threads(threads);
-  fn(p.ta, p.tb, p.m, p.n, p.k, p.alpha, p.a.data(), p.lda, p.b.data(), p.ldb, p.beta,
-     p.c.data(), p.ldc);
+  fn(p.ta, p.tb, p.m, p.n, p.k, p.alpha, p.a.data(), p.lda, p.b.data(), p.ldb, p.beta, p.c.data(),
+     p.ldc);
   omp_set_num_threads(saved);
   return p.c;
 }
@@ -155,13 +159,14 @@ TEST_CASE("gemm: hand-computed 2x2 and 2x3 products, every rung and transpose") 
 
 TEST_CASE("gemm: every rung and transpose on awkward sizes with padded leading dimensions") {
   // Sizes cross every edge of the packed kernel: 1 and 7 (< one register tile), 33 and 65 (one
-  // past a tile), 127/300 (several MC blocks), k = 1023 (several KC blocks), n = 1100 (> NC).
+  // past a tile), 127/300 (several MC blocks), k = 1023 (several KC blocks), n = 1100 (> NC),
+  // n = 16 (one full narrow B sliver).
   struct Shape {
     int64_t m, n, k;
   };
-  const Shape shapes[] = {{1, 1, 1},   {7, 33, 65},  {33, 7, 127},   {65, 127, 33},
-                          {1, 1023, 7}, {1023, 1, 9}, {7, 65, 1023}, {300, 70, 40},
-                          {3, 1100, 5}, {129, 97, 300}};
+  const Shape shapes[] = {{1, 1, 1},    {7, 33, 65},    {33, 7, 127},  {65, 127, 33},
+                          {1, 1023, 7}, {1023, 1, 9},   {7, 65, 1023}, {300, 70, 40},
+                          {3, 1100, 5}, {129, 97, 300}, {17, 16, 40}};
   uint32_t seed = 1;
   for (const Rung& r : kRungs) {
     for (const Shape& s : shapes) {
@@ -224,8 +229,8 @@ TEST_CASE("gemm: bad sizes and leading dimensions throw tg::Error") {
 }
 
 TEST_CASE("gemm<double>: transposes, alpha/beta, NaN C with beta == 0, threaded sizes") {
-  using DoubleGemm = void (*)(bool, bool, int64_t, int64_t, int64_t, double, const double*,
-                              int64_t, const double*, int64_t, double, double*, int64_t);
+  using DoubleGemm = void (*)(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
+                              const double*, int64_t, double, double*, int64_t);
   const DoubleGemm dgemm = gemm;
   struct Case {
     int64_t m, n, k;
@@ -248,11 +253,12 @@ TEST_CASE("gemm<double>: transposes, alpha/beta, NaN C with beta == 0, threaded 
 
 TEST_CASE("gemm: bit-identical for 1 and 2 threads, and equal to gemm_packed") {
   // Big enough to open a parallel region; the second shape has few rows, so C is split by
-  // columns instead of rows; k > KC so several partial sums per element are combined.
+  // columns instead of rows; k > KC so several partial sums per element are combined; the
+  // third has n <= 16 (narrow B slivers).
   struct Shape {
     int64_t m, n, k;
   };
-  const Shape shapes[] = {{300, 280, 700}, {20, 1500, 400}};
+  const Shape shapes[] = {{300, 280, 700}, {20, 1500, 400}, {2000, 10, 64}};
   uint32_t seed = 900;
   for (const Shape& s : shapes) {
     for (int t = 0; t < 4; ++t) {

@@ -169,7 +169,7 @@ namespace {
 // The specification of the cancel rules, written as a plain simulation of one epoch (two
 // training batches, one validation batch): the Learner must produce exactly its traces.
 struct Spec {
-  Event at;
+  Event at = Event::after_create;
   std::string level;  // the Cancel thrown, by level name
   bool fired = false;
   Trace out;
@@ -237,7 +237,9 @@ TEST_CASE("events: every Cancel from every event gives the specified trace") {
   for (const auto& [level, thrower] : kThrowers) {
     for (Event at : kAllEvents) {
       if (at == Event::after_create) continue;
-      Spec spec{at, level};
+      Spec spec;
+      spec.at = at;
+      spec.level = level;
       bool ok = spec.run();
       auto t = std::make_shared<Tracer>();
       t->at = at;

@@ -101,3 +101,19 @@ TEST_CASE("Device and dtype names") {
   CHECK(is_floating(DType::f64));
   CHECK_FALSE(is_floating(DType::i32));
 }
+
+TEST_CASE("the cpu allocator reuses a freed block of the same size class") {
+  tg::cpu_empty_cache();
+  void* first = nullptr;
+  {
+    tg::Tensor a = tg::empty({1000, 100});
+    first = a.raw_data();
+    CHECK(tg::cpu_bytes_cached() == 0);
+  }
+  CHECK(tg::cpu_bytes_cached() >= 400000);
+  tg::Tensor b = tg::empty({1000, 99});  // same class: 396,000 bytes rounds like 400,000
+  CHECK(b.raw_data() == first);
+  CHECK(reinterpret_cast<uintptr_t>(b.raw_data()) % 64 == 0);
+  tg::cpu_empty_cache();
+  CHECK(tg::cpu_bytes_cached() == 0);
+}
