@@ -34,9 +34,10 @@ template <typename... Args>
 
 // Throws tg::Error("op: parts...") when cond is false. The message parts are only evaluated
 // on failure.
-#define TG_CHECK(cond, op, ...)                                    \
-  do {                                                             \
-    if (!(cond)) [[unlikely]] ::tg::detail::throw_error(op, __VA_ARGS__); \
+#define TG_CHECK(cond, op, ...)                   \
+  do {                                            \
+    if (!(cond)) [[unlikely]]                     \
+      ::tg::detail::throw_error(op, __VA_ARGS__); \
   } while (0)
 
 // Throws unconditionally; for switch defaults and unreachable dtype branches.

@@ -62,8 +62,7 @@ class Module {
   virtual std::string extra_repr() const { return ""; }
 
  private:
-  void collect(const std::string& prefix,
-               std::vector<std::pair<std::string, Tensor>>& out) const;
+  void collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const;
   std::vector<std::pair<std::string, Tensor>> params_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;

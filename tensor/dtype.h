@@ -18,13 +18,21 @@ bool is_floating(DType d);
 template <typename T>
 constexpr DType dtype_of();
 template <>
-constexpr DType dtype_of<float>() { return DType::f32; }
+constexpr DType dtype_of<float>() {
+  return DType::f32;
+}
 template <>
-constexpr DType dtype_of<double>() { return DType::f64; }
+constexpr DType dtype_of<double>() {
+  return DType::f64;
+}
 template <>
-constexpr DType dtype_of<int32_t>() { return DType::i32; }
+constexpr DType dtype_of<int32_t>() {
+  return DType::i32;
+}
 template <>
-constexpr DType dtype_of<uint8_t>() { return DType::u8; }
+constexpr DType dtype_of<uint8_t>() {
+  return DType::u8;
+}
 
 enum class DeviceType : uint8_t { cpu, cuda };
 
@@ -47,25 +55,25 @@ struct Device {
     using scalar_t = T;              \
     return __VA_ARGS__();            \
   }
-#define TG_DISPATCH_FLOATING(dtype, op, ...)                                               \
-  [&] {                                                                                    \
-    switch (dtype) {                                                                       \
-      TG_DISPATCH_CASE(::tg::DType::f32, float, __VA_ARGS__)                               \
-      TG_DISPATCH_CASE(::tg::DType::f64, double, __VA_ARGS__)                              \
-      default:                                                                             \
-        TG_FAIL(op, "expected a floating dtype (float32 or float64), got ",                \
-                ::tg::dtype_name(dtype));                                                  \
-    }                                                                                      \
+#define TG_DISPATCH_FLOATING(dtype, op, ...)                                \
+  [&] {                                                                     \
+    switch (dtype) {                                                        \
+      TG_DISPATCH_CASE(::tg::DType::f32, float, __VA_ARGS__)                \
+      TG_DISPATCH_CASE(::tg::DType::f64, double, __VA_ARGS__)               \
+      default:                                                              \
+        TG_FAIL(op, "expected a floating dtype (float32 or float64), got ", \
+                ::tg::dtype_name(dtype));                                   \
+    }                                                                       \
   }()
-#define TG_DISPATCH_ALL(dtype, op, ...)                                                    \
-  [&] {                                                                                    \
-    switch (dtype) {                                                                       \
-      TG_DISPATCH_CASE(::tg::DType::f32, float, __VA_ARGS__)                               \
-      TG_DISPATCH_CASE(::tg::DType::f64, double, __VA_ARGS__)                              \
-      TG_DISPATCH_CASE(::tg::DType::i32, int32_t, __VA_ARGS__)                             \
-      TG_DISPATCH_CASE(::tg::DType::u8, uint8_t, __VA_ARGS__)                              \
-    }                                                                                      \
-    TG_FAIL(op, "unknown dtype");                                                          \
+#define TG_DISPATCH_ALL(dtype, op, ...)                        \
+  [&] {                                                        \
+    switch (dtype) {                                           \
+      TG_DISPATCH_CASE(::tg::DType::f32, float, __VA_ARGS__)   \
+      TG_DISPATCH_CASE(::tg::DType::f64, double, __VA_ARGS__)  \
+      TG_DISPATCH_CASE(::tg::DType::i32, int32_t, __VA_ARGS__) \
+      TG_DISPATCH_CASE(::tg::DType::u8, uint8_t, __VA_ARGS__)  \
+    }                                                          \
+    TG_FAIL(op, "unknown dtype");                              \
   }()
 
 }  // namespace tg

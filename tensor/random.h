@@ -12,9 +12,9 @@ class Generator {
   explicit Generator(uint64_t seed = 0x5eed);
   void seed(uint64_t s);
   uint64_t next_u64();
-  double uniform();                    // [0, 1), 53 random bits
-  double normal();                     // standard normal (Box-Muller, caches the pair)
-  int64_t randint(int64_t n);          // [0, n), unbiased
+  double uniform();            // [0, 1), 53 random bits
+  double normal();             // standard normal (Box-Muller, caches the pair)
+  int64_t randint(int64_t n);  // [0, n), unbiased
   uint64_t initial_seed() const { return seed_; }
 
  private:

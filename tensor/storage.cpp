@@ -111,9 +111,13 @@ size_t cpu_bytes_in_use() {
   return cpu_live_bytes.load(std::memory_order_relaxed);
 }
 
-size_t cpu_bytes_cached() { return static_cast<CpuAllocator&>(cpu_allocator()).cached_bytes(); }
+size_t cpu_bytes_cached() {
+  return static_cast<CpuAllocator&>(cpu_allocator()).cached_bytes();
+}
 
-void cpu_empty_cache() { static_cast<CpuAllocator&>(cpu_allocator()).empty_cache(); }
+void cpu_empty_cache() {
+  static_cast<CpuAllocator&>(cpu_allocator()).empty_cache();
+}
 
 size_t cpu_allocation_count() {
   return cpu_allocations.load(std::memory_order_relaxed);

@@ -8,9 +8,9 @@
 #include <sstream>
 
 #include "learner/callbacks.h"
+#include "learner_fixture.h"
 #include "tensor/grad_mode.h"
 #include "tensor/ops.h"
-#include "learner_fixture.h"
 
 using namespace tg;
 using tg::test::tiny_learner;
