@@ -4,8 +4,9 @@
 //   scripts/run-bench.sh build      (what `make bench` runs: 2 threads unless overridden)
 //
 // Benchmark names are <rung>/<shape>: rungs naive, reordered, blocked, packed, gemm, openblas;
-// shapes are square sizes (64 .. 2048, "1024.tn" = trans_a, not trans_b) and the MLP products
-// of a 784-50-10 network on a batch of 64 (mlp.*). Threads: OMP_NUM_THREADS drives `gemm`,
+// shapes are square sizes (64 .. 2048, "1024.tn" = trans_a, not trans_b) and the products
+// of a 784-50-10 MLP on a batch of 64: mlp.* with weights stored (in, out), linear.* with
+// nn::Linear's (out, in) layout. Threads: OMP_NUM_THREADS drives `gemm`,
 // OPENBLAS_NUM_THREADS drives OpenBLAS; rungs 1-4 are single-threaded by design.
 #include <benchmark/benchmark.h>
 #include <omp.h>
@@ -48,6 +49,9 @@ std::vector<Shape> shapes() {
   s.push_back({"mlp.dX1.64x50x784", false, true, 64, 784, 50});
   s.push_back({"mlp.dW2.50x64x10", true, false, 50, 10, 64});
   s.push_back({"mlp.dH.64x10x50", false, true, 64, 50, 10});
+  // nn::Linear stores W as (out, in), as PyTorch does: forward x W^T, weight grad dY^T x.
+  s.push_back({"linear.fwd.64x784x50.nt", false, true, 64, 50, 784});
+  s.push_back({"linear.dW.50x64x784.tn", true, false, 50, 784, 64});
   return s;
 }
 

@@ -13,6 +13,10 @@
 //  3. blocked   the same i-k-j loop over tiles: a kKB x kNB tile of B (256 KiB) stays in L2
 //               while kMB rows of A use it, so B is streamed from memory m/kMB times instead of
 //               m times (~m*n*k*4/kMB bytes); the C tile row being updated stays in L1.
+//               The inner loop still loads B and C and stores C for every 16 multiply-adds,
+//               so it is bound by L1 traffic, not memory: on a machine whose prefetchers and
+//               L3 already feed rung 2 well, blocking gains little (see docs/benchmarks.md).
+//               Rung 4 (gemm_packed.cpp) removes that bound with register blocking.
 // Accumulation order is fixed (k ascending per C element), so nothing depends on threads.
 #include <algorithm>
 #include <cstdint>
@@ -78,10 +82,12 @@ inline void axpy_row(int64_t n, T s, const T* __restrict b, int64_t bcs, T* __re
 
 // Rung 3, shared by the float rung and the double gemm. Tiles: kMB rows of C (and A) x kKB of
 // k x kNB columns of C (and B). A kKB x kNB tile of B is 256 KiB in float, so it stays in the
-// 1 MiB L2 while kMB rows of A walk over it; a row of the C tile (kNB * 4 = 1 KiB) stays in L1
-// across the kKB updates it receives. With `parallel`, row tiles are shared among threads:
-// every C element is still summed by one thread, p ascending.
-constexpr int64_t kMB = 64, kKB = 256, kNB = 256;
+// 1 MiB L2 while kMB rows of A walk over it; a row of the C tile (kNB * 4 = 4 KiB) stays in L1
+// across the kKB updates it receives. Wide, short tiles keep the vectorised inner loop long
+// (measured at n = 1024: 64 x 64 x 1024 tiles 35-39 GFLOP/s, 64 x 256 x 256 tiles 21).
+// With `parallel`, row tiles are shared among threads: every C element is still summed by
+// one thread, p ascending.
+constexpr int64_t kMB = 64, kKB = 64, kNB = 1024;
 
 template <typename T>
 void blocked(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,

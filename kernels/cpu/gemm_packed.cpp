@@ -134,12 +134,13 @@ inline void transpose16(__m512 r[16]) {
   for (int i = 0; i < 16; ++i) r[i] = t[i];
 }
 
-// Transposes `rows` (<= 16) runs of x, ld apart, 16 floats at a time, into runs of `rows`
-// floats, dld apart: dst[q * dld + i] = x[i * ld + q]. Returns how many of the n floats of
-// each run it did (n rounded down to 16); the caller finishes the rest.
-inline int64_t transpose_runs(const float* x, int64_t ld, int rows, int64_t n, float* dst,
-                              int64_t dld) {
-  const __mmask16 keep = __mmask16((1u << rows) - 1);
+// Transposes `rows` (<= 16) runs of x, ld apart, 16 floats at a time, into runs of `lanes`
+// floats, dld apart: dst[q * dld + i] = x[i * ld + q] for i < rows, 0 for rows <= i < lanes.
+// Returns how many of the n floats of each run it did (n rounded down to 16); the caller
+// finishes the rest.
+inline int64_t transpose_runs(const float* x, int64_t ld, int64_t rows, int64_t n, float* dst,
+                              int64_t dld, int64_t lanes) {
+  const __mmask16 keep = __mmask16((1u << lanes) - 1);
   int64_t q = 0;
   for (; q + 16 <= n; q += 16) {
     __m512 r[16];
@@ -160,7 +161,7 @@ void pack_a(const float* a, Strides as, int64_t mc, int64_t kc, float* __restric
     if (as.cs == 1) {  // rows of A contiguous in k: a transpose
       int64_t p0 = 0;
 #if defined(__AVX512F__)
-      if (mr == kMR) p0 = transpose_runs(a + i0 * as.rs, as.rs, kMR, kc, dst, kMR);
+      p0 = transpose_runs(a + i0 * as.rs, as.rs, mr, kc, dst, kMR, kMR);
 #endif
       for (int64_t r = 0; r < mr; ++r) {
         const float* src = a + (i0 + r) * as.rs;
@@ -198,9 +199,9 @@ void pack_b(const float* b, Strides bs, int64_t kc, int64_t nc, float* __restric
     } else {  // transposed B: columns contiguous in k, a transpose
       int64_t p0 = 0;
 #if defined(__AVX512F__)
-      if (nr == NR) {
-        for (int64_t h = 0; h < NR; h += 16)  // 16 columns at a time
-          p0 = transpose_runs(b + (j0 + h) * bs.cs, bs.cs, 16, kc, d + h, NR);
+      for (int64_t h = 0; h < NR; h += 16) {  // 16 columns at a time, zeros past nr
+        const int64_t cols = std::clamp<int64_t>(nr - h, 0, 16);
+        p0 = transpose_runs(b + (j0 + h) * bs.cs, bs.cs, cols, kc, d + h, NR, 16);
       }
 #endif
       for (int64_t j = 0; j < nr; ++j) {
@@ -330,7 +331,8 @@ void run_threads(const Job& x, int nt) {
                                   : col_slivers < nt && row_slivers > col_slivers;
   const int64_t slivers = by_rows ? row_slivers : col_slivers;
   nt = int(std::min<int64_t>(nt, slivers));
-  if (nt == 1) return run<NR>(x, 0, x.m, 0, x.n);  // no OpenMP region: a team of one costs us
+  if (nt == 1)
+    return run<NR>(x, 0, x.m, 0, x.n);  // no OpenMP region: a team of one costs microseconds
 #pragma omp parallel num_threads(nt)
   {
     const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
@@ -350,17 +352,9 @@ void packed(const char* op, bool trans_a, bool trans_b, int64_t m, int64_t n, in
   detail::gemm_check(op, trans_a, trans_b, m, n, k, lda, ldb, ldc);
   if (m == 0 || n == 0) return;
   if (k == 0 || alpha == 0.0f) return detail::gemm_scale_c(m, n, beta, c, ldc);
-  const Job job{m,
-                n,
-                k,
-                alpha,
-                beta,
-                a,
-                trans_a ? Strides{1, lda} : Strides{lda, 1},
-                b,
-                trans_b ? Strides{1, ldb} : Strides{ldb, 1},
-                c,
-                ldc};
+  const Strides as = trans_a ? Strides{1, lda} : Strides{lda, 1};
+  const Strides bs = trans_b ? Strides{1, ldb} : Strides{ldb, 1};
+  const Job job{m, n, k, alpha, beta, a, as, b, bs, c, ldc};
   int nt = 1;
   if (threaded && double(m) * double(n) * double(k) >= kParallelMin) nt = omp_get_max_threads();
   if (n <= kNR / 2) return run_threads<kNR / 2>(job, nt);
