@@ -8,33 +8,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+
 #include <iterator>
 #include <string>
 #include <vector>
+#include "test_util.h"
 
 namespace tg::test {
 
-class TempDir {
- public:
-  TempDir() {
-    static int count = 0;
-    path_ = std::filesystem::temp_directory_path() /
-            ("tg_idx_test_" + std::to_string(::getpid()) + "_" + std::to_string(count++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string str() const { return path_.string(); }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 // The bytes of an IDX file: magic and dims big-endian, then data.
 inline std::vector<uint8_t> idx_bytes(uint32_t magic, const std::vector<uint32_t>& dims,

@@ -92,22 +92,7 @@ struct Counter : Callback {
   void after_fit(Learner&) override { ++fits_ended; }
 };
 
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    dir = fs::temp_directory_path() /
-          ("tg_cbs_" + std::to_string(::getpid()) + "_" + std::to_string(std::random_device{}()));
-    fs::create_directories(dir);
-  }
-  ~TempDir() { fs::remove_all(dir); }
-  std::string operator/(const std::string& name) const { return (dir / name).string(); }
-  std::vector<std::string> names() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-};
+using tg::test::TempDir;
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
