@@ -13,7 +13,12 @@
 #include <string>
 #include <vector>
 
+#include <cstring>
+#include <exception>
+#include <map>
+
 #include "kernels/error.h"
+#include "tensor/tensor.h"
 
 namespace tg::test {
 
@@ -31,6 +36,32 @@ std::string error_of(F&& f) {
 
 inline bool has(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
+}
+
+// Same shape, dtype and bytes: for round trips that must be bit-exact.
+inline bool same_bits(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
+  Tensor ca = a.detach().contiguous(), cb = b.detach().contiguous();
+  size_t bytes = ca.numel() * dtype_size(ca.dtype());
+  return bytes == 0 || std::memcmp(ca.raw_data(), cb.raw_data(), bytes) == 0;
+}
+inline bool same_bits(const std::map<std::string, Tensor>& a,
+                      const std::map<std::string, Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (const auto& [k, t] : a)
+    if (!b.count(k) || !same_bits(t, b.at(k))) return false;
+  return true;
+}
+
+// An exception's message followed by those of the exceptions nested in it, joined by " | ".
+inline std::string messages(const std::exception& e) {
+  std::string s = e.what();
+  try {
+    std::rethrow_if_nested(e);
+  } catch (const std::exception& inner) {
+    s += " | " + messages(inner);
+  }
+  return s;
 }
 
 // A fresh folder under the system's temporary directory, removed with everything in it when

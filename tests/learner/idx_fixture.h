@@ -16,7 +16,6 @@
 
 namespace tg::test {
 
-
 // The bytes of an IDX file: magic and dims big-endian, then data.
 inline std::vector<uint8_t> idx_bytes(uint32_t magic, const std::vector<uint32_t>& dims,
                                       const std::vector<uint8_t>& data) {

@@ -23,6 +23,7 @@
 
 using namespace tg;
 using tg::test::has;
+using tg::test::messages;
 using tg::test::tiny_data;
 namespace fs = std::filesystem;
 
@@ -46,15 +47,6 @@ std::unique_ptr<Learner> small_learner(Cbs cbs = {}, double lr = 0.1) {
 }
 
 // Every message of an exception and of those nested in it, joined by " | ".
-std::string messages(const std::exception& e) {
-  std::string s = e.what();
-  try {
-    std::rethrow_if_nested(e);
-  } catch (const std::exception& inner) {
-    s += " | " + messages(inner);
-  }
-  return s;
-}
 template <typename F>
 std::string failure_of(F&& f) {
   try {
@@ -92,6 +84,7 @@ struct Counter : Callback {
   void after_fit(Learner&) override { ++fits_ended; }
 };
 
+using tg::test::same_bits;
 using tg::test::TempDir;
 
 std::vector<std::string> lines_of(const std::string& text) {
@@ -131,18 +124,6 @@ nn::StateDict snapshot(const nn::Module& m) {
   nn::StateDict out;
   for (const auto& [k, v] : m.state_dict()) out[k] = v.clone();
   return out;
-}
-bool same_bits(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
-  Tensor ca = a.detach().contiguous(), cb = b.detach().contiguous();
-  size_t bytes = ca.numel() * dtype_size(ca.dtype());
-  return bytes == 0 || std::memcmp(ca.raw_data(), cb.raw_data(), bytes) == 0;
-}
-bool same_bits(const std::map<std::string, Tensor>& a, const std::map<std::string, Tensor>& b) {
-  if (a.size() != b.size()) return false;
-  for (const auto& [k, t] : a)
-    if (!b.count(k) || !same_bits(t, b.at(k))) return false;
-  return true;
 }
 
 // Sets an environment variable for one scope, restoring the old value.

@@ -29,6 +29,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // A fresh directory under the system temp folder, removed with everything in it at the end.
+using tg::test::same_bits;
 using tg::test::TempDir;
 
 std::string read_file(const std::string& path) {
@@ -42,19 +43,6 @@ void put_file(const std::string& path, const std::string& bytes) {
 std::string st_bytes(const std::string& header, const std::string& data) {
   uint64_t n = header.size();
   return std::string(reinterpret_cast<const char*>(&n), 8) + header + data;
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
-  Tensor ca = a.detach().contiguous(), cb = b.detach().contiguous();
-  size_t bytes = ca.numel() * dtype_size(ca.dtype());
-  return bytes == 0 || std::memcmp(ca.raw_data(), cb.raw_data(), bytes) == 0;
-}
-bool same_bits(const std::map<std::string, Tensor>& a, const std::map<std::string, Tensor>& b) {
-  if (a.size() != b.size()) return false;
-  for (const auto& [k, t] : a)
-    if (!b.count(k) || !same_bits(t, b.at(k))) return false;
-  return true;
 }
 
 // The error load_safetensors gives for a file made of these header and data bytes.

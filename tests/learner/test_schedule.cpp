@@ -14,6 +14,7 @@
 using namespace tg;
 using tg::test::error_of;
 using tg::test::has;
+using tg::test::messages;
 
 namespace {
 
@@ -41,15 +42,6 @@ struct HyperProbe : Callback {
 };
 
 // The messages of an exception and of those nested in it.
-std::string messages(const std::exception& e) {
-  std::string s = e.what();
-  try {
-    std::rethrow_if_nested(e);
-  } catch (const std::exception& inner) {
-    s += " | " + messages(inner);
-  }
-  return s;
-}
 
 }  // namespace
 
