@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <exception>
 #include <new>
 
 #include "kernels/gemm.h"
@@ -333,17 +334,24 @@ void run_threads(const Job& x, int nt) {
   nt = int(std::min<int64_t>(nt, slivers));
   if (nt == 1)
     return run<NR>(x, 0, x.m, 0, x.n);  // no OpenMP region: a team of one costs microseconds
+  std::exception_ptr error;  // an exception must not escape a parallel region (terminate)
 #pragma omp parallel num_threads(nt)
   {
     const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
     // Even split in whole slivers: stripes differ by at most one sliver.
     const int64_t s0 = slivers * t / team, s1 = slivers * (t + 1) / team;
-    if (by_rows) {
-      run<NR>(x, std::min(x.m, s0 * kMR), std::min(x.m, s1 * kMR), 0, x.n);
-    } else {
-      run<NR>(x, 0, x.m, std::min(x.n, s0 * NR), std::min(x.n, s1 * NR));
+    try {  // (only a failed allocation of this thread's packing buffers can throw)
+      if (by_rows) {
+        run<NR>(x, std::min(x.m, s0 * kMR), std::min(x.m, s1 * kMR), 0, x.n);
+      } else {
+        run<NR>(x, 0, x.m, std::min(x.n, s0 * NR), std::min(x.n, s1 * NR));
+      }
+    } catch (...) {
+#pragma omp critical(tg_gemm_error)
+      if (!error) error = std::current_exception();
     }
   }
+  if (error) std::rethrow_exception(error);
 }
 
 void packed(const char* op, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
