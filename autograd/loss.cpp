@@ -32,8 +32,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
   double n = static_cast<double>(logits.size(0));
   return tape().record("cross_entropy", loss, {logits},
                        [probs, sl, n](const Tensor& gy) -> std::vector<Tensor> {
-                         double scale = gy.item<double>() / n;
-                         return {ops::cross_entropy_backward(probs, sl, scale)};
+                         return {ops::cross_entropy_backward(probs, sl, gy.detach(), 1.0 / n)};
                        });
 }
 

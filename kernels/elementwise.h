@@ -11,12 +11,17 @@
 
 #include "kernels/strided.h"
 
-namespace tg::kernels::cpu {
+namespace tg::kernels {
 
+// The op tables, shared by the CPU and CUDA twins.
 enum class UnaryOp { neg, exp, log, relu, sqrt, abs, tanh, sigmoid, square, reciprocal };
 // Scalar ops: out = f(x, s).
 enum class ScalarOp { add, mul, pow, rsub /* s - x */, rdiv /* s / x */, max, min };
 enum class BinaryOp { add, sub, mul, div, max, min, eq, ne, lt, le, gt, ge /* 1 or 0 */ };
+
+}  // namespace tg::kernels
+
+namespace tg::kernels::cpu {
 
 template <typename T>
 void unary(UnaryOp op, const T* x, const Strided& xs, T* out);
@@ -44,3 +49,27 @@ template <typename S, typename D>
 void cast(const S* src, D* dst, int64_t n);
 
 }  // namespace tg::kernels::cpu
+
+// The CUDA twins (kernels/cuda/elementwise.cu): the same contracts on device pointers, queued
+// on the current stream (kernels/cuda/runtime.h) without synchronising the host. Built only
+// when CMake found nvcc (TG_WITH_CUDA).
+namespace tg::kernels::cuda {
+
+template <typename T>
+void unary(UnaryOp op, const T* x, const Strided& xs, T* out);
+template <typename T>
+void scalar_op(ScalarOp op, const T* x, const Strided& xs, T s, T* out);
+template <typename T>
+void binary(BinaryOp op, const T* a, const Strided& as, const T* b, const Strided& bs, T* out);
+template <typename T>
+void relu_backward(const T* x, const T* gy, T* gx, int64_t n);
+template <typename T>
+void axpy(int64_t n, T alpha, const T* x, T* y);
+template <typename T>
+void fill(T* dst, int64_t n, T value);  // float, double, int32_t, uint8_t
+template <typename T>
+void copy(const T* src, const Strided& ss, T* dst);  // float, double, int32_t, uint8_t
+template <typename S, typename D>
+void cast(const S* src, D* dst, int64_t n);  // every pair of the four dtypes
+
+}  // namespace tg::kernels::cuda

@@ -36,9 +36,8 @@ void gemm_packed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, fl
                  const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                  int64_t ldc);
 // 5. The library's GEMM: rung 4 parallelised with OpenMP over tiles of C.
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-          const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-          int64_t ldc);
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
 // Double precision, used by gradcheck and the reference tests: cache-blocked, OpenMP over rows.
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
@@ -46,3 +45,43 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double al
           int64_t ldc);
 
 }  // namespace tg::kernels::cpu
+
+// The CUDA twins: the same signature and row-major contract on device pointers, queued on the
+// current stream. gemm is cuBLAS (kernels/cuda/gemm_cublas.cu): float32 math by default,
+// TF32 tensor cores only after set_allow_tf32(true) (kernels/cuda/runtime.h). The rest is the
+// teaching and benchmarking ladder, kernels/cuda/gemm_<rung>.cu, slowest first; every rung
+// takes all four transpose combinations and any size (odd ones included).
+namespace tg::kernels::cuda {
+
+// cuBLAS: the library's GEMM on the GPU (float and double).
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+          const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c,
+          int64_t ldc);
+
+// 1. Naive: one thread per C element, threads of a warp walking down a column of C, so their
+//    loads of A are strided (uncoalesced).
+void gemm_naive(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                int64_t ldc);
+// 2. Coalesced: the same work, threads of a warp along a row of C, so loads of B coalesce.
+void gemm_coalesced(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                    const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                    int64_t ldc);
+// 3. Shared-memory tiling: 32x32 tiles of A and B staged in shared memory, one element of C
+//    per thread.
+void gemm_smem(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+               const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+               int64_t ldc);
+// 4. 2-D register tiling: each thread computes a small block (8x8) of C from registers.
+void gemm_regtile(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                  int64_t ldc);
+// 5. Rung 4 with 16-byte (float4) global loads and double buffering (the next tile is loaded
+//    while the current one is multiplied).
+void gemm_vec(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+              const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+              int64_t ldc);
+
+}  // namespace tg::kernels::cuda

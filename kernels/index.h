@@ -23,3 +23,22 @@ void scatter_add(const T* gy, int64_t outer, int64_t r, int64_t inner, const int
                  int64_t q, T* gx);
 
 }  // namespace tg::kernels::cpu
+
+// The CUDA twins (kernels/cuda/index.cu), queued on the current stream. An index out of range
+// is recorded on the device (report_device_error in kernels/cuda/runtime.h; the destination
+// element gets zero) and raised as tg::Error naming position and value at the host's next
+// synchronisation. scatter_add is deterministic: each gx element is summed by one thread over
+// j in order (no atomics).
+namespace tg::kernels::cuda {
+
+template <typename T>
+void index_select_rows(const T* src, int64_t rows, int64_t row_size, const int32_t* idx, int64_t n,
+                       T* dst);
+template <typename T>
+void gather(const T* x, int64_t outer, int64_t r, int64_t inner, const int32_t* idx, int64_t q,
+            T* out);
+template <typename T>
+void scatter_add(const T* gy, int64_t outer, int64_t r, int64_t inner, const int32_t* idx,
+                 int64_t q, T* gx);
+
+}  // namespace tg::kernels::cuda

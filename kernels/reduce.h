@@ -12,9 +12,11 @@
 
 #include <cstdint>
 
-namespace tg::kernels::cpu {
-
+namespace tg::kernels {
 enum class ReduceOp { sum, mean, max, min };
+}  // namespace tg::kernels
+
+namespace tg::kernels::cpu {
 
 template <typename T>
 void reduce(ReduceOp op, const T* x, int64_t outer, int64_t r, int64_t inner, T* out);
@@ -22,3 +24,15 @@ template <typename T>
 void argmax(const T* x, int64_t outer, int64_t r, int64_t inner, int32_t* out);
 
 }  // namespace tg::kernels::cpu
+
+// The CUDA twins (kernels/cuda/reduce.cu), queued on the current stream. Deterministic too:
+// each output is combined by one thread block in a fixed tree order. An empty axis for
+// max/min/argmax cannot throw from the device, so the host wrapper checks r > 0 first.
+namespace tg::kernels::cuda {
+
+template <typename T>
+void reduce(ReduceOp op, const T* x, int64_t outer, int64_t r, int64_t inner, T* out);
+template <typename T>
+void argmax(const T* x, int64_t outer, int64_t r, int64_t inner, int32_t* out);
+
+}  // namespace tg::kernels::cuda

@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-namespace tg::kernels::cpu {
+namespace tg::kernels {
 
 struct SgdHyper {
   double lr = 0.01;
@@ -18,8 +18,26 @@ struct SgdHyper {
   bool nesterov = false;
 };
 
+}  // namespace tg::kernels
+
+namespace tg::kernels::cpu {
+
 // buf may be null when momentum == 0. first: the momentum buffer has not been set yet.
 template <typename T>
 void sgd_step(T* p, const T* grad, T* buf, int64_t n, const SgdHyper& h, bool first);
 
 }  // namespace tg::kernels::cpu
+
+// The CUDA twins (kernels/cuda/sgd.cu). sgd_step takes the hyper-parameters by value, like the
+// CPU one. sgd_step_dev reads lr, momentum, dampening and weight_decay from device memory
+// (hyper_dev[0..3], float), so a step captured in a CUDA Graph still follows a scheduler: the
+// host updates those four floats before each replay.
+namespace tg::kernels::cuda {
+
+template <typename T>
+void sgd_step(T* p, const T* grad, T* buf, int64_t n, const SgdHyper& h, bool first);
+template <typename T>
+void sgd_step_dev(T* p, const T* grad, T* buf, int64_t n, const float* hyper_dev, bool nesterov,
+                  bool first);
+
+}  // namespace tg::kernels::cuda

@@ -30,3 +30,30 @@ void cross_entropy_backward(const T* probs, const int32_t* labels, int64_t rows,
                             T scale, T* glogits);
 
 }  // namespace tg::kernels::cpu
+
+// The CUDA twins (kernels/cuda/softmax.cu), one block (or warp) per row, queued on the current
+// stream. cross_entropy writes the mean loss to *loss in device memory instead of returning it
+// (returning would synchronise the host). A label out of range cannot throw from the device:
+// the kernel records it with report_device_error (kernels/cuda/runtime.h), writes NaN to the
+// loss, and the host raises tg::Error naming the row and label at its next synchronisation.
+// cross_entropy_backward takes the upstream gradient of the loss as a device scalar (gloss,
+// may be null for 1) so that the backward pass never reads it on the host:
+//   glogits = (*gloss) * scale * (probs - onehot(labels)).
+namespace tg::kernels::cuda {
+
+template <typename T>
+void softmax(const T* x, int64_t rows, int64_t cols, T* y);
+template <typename T>
+void log_softmax(const T* x, int64_t rows, int64_t cols, T* y);
+template <typename T>
+void softmax_backward(const T* y, const T* gy, int64_t rows, int64_t cols, T* gx);
+template <typename T>
+void log_softmax_backward(const T* y, const T* gy, int64_t rows, int64_t cols, T* gx);
+template <typename T>
+void cross_entropy(const T* logits, const int32_t* labels, int64_t rows, int64_t cols, T* probs,
+                   T* loss);
+template <typename T>
+void cross_entropy_backward(const T* probs, const int32_t* labels, int64_t rows, int64_t cols,
+                            const T* gloss, T scale, T* glogits);
+
+}  // namespace tg::kernels::cuda

@@ -53,11 +53,16 @@ class AvgStats : public Callback {
     double n = 0, loss = 0;
     std::vector<double> metrics;  // size-weighted sums
     double avg_loss() const { return n > 0 ? loss / n : 0; }
+    // On a GPU: [loss, metrics...] size-weighted sums kept on the device and added to the
+    // fields above at the end of the epoch, so no batch waits for the GPU to read its loss.
+    Tensor device_sums;
   };
   Phase train, valid;
   std::vector<std::map<std::string, double>> history;  // one entry per epoch
 
  private:
+  void add_on_device(Learner& l, Phase& p, double bs);
+  static void fold_device_sums(Phase& p);
   bool print_;
   std::ostream* out_;
   std::chrono::steady_clock::time_point start_;
@@ -70,7 +75,9 @@ class Recorder : public Callback {
   int order() const override { return 20; }
   void before_fit(Learner& l) override;
   void after_batch(Learner& l) override;
+  void after_train(Learner& l) override;
   void after_epoch(Learner& l) override;
+  void after_fit(Learner& l) override;
 
   std::vector<double> lrs, losses;                    // per training batch
   std::vector<std::map<std::string, double>> epochs;  // learn.values after each epoch
@@ -83,6 +90,10 @@ class Recorder : public Callback {
   // learn.loss at the previous after_batch: the Learner keeps a loss until the next batch
   // computes one, so a batch cancelled before its loss still shows its predecessor's.
   Tensor seen_loss_;
+  // On a GPU the losses are copied into a device buffer and read once per training phase.
+  void flush_device_losses();
+  Tensor device_losses_;
+  int64_t device_count_ = 0;
 };
 
 // Sets an optimizer hyper-parameter (any name: "lr", "momentum", ...) from a schedule of
@@ -109,8 +120,15 @@ class TerminateOnNaN : public Callback {
   int order() const override { return -9; }
   void before_fit(Learner& l) override;
   void after_batch(Learner& l) override;
+  void after_train(Learner& l) override;
+  void after_validate(Learner& l) override;
   bool stopped = false;
   std::ostream* out = nullptr;  // where the one-line message goes; std::cerr when null
+
+ private:
+  void check_device_sum(Learner& l);
+  [[noreturn]] void stop(Learner& l, double v, const std::string& where);
+  Tensor device_sum_;  // on a GPU: the phase's losses summed on the device
 };
 
 enum class Mode { automatic, min, max };  // automatic: max for names with "acc", else min

@@ -88,4 +88,21 @@ Tensor normalize(const Tensor& x, const Normalization& n) {
   return x.device().is_cpu() ? out : out.to(x.device());
 }
 
+std::shared_ptr<Dataset> to_device(const Dataset& ds, Device device) {
+  return std::make_shared<Dataset>(ds.x().detach().to(device), ds.y().detach().to(device));
+}
+
+DataBunch to_device(const DataBunch& data, Device device) {
+  DataBunch out = data;
+  auto move = [&](DataLoader& dl) {
+    if (!dl.dataset()) return;
+    const int64_t epoch = dl.epoch();
+    dl = DataLoader(to_device(*dl.dataset(), device), dl.options());
+    dl.set_epoch(epoch);
+  };
+  move(out.train_dl);
+  move(out.valid_dl);
+  return out;
+}
+
 }  // namespace tg

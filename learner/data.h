@@ -7,7 +7,9 @@
 // A DataLoader gathers each batch into fresh contiguous tensors (index_select of rows), in a
 // seeded per-epoch order: epoch e of a loader with seed s visits the same permutation on every
 // run and every machine. With prefetch on, a background thread gathers batch i+1 while the
-// caller works on batch i.
+// caller works on batch i. A Dataset whose tensors are on a GPU (to_device below) is gathered
+// there: the epoch's order is uploaded once and each batch is a gather kernel (no prefetch
+// thread: the GPU queues the gathers anyway).
 #pragma once
 
 #include <cstdint>
@@ -66,6 +68,8 @@ class DataLoader {
   Iterator end();
 
  private:
+  Batch gather(const Tensor& idx) const;  // rows idx (on the data's device) of x and y
+
   std::shared_ptr<Dataset> ds_;
   DataLoaderOptions opt_;
   int64_t epoch_ = 0;
@@ -90,6 +94,7 @@ class DataLoader::Iterator {
   void load();
   const DataLoader* dl_ = nullptr;
   std::vector<int32_t> order_;
+  Tensor order_dev_;   // the order on the data's device, when the data is on a GPU
   int64_t index_ = 0;  // batch index; end() has num_batches()
   Batch current_;
   std::unique_ptr<Prefetcher> prefetch_;
@@ -107,5 +112,10 @@ struct Normalization {
 };
 Normalization stats_of(const Tensor& x);  // over all elements, computed in float64
 Tensor normalize(const Tensor& x, const Normalization& n);
+
+// The same data on another device: a small data set (MNIST is 188 MB as float32) can live on
+// the GPU whole, so batches never cross the PCIe bus.
+std::shared_ptr<Dataset> to_device(const Dataset& ds, Device device);
+DataBunch to_device(const DataBunch& data, Device device);
 
 }  // namespace tg

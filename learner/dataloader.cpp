@@ -56,7 +56,12 @@ Batch DataLoader::batch(const std::vector<int32_t>& order, int64_t i) const {
   TG_CHECK(i >= 0 && i < count, "DataLoader::batch", "batch ", i, " is out of range: an order of ",
            n, " examples has ", count, " batches of ", bs);
   const int64_t start = i * bs, len = std::min(bs, n - start);
-  const Tensor idx = from_blob<int32_t>(order.data() + start, {len});
+  Tensor idx = from_blob<int32_t>(order.data() + start, {len});
+  if (!ds_->x().device().is_cpu()) idx = idx.to(ds_->x().device());
+  return gather(idx);
+}
+
+Batch DataLoader::gather(const Tensor& idx) const {
   return {ds_->x().detach().index_select(0, idx), ds_->y().detach().index_select(0, idx)};
 }
 
@@ -130,8 +135,15 @@ struct DataLoader::Iterator::Prefetcher {
 DataLoader::Iterator::Iterator(const DataLoader* dl, int64_t epoch)
     : dl_(dl), order_(dl->order(epoch)) {
   if (dl_->num_batches() == 0) return;
-  if (dl_->options().prefetch)
+  const Device dev = dl_->dataset()->x().device();
+  if (dev.is_cuda()) {
+    // The data lives on the GPU: the epoch's order goes there once and each batch is one
+    // gather kernel per tensor. No worker thread: the gathers are queued on the stream
+    // anyway, and a second thread queuing work could land inside a CUDA Graph capture.
+    order_dev_ = from_vector<int32_t>(order_).to(dev);
+  } else if (dl_->options().prefetch) {
     prefetch_ = std::make_unique<Prefetcher>(dl_, order_, dl_->num_batches());
+  }
   load();
 }
 
@@ -142,6 +154,11 @@ DataLoader::Iterator& DataLoader::Iterator::operator=(Iterator&&) noexcept = def
 void DataLoader::Iterator::load() {
   current_ = {};  // release the previous batch before the next one is made
   if (!dl_ || index_ >= dl_->num_batches()) return;
+  if (order_dev_.defined()) {
+    const int64_t bs = dl_->options().batch_size, start = index_ * bs;
+    current_ = dl_->gather(order_dev_.narrow(0, start, std::min(bs, order_dev_.size(0) - start)));
+    return;
+  }
   current_ = prefetch_ ? prefetch_->take() : dl_->batch(order_, index_);
 }
 

@@ -13,11 +13,12 @@
 namespace tg {
 
 Metric accuracy_metric() {
-  return {"accuracy", [](const Tensor& pred, const Tensor& y) {
-            Tensor hit =
-                ops::binary(BinaryOp::eq, ops::argmax(pred, -1).to(DType::f32), y.to(DType::f32));
-            return ops::reduce(ReduceOp::mean, hit, {}, false).item<double>();
-          }};
+  auto acc = [](const Tensor& pred, const Tensor& y) {
+    Tensor hit = ops::binary(BinaryOp::eq, ops::argmax(pred, -1).to(DType::f32), y.to(DType::f32));
+    return ops::reduce(ReduceOp::mean, hit, {}, false);
+  };
+  return {"accuracy", [acc](const Tensor& p, const Tensor& y) { return acc(p, y).item<double>(); },
+          acc};
 }
 
 Learner::Learner(std::shared_ptr<nn::Module> model_, std::shared_ptr<optim::Optimizer> opt_,

@@ -32,10 +32,13 @@ namespace tg {
 
 using LossFn = std::function<Tensor(const Tensor& pred, const Tensor& target)>;
 
-// A metric of one batch, averaged over batches weighted by their size.
+// A metric of one batch, averaged over batches weighted by their size. tensor_fn, when set,
+// computes the same value as a one-element tensor on the batch's device without reading it:
+// AvgStats uses it on a GPU so that a training step never waits for the GPU.
 struct Metric {
   std::string name;
   std::function<double(const Tensor& pred, const Tensor& target)> fn;
+  std::function<Tensor(const Tensor& pred, const Tensor& target)> tensor_fn = nullptr;
 };
 Metric accuracy_metric();  // fraction of rows whose argmax is the label
 

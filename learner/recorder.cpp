@@ -1,11 +1,14 @@
 // Recorder: the learning rate and loss of every training batch and the figures of every epoch,
 // kept for plots and written as CSV (atomically, through write_file_atomic).
 #include <charconv>
+#include <cmath>
 #include <set>
 #include <sstream>
 
 #include "learner/callbacks.h"
 #include "learner/checkpoint.h"
+#include "tensor/creation.h"
+#include "tensor/grad_mode.h"
 
 namespace tg {
 
@@ -35,6 +38,8 @@ void Recorder::before_fit(Learner& l) {
   losses.clear();
   epochs.clear();
   seen_loss_ = Tensor();
+  device_losses_ = Tensor();
+  device_count_ = 0;
 }
 
 void Recorder::after_batch(Learner& l) {
@@ -43,11 +48,39 @@ void Recorder::after_batch(Learner& l) {
   seen_loss_ = l.loss;
   if (!l.training || !fresh || l.context == RunContext::lr_find) return;
   lrs.push_back(l.opt->get("lr"));
+  if (l.loss.device().is_cuda()) {
+    // Kept on the device (one copy kernel) and read once per phase: reading each loss would
+    // make every step wait for the GPU.
+    NoGrad off;
+    if (!device_losses_.defined() || device_count_ == device_losses_.size(0))
+      flush_device_losses(),
+          device_losses_ = empty({std::max<int64_t>(l.n_iter, 1)}, DType::f32, l.loss.device());
+    device_losses_.narrow(0, device_count_++, 1).copy_(l.loss.detach().reshape({1}));
+    losses.push_back(std::nan(""));  // filled in by flush_device_losses
+    return;
+  }
   losses.push_back(l.loss.item<double>());
 }
 
+void Recorder::flush_device_losses() {
+  if (device_count_ == 0) return;
+  const std::vector<double> v = device_losses_.narrow(0, 0, device_count_).to_vector<double>();
+  const size_t first = losses.size() - v.size();
+  for (size_t i = 0; i < v.size(); ++i) losses[first + i] = v[i];
+  device_count_ = 0;
+}
+
+void Recorder::after_train(Learner&) {
+  flush_device_losses();
+}
+
 void Recorder::after_epoch(Learner& l) {
+  flush_device_losses();
   if (l.context != RunContext::lr_find) epochs.push_back(l.values);
+}
+
+void Recorder::after_fit(Learner&) {
+  flush_device_losses();
 }
 
 void Recorder::write_csv(const std::string& path) const {

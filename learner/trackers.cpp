@@ -9,6 +9,9 @@
 
 #include "learner/callbacks.h"
 #include "learner/checkpoint.h"
+#include "tensor/creation.h"
+#include "tensor/grad_mode.h"
+#include "tensor/ops.h"
 
 namespace tg {
 
@@ -50,17 +53,44 @@ std::string num(double v) {
 
 void TerminateOnNaN::before_fit(Learner&) {
   stopped = false;
+  device_sum_ = Tensor();
 }
 
 void TerminateOnNaN::after_batch(Learner& l) {
   if (!l.loss.defined()) return;
+  if (l.loss.device().is_cuda()) {
+    // Reading each loss would make every step wait for the GPU: sum them on the device and
+    // look once per phase (a NaN or an infinity anywhere makes the sum non-finite).
+    NoGrad off;
+    if (!device_sum_.defined()) device_sum_ = zeros({1}, DType::f32, l.loss.device());
+    ops::axpy_(device_sum_, 1.0, l.loss.detach().reshape({1}).to(DType::f32));
+    return;
+  }
   const double v = l.loss.item<double>();
   if (std::isfinite(v)) return;
+  stop(l, v, "batch " + std::to_string(l.iter + 1));
+}
+
+void TerminateOnNaN::after_train(Learner& l) {
+  check_device_sum(l);
+}
+
+void TerminateOnNaN::after_validate(Learner& l) {
+  check_device_sum(l);
+}
+
+void TerminateOnNaN::check_device_sum(Learner& l) {
+  if (!device_sum_.defined()) return;
+  const double v = device_sum_.item<double>();
+  device_sum_ = Tensor();
+  if (!std::isfinite(v)) stop(l, v, "one of its batches (checked once per phase on a GPU)");
+}
+
+void TerminateOnNaN::stop(Learner& l, double v, const std::string& where) {
   stopped = true;
   (out ? *out : std::cerr) << "TerminateOnNaN: the loss is " << v << " at epoch " << (l.epoch + 1)
-                           << ", batch " << (l.iter + 1) << " ("
-                           << (l.training ? "training" : "validating") << "); stopping the fit"
-                           << std::endl;
+                           << ", " << where << " (" << (l.training ? "training" : "validating")
+                           << "); stopping the fit" << std::endl;
   throw CancelFit();
 }
 

@@ -99,6 +99,16 @@ void Module::zero_grad() {
   for (auto& [n, c] : children_) c->zero_grad();
 }
 
+Module& Module::to(Device device) {
+  for (auto& [n, p] : named_parameters()) p.to_(device);  // shared, so tied weights move once
+  return *this;
+}
+
+Device Module::device() const {
+  const auto params = parameters();
+  return params.empty() ? Device::cpu() : params.front().device();
+}
+
 StateDict Module::state_dict() const {
   std::vector<std::pair<std::string, Tensor>> all;
   collect("", all);

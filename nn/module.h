@@ -41,6 +41,10 @@ class Module {
   void eval() { train(false); }
   bool is_training() const { return training_; }
   void zero_grad();  // zeroes every parameter's gradient in place
+  // Moves every parameter (and its gradient) to device in place, so an optimizer built on
+  // these parameters keeps working: model.to(tg::Device::cuda()).
+  Module& to(Device device);
+  Device device() const;  // of the first parameter (cpu for a module without parameters)
 
   // Parameters by dotted name, sharing storage with the module (detached).
   StateDict state_dict() const;

@@ -174,11 +174,10 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
       TG_CHECK(k.index < groups[k.group].params.size(), op, "'", *key, "' is for parameter ",
                k.index, " of group ", k.group, ", which this optimizer lacks");
       const Tensor& p = groups[k.group].params[k.index];
-      TG_CHECK(t.shape() == p.shape() && t.dtype() == p.dtype() && t.device() == p.device(), op,
-               "'", *key, "' has shape ", t.shape_str(), " (", dtype_name(t.dtype()), ", ",
-               t.device().str(), ") but its parameter has shape ", p.shape_str(), " (",
-               dtype_name(p.dtype()), ", ", p.device().str(), ")");
-      st[k.group][k.index][k.name] = t;
+      TG_CHECK(t.shape() == p.shape() && t.dtype() == p.dtype(), op, "'", *key, "' has shape ",
+               t.shape_str(), " (", dtype_name(t.dtype()), ") but its parameter has shape ",
+               p.shape_str(), " (", dtype_name(p.dtype()), ")");
+      st[k.group][k.index][k.name] = t.detach().to(p.device());  // a checkpoint is on the CPU
     } else {
       unexpected.push_back(*key);
     }

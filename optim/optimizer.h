@@ -70,9 +70,16 @@ class SGD : public Optimizer {
   SGD(const std::vector<Tensor>& params, const SGDOptions& opt);
   SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults);
   void step() override;
+  // CUDA: copies each group's lr, momentum, dampening and weight decay to the device buffer
+  // the update kernel reads. step() does it itself except under CUDA Graph capture; before
+  // replaying a captured step, call this so the replay uses the current values.
+  void upload_hyper();
 
  protected:
   void check_group(const ParamGroup& group) const override;
+
+ private:
+  std::vector<Tensor> hyper_dev_;  // per group: 4 floats on the group's device
 };
 
 }  // namespace tg::optim

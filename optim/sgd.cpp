@@ -1,10 +1,17 @@
-// SGD: torch.optim.SGD's validation and update, one kernels::cpu::sgd_step call per parameter.
+// SGD: torch.optim.SGD's validation and update, one sgd_step kernel call per parameter.
 // The momentum buffer of a parameter is created on its first update (first = true: the buffer
 // takes the gradient itself) and reused afterwards, so a warm step allocates nothing.
+//
+// On CUDA the kernel reads lr, momentum, dampening and weight decay from a small device
+// buffer per group (sgd_step_dev), which step() refreshes from the host values before the
+// kernels; under CUDA Graph capture it does not (a copy from the host cannot be captured), and
+// whoever replays the graph calls upload_hyper() first, so a scheduler's changes still apply.
 #include <string>
 
 #include "kernels/sgd.h"
 #include "optim/optimizer.h"
+#include "tensor/cuda.h"
+#include "tensor/cuda_graph.h"
 #include "tensor/grad_mode.h"
 
 namespace tg::optim {
@@ -46,8 +53,8 @@ std::map<std::string, double> to_map(const SGDOptions& o) {
 }
 
 // The hyper-parameters of one group, checked as torch.optim.SGD checks them (NaN fails too).
-kernels::cpu::SgdHyper read_hyper(const ParamGroup& g) {
-  kernels::cpu::SgdHyper h;
+kernels::SgdHyper read_hyper(const ParamGroup& g) {
+  kernels::SgdHyper h;
   h.lr = g.hyper.at(k_lr());
   h.momentum = g.hyper.at(k_momentum());
   h.dampening = g.hyper.at(k_dampening());
@@ -80,18 +87,35 @@ void SGD::check_group(const ParamGroup& group) const {
   read_hyper(group);
 }
 
+void SGD::upload_hyper() {
+  hyper_dev_.resize(groups_.size());
+  for (size_t gi = 0; gi < groups_.size(); ++gi) {
+    const auto& params = groups_[gi].params;
+    if (params.empty() || !params.front().device().is_cuda()) continue;
+    const kernels::SgdHyper h = read_hyper(groups_[gi]);
+    const float host[4] = {static_cast<float>(h.lr), static_cast<float>(h.momentum),
+                           static_cast<float>(h.dampening), static_cast<float>(h.weight_decay)};
+    Tensor& dev = hyper_dev_[gi];
+    if (!dev.defined() || dev.device() != params.front().device())
+      dev = empty({4}, DType::f32, params.front().device());
+    // A copy from pageable host memory is staged at once, so `host` may go out of scope.
+    allocator_for(dev.device()).copy_bytes(dev.raw_data(), host, sizeof(host));
+  }
+}
+
 void SGD::step() {
   NoGrad guard;
+  const bool capturing = cuda::is_capturing();
+  bool uploaded = false;
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
-    const kernels::cpu::SgdHyper h = read_hyper(groups_[gi]);
+    const kernels::SgdHyper h = read_hyper(groups_[gi]);
     const std::vector<Tensor>& params = groups_[gi].params;
     for (size_t i = 0; i < params.size(); ++i) {
       const Tensor& p = params[i];
       Tensor grad = p.grad();
       if (!grad.defined()) continue;
-      TG_CHECK(p.device().is_cpu() && grad.device().is_cpu(), "SGD",
-               "CUDA parameters are not supported yet: parameter ", i, " of group ", gi, " is on ",
-               p.device().str());
+      TG_CHECK(p.device() == grad.device(), "SGD", "parameter ", i, " of group ", gi, " is on ",
+               p.device().str(), " but its gradient is on ", grad.device().str());
       TG_CHECK(grad.shape() == p.shape() && grad.dtype() == p.dtype(), "SGD", "parameter ", i,
                " of group ", gi, " is ", p.shape_str(), " ", dtype_name(p.dtype()),
                " but its gradient is ", grad.shape_str(), " ", dtype_name(grad.dtype()));
@@ -105,8 +129,28 @@ void SGD::step() {
         if (it == st.end()) {
           it = st.emplace(k_buffer(), empty(p.shape(), p.dtype(), p.device())).first;
           first = true;
+        } else if (it->second.device() != p.device()) {
+          it->second.to_(p.device());  // the model moved after the buffer was made
         }
         buf = &it->second;
+      }
+      if (p.device().is_cuda()) {
+#if TG_WITH_CUDA
+        if (!uploaded && !capturing) upload_hyper();
+        uploaded = true;
+        TG_CHECK(hyper_dev_.size() > gi && hyper_dev_[gi].defined(), "SGD",
+                 "the device copy of the hyper-parameters of group ", gi,
+                 " is missing: call upload_hyper() before capturing a step");
+        const float* hd = hyper_dev_[gi].data<float>();
+        TG_DISPATCH_FLOATING(p.dtype(), "SGD", [&] {
+          kernels::cuda::sgd_step_dev<scalar_t>(p.data<scalar_t>(), grad.data<scalar_t>(),
+                                                buf ? buf->data<scalar_t>() : nullptr, p.numel(),
+                                                hd, h.nesterov, first);
+        });
+#else
+        TG_FAIL("SGD", "CUDA parameter in a build without the CUDA backend");
+#endif
+        continue;
       }
       TG_DISPATCH_FLOATING(p.dtype(), "SGD", [&] {
         kernels::cpu::sgd_step<scalar_t>(p.data<scalar_t>(), grad.data<scalar_t>(),

@@ -7,6 +7,8 @@
 
 #include "kernels/elementwise.h"
 #include "kernels/index.h"
+#include "tensor/dispatch.h"
+#include "tensor/grad_mode.h"
 #include "tensor/tensor.h"
 
 namespace tg {
@@ -14,7 +16,30 @@ namespace tg {
 namespace {
 
 using detail::refuse_grad;
-using detail::require_cpu;
+using detail::require_defined;
+
+// The converting copy on the tensors' device (cast<S, D> has a comma, which TG_KERNEL's
+// argument list cannot take).
+template <typename S, typename D>
+void cast_on(Device dev, const S* src, D* dst, int64_t n) {
+  if (dev.is_cuda()) {
+#if TG_WITH_CUDA
+    kernels::cuda::cast<S, D>(src, dst, n);
+#else
+    detail::no_cuda_kernel("cast");
+#endif
+  } else {
+    kernels::cpu::cast<S, D>(src, dst, n);
+  }
+}
+
+// Writes through a non-contiguous destination walk the host's memory; on the GPU that walk
+// would need a strided-destination kernel, which no op has needed yet.
+void require_contiguous_on_cuda(const char* op, const Tensor& dst) {
+  TG_CHECK(dst.device().is_cpu() || dst.is_contiguous(), op,
+           "writing into a non-contiguous CUDA tensor (shape ", dst.shape_str(), ", strides ",
+           shape_str(dst.strides()), ") is not supported; write into a contiguous one");
+}
 
 // f(i, off) for every element in row-major order: i its position, off its storage offset
 // relative to element 0 of the view. For writes through a non-contiguous destination.
@@ -40,7 +65,7 @@ void walk(const Shape& shape, const Shape& strides, F f) {
 Tensor copy_contiguous(const Tensor& x) {
   Tensor out = empty(x.shape(), x.dtype(), x.device());
   TG_DISPATCH_ALL(x.dtype(), "Tensor::contiguous", [&] {
-    kernels::cpu::copy(x.data<scalar_t>(), x.strided(), out.data<scalar_t>());
+    TG_KERNEL(x.device(), copy, x.data<scalar_t>(), x.strided(), out.data<scalar_t>());
   });
   return out;
 }
@@ -61,26 +86,26 @@ Split split_at(const Shape& s, int64_t d) {
 Tensor Tensor::contiguous() const {
   if (is_contiguous()) return *this;
   refuse_grad("Tensor::contiguous", *this);
-  require_cpu("Tensor::contiguous", *this);
   return copy_contiguous(*this);
 }
 
 Tensor Tensor::clone() const {
   refuse_grad("Tensor::clone", *this);
-  require_cpu("Tensor::clone", *this);
+  require_defined("Tensor::clone", *this);
   return copy_contiguous(*this);
 }
 
 Tensor Tensor::to(DType dtype) const {
   if (dtype == this->dtype()) return *this;
   refuse_grad("Tensor::to", *this);
-  require_cpu("Tensor::to", *this);
+  require_defined("Tensor::to", *this);
   Tensor src = contiguous();
-  Tensor out = empty(shape(), dtype);
+  Tensor out = empty(shape(), dtype, device());
   TG_DISPATCH_ALL(src.dtype(), "Tensor::to", [&] {
     using S = scalar_t;
-    TG_DISPATCH_ALL(dtype, "Tensor::to",
-                    [&] { kernels::cpu::cast(src.data<S>(), out.data<scalar_t>(), src.numel()); });
+    TG_DISPATCH_ALL(dtype, "Tensor::to", [&] {
+      cast_on<S, scalar_t>(device(), src.data<S>(), out.data<scalar_t>(), src.numel());
+    });
   });
   return out;
 }
@@ -98,10 +123,28 @@ Tensor Tensor::to(Device device) const {
   return out;
 }
 
+Tensor& Tensor::to_(Device device) {
+  require_defined("Tensor::to_", *this);
+  if (device == this->device()) return *this;
+  TG_CHECK(is_leaf(), "Tensor::to_", "only leaf tensors can move in place (this one of shape ",
+           shape_str(), " was computed by an op)");
+  Tensor moved, grad_moved;
+  {
+    NoGrad guard;
+    moved = detach().to(device);
+    if (impl()->grad.defined()) grad_moved = impl()->grad.detach().to(device);
+  }
+  TensorImpl& i = *impl();
+  i.storage = moved.storage();
+  i.strides = moved.strides();
+  i.offset = 0;
+  i.grad = grad_moved;
+  return *this;
+}
+
 Tensor Tensor::index_select(int64_t d, const Tensor& index) const {
   refuse_grad("Tensor::index_select", *this);
-  require_cpu("Tensor::index_select", *this);
-  require_cpu("Tensor::index_select", index);
+  const Device dev = detail::same_device("Tensor::index_select", *this, index);
   d = detail::wrap_dim("Tensor::index_select", d, dim());
   TG_CHECK(index.dtype() == DType::i32 && index.dim() == 1, "Tensor::index_select",
            "the index must be a 1-d int32 tensor, got ", dtype_name(index.dtype()), " of shape ",
@@ -111,13 +154,13 @@ Tensor Tensor::index_select(int64_t d, const Tensor& index) const {
   const int64_t n = index.numel();
   Shape sh = shape();
   sh[d] = n;
-  Tensor out = empty(sh, dtype());
+  Tensor out = empty(sh, dtype(), dev);
   TG_DISPATCH_ALL(dtype(), "Tensor::index_select", [&] {
     const scalar_t* src = x.data<scalar_t>();
     scalar_t* dst = out.data<scalar_t>();
     for (int64_t o = 0; o < sp.outer; ++o)
-      kernels::cpu::index_select_rows(src + o * sp.r * sp.inner, sp.r, sp.inner,
-                                      idx.data<int32_t>(), n, dst + o * n * sp.inner);
+      TG_KERNEL(dev, index_select_rows, src + o * sp.r * sp.inner, sp.r, sp.inner,
+                idx.data<int32_t>(), n, dst + o * n * sp.inner);
   });
   return out;
 }
@@ -126,8 +169,7 @@ Tensor Tensor::index_select(int64_t d, const Tensor& index) const {
 // allows it to be smaller there).
 Tensor Tensor::gather(int64_t d, const Tensor& index) const {
   refuse_grad("Tensor::gather", *this);
-  require_cpu("Tensor::gather", *this);
-  require_cpu("Tensor::gather", index);
+  const Device dev = detail::same_device("Tensor::gather", *this, index);
   d = detail::wrap_dim("Tensor::gather", d, dim());
   TG_CHECK(index.dtype() == DType::i32, "Tensor::gather", "the index must be int32, got ",
            dtype_name(index.dtype()));
@@ -137,17 +179,18 @@ Tensor Tensor::gather(int64_t d, const Tensor& index) const {
            " must match the input's shape ", shape_str(), " in every dim but ", d);
   Tensor x = contiguous(), idx = index.detach().contiguous();
   const Split sp = split_at(shape(), d);
-  Tensor out = empty(index.shape(), dtype());
+  Tensor out = empty(index.shape(), dtype(), dev);
   TG_DISPATCH_ALL(dtype(), "Tensor::gather", [&] {
-    kernels::cpu::gather(x.data<scalar_t>(), sp.outer, sp.r, sp.inner, idx.data<int32_t>(),
-                         index.size(d), out.data<scalar_t>());
+    TG_KERNEL(dev, gather, x.data<scalar_t>(), sp.outer, sp.r, sp.inner, idx.data<int32_t>(),
+              index.size(d), out.data<scalar_t>());
   });
   return out;
 }
 
 Tensor& Tensor::fill_(double value) {
   refuse_grad("Tensor::fill_", *this);
-  require_cpu("Tensor::fill_", *this);
+  require_defined("Tensor::fill_", *this);
+  require_contiguous_on_cuda("Tensor::fill_", *this);
   TG_DISPATCH_ALL(dtype(), "Tensor::fill_", [&] {
     if constexpr (std::is_integral_v<scalar_t>) {
       using L = std::numeric_limits<scalar_t>;
@@ -157,7 +200,7 @@ Tensor& Tensor::fill_(double value) {
     const auto v = static_cast<scalar_t>(value);
     scalar_t* p = data<scalar_t>();
     if (is_contiguous()) {
-      kernels::cpu::fill(p, numel(), v);
+      TG_KERNEL(device(), fill, p, numel(), v);
     } else {
       walk(shape(), strides(), [&](int64_t, int64_t off) { p[off] = v; });
     }
@@ -169,18 +212,19 @@ Tensor& Tensor::fill_(double value) {
 // first, so x.copy_(x.t()) reads the old values.
 Tensor& Tensor::copy_(const Tensor& src) {
   refuse_grad("Tensor::copy_", *this);
-  require_cpu("Tensor::copy_", *this);
-  require_cpu("Tensor::copy_", src);
+  require_defined("Tensor::copy_", *this);
+  require_defined("Tensor::copy_", src);
+  require_contiguous_on_cuda("Tensor::copy_", *this);
   bool ok = src.dim() <= dim();
   for (int64_t i = 1; ok && i <= src.dim(); ++i) ok = src.size(-i) == 1 || src.size(-i) == size(-i);
   TG_CHECK(ok, "Tensor::copy_", "source of shape ", src.shape_str(),
            " cannot be broadcast to shape ", shape_str());
-  Tensor s = src.detach().to(dtype());
+  Tensor s = src.detach().to(device()).to(dtype());
   if (s.shares_storage(*this)) s = s.clone();
   s = s.expand(shape());
   TG_DISPATCH_ALL(dtype(), "Tensor::copy_", [&] {
     if (is_contiguous()) {
-      kernels::cpu::copy(s.data<scalar_t>(), s.strided(), data<scalar_t>());
+      TG_KERNEL(device(), copy, s.data<scalar_t>(), s.strided(), data<scalar_t>());
     } else {
       Tensor tmp = empty(shape(), dtype());
       const scalar_t* t = tmp.data<scalar_t>();

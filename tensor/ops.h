@@ -13,10 +13,10 @@
 
 namespace tg {
 
-using kernels::cpu::BinaryOp;
-using kernels::cpu::ReduceOp;
-using kernels::cpu::ScalarOp;
-using kernels::cpu::UnaryOp;
+using kernels::BinaryOp;
+using kernels::ReduceOp;
+using kernels::ScalarOp;
+using kernels::UnaryOp;
 
 // The shape both broadcast to (NumPy rules); throws tg::Error naming op and both shapes.
 Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
@@ -56,6 +56,10 @@ std::pair<Tensor, Tensor> cross_entropy(const Tensor& logits, const Tensor& labe
 // glogits = scale * (probs - onehot(labels)). For the mean loss above, pass
 // scale = d(loss)/d(mean) / n, as the kernel (kernels/softmax.h) takes it.
 Tensor cross_entropy_backward(const Tensor& probs, const Tensor& labels, double scale);
+// The same with the loss's upstream gradient as a one-element tensor: glogits = gloss * scale *
+// (probs - onehot). On CUDA gloss is read on the device, so the backward never synchronises.
+Tensor cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor& gloss,
+                              double scale);
 
 Tensor relu_backward(const Tensor& x, const Tensor& gy);
 // zeros(shape) with src added at the int32 index along dim: the adjoint of Tensor::gather.

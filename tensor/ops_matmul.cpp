@@ -1,7 +1,9 @@
-// matmul: op(a) @ op(b) through the CPU GEMM. A 2-d view whose rows or columns are evenly
-// spaced is handed to the GEMM as it is (a column-major view, like w.t(), becomes the
-// transpose flag); only other layouts are copied first. An n-d a is flattened into rows.
+// matmul: op(a) @ op(b) through the device's GEMM (cuBLAS on CUDA). A 2-d view whose rows or
+// columns are evenly spaced is handed to the GEMM as it is (a column-major view, like w.t(),
+// becomes the transpose flag); only other layouts are copied first. An n-d a is flattened into
+// rows.
 #include "kernels/gemm.h"
+#include "tensor/dispatch.h"
 #include "tensor/ops.h"
 
 namespace tg::ops {
@@ -29,8 +31,7 @@ Operand as_operand(const Tensor& x) {
 }  // namespace
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in, bool trans_a, bool trans_b) {
-  detail::require_cpu("matmul", a_in);
-  detail::require_cpu("matmul", b_in);
+  const Device dev = detail::same_device("matmul", a_in, b_in);
   TG_CHECK(a_in.dtype() == b_in.dtype(), "matmul", "dtypes differ: ", dtype_name(a_in.dtype()), " ",
            a_in.shape_str(), " @ ", dtype_name(b_in.dtype()), " ", b_in.shape_str());
   TG_CHECK(b_in.dim() == 2 && (a_in.dim() == 2 || (a_in.dim() > 2 && !trans_a)), "matmul",
@@ -47,14 +48,14 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in, bool trans_a, bool trans_b
   Shape out_shape(a_in.shape().begin(), a_in.shape().end() - 1);
   if (trans_a) out_shape = {m};
   out_shape.push_back(n);
-  Tensor out = empty(out_shape, a.dtype());
+  Tensor out = empty(out_shape, a.dtype(), dev);
   if (m == 0 || n == 0) return out;
   if (k == 0) return out.fill_(0);
   const Operand oa = as_operand(a), ob = as_operand(b);
   TG_DISPATCH_FLOATING(a.dtype(), "matmul", [&] {
-    kernels::cpu::gemm(trans_a != oa.trans, trans_b != ob.trans, m, n, k, scalar_t(1),
-                       oa.keep.data<scalar_t>(), oa.ld, ob.keep.data<scalar_t>(), ob.ld,
-                       scalar_t(0), out.data<scalar_t>(), n);
+    TG_KERNEL(dev, gemm, trans_a != oa.trans, trans_b != ob.trans, m, n, k, scalar_t(1),
+              oa.keep.data<scalar_t>(), oa.ld, ob.keep.data<scalar_t>(), ob.ld, scalar_t(0),
+              out.data<scalar_t>(), n);
   });
   return out;
 }

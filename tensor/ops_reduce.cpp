@@ -5,6 +5,7 @@
 // full count.
 #include <algorithm>
 
+#include "tensor/dispatch.h"
 #include "tensor/ops.h"
 
 namespace tg::ops {
@@ -20,7 +21,7 @@ const char* reduce_name(ReduceOp op) {
 
 Tensor reduce(ReduceOp op, const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
   const char* name = reduce_name(op);
-  detail::require_cpu(name, x);
+  detail::require_defined(name, x);
   const int64_t nd = x.dim();
   std::vector<bool> red(nd, dims.empty());
   for (int64_t d : dims) {
@@ -55,15 +56,17 @@ Tensor reduce(ReduceOp op, const Tensor& x, std::vector<int64_t> dims, bool keep
     perm.insert(perm.end(), tail.begin(), tail.end());
     src = src.permute(perm).contiguous();
   }
-  Tensor out = empty(out_shape, x.dtype());
+  if (x.device().is_cuda() && r == 0 && op != ReduceOp::sum && op != ReduceOp::mean)
+    TG_FAIL(name, "cannot reduce over an empty dim (shape ", x.shape_str(), ")");
+  Tensor out = empty(out_shape, x.dtype(), x.device());
   TG_DISPATCH_FLOATING(x.dtype(), name, [&] {
-    kernels::cpu::reduce(op, src.data<scalar_t>(), outer, r, inner, out.data<scalar_t>());
+    TG_KERNEL(x.device(), reduce, op, src.data<scalar_t>(), outer, r, inner, out.data<scalar_t>());
   });
   return out;
 }
 
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
-  detail::require_cpu("argmax", x);
+  detail::require_defined("argmax", x);
   dim = detail::wrap_dim("argmax", dim, x.dim());
   const Tensor src = x.detach().contiguous();
   int64_t outer = 1, inner = 1;
@@ -73,9 +76,12 @@ Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
     shape[dim] = 1;
   else
     shape.erase(shape.begin() + dim);
-  Tensor out = empty(shape, DType::i32);
+  TG_CHECK(x.device().is_cpu() || x.size(dim) > 0, "argmax",
+           "cannot take the argmax of an empty dim (shape ", x.shape_str(), ")");
+  Tensor out = empty(shape, DType::i32, x.device());
   TG_DISPATCH_FLOATING(x.dtype(), "argmax", [&] {
-    kernels::cpu::argmax(src.data<scalar_t>(), outer, x.size(dim), inner, out.data<int32_t>());
+    TG_KERNEL(x.device(), argmax, src.data<scalar_t>(), outer, x.size(dim), inner,
+              out.data<int32_t>());
   });
   return out;
 }

@@ -1,6 +1,7 @@
 // Softmax, log-softmax, their backward passes and the fused cross-entropy, all along the last
 // dim: the input is viewed as (rows, cols) with cols the last dim, made contiguous if needed.
 #include "kernels/softmax.h"
+#include "tensor/dispatch.h"
 #include "tensor/ops.h"
 
 namespace tg::ops {
@@ -13,7 +14,7 @@ struct Rows {
 };
 
 Rows as_rows(const char* op, const Tensor& x) {
-  detail::require_cpu(op, x);
+  detail::require_defined(op, x);
   TG_CHECK(x.dim() >= 1, op, "expects at least 1 dim, got shape ", x.shape_str());
   TG_CHECK(is_floating(x.dtype()), op, "expects a floating tensor, got ", dtype_name(x.dtype()));
   Rows r{x.detach().contiguous(), 0, x.size(-1)};
@@ -31,25 +32,28 @@ void check_pair(const char* op, const Tensor& y, const Tensor& gy) {
 template <typename Kernel>
 Tensor rowwise(const char* op, const Tensor& x, Kernel kernel) {
   const Rows r = as_rows(op, x);
-  Tensor out = empty(x.shape(), x.dtype());
-  TG_DISPATCH_FLOATING(x.dtype(), op,
-                       [&] { kernel(r.x.data<scalar_t>(), r.rows, r.cols, out.data<scalar_t>()); });
+  Tensor out = empty(x.shape(), x.dtype(), x.device());
+  TG_DISPATCH_FLOATING(x.dtype(), op, [&] {
+    kernel(x.device(), r.x.data<scalar_t>(), r.rows, r.cols, out.data<scalar_t>());
+  });
   return out;
 }
 
 template <typename Kernel>
 Tensor rowwise2(const char* op, const Tensor& y, const Tensor& gy, Kernel kernel) {
   check_pair(op, y, gy);
+  detail::same_device(op, y, gy);
   const Rows ry = as_rows(op, y), rg = as_rows(op, gy);
-  Tensor out = empty(y.shape(), y.dtype());
+  Tensor out = empty(y.shape(), y.dtype(), y.device());
   TG_DISPATCH_FLOATING(y.dtype(), op, [&] {
-    kernel(ry.x.data<scalar_t>(), rg.x.data<scalar_t>(), ry.rows, ry.cols, out.data<scalar_t>());
+    kernel(y.device(), ry.x.data<scalar_t>(), rg.x.data<scalar_t>(), ry.rows, ry.cols,
+           out.data<scalar_t>());
   });
   return out;
 }
 
 void check_labels(const char* op, const Tensor& logits, const Tensor& labels) {
-  detail::require_cpu(op, labels);
+  detail::same_device(op, logits, labels);
   TG_CHECK(logits.dim() == 2 && is_floating(logits.dtype()), op,
            "logits must be a 2-d floating tensor (n, c), got ", dtype_name(logits.dtype()), " ",
            logits.shape_str());
@@ -61,10 +65,10 @@ void check_labels(const char* op, const Tensor& logits, const Tensor& labels) {
 }  // namespace
 
 #define TG_ROW_KERNEL(fn) \
-  [](const auto* x, int64_t r, int64_t c, auto* y) { kernels::cpu::fn(x, r, c, y); }
-#define TG_ROW_KERNEL2(fn)                                            \
-  [](const auto* y, const auto* gy, int64_t r, int64_t c, auto* gx) { \
-    kernels::cpu::fn(y, gy, r, c, gx);                                \
+  [](Device d, const auto* x, int64_t r, int64_t c, auto* y) { TG_KERNEL(d, fn, x, r, c, y); }
+#define TG_ROW_KERNEL2(fn)                                                      \
+  [](Device d, const auto* y, const auto* gy, int64_t r, int64_t c, auto* gx) { \
+    TG_KERNEL(d, fn, y, gy, r, c, gx);                                          \
   }
 
 Tensor softmax(const Tensor& x) {
@@ -84,24 +88,49 @@ std::pair<Tensor, Tensor> cross_entropy(const Tensor& logits, const Tensor& labe
   check_labels("cross_entropy", logits, labels);
   const Rows r = as_rows("cross_entropy", logits);
   const Tensor lab = labels.detach().contiguous();
-  Tensor loss = empty({}, logits.dtype()), probs = empty(logits.shape(), logits.dtype());
+  const Device dev = logits.device();
+  Tensor loss = empty({}, logits.dtype(), dev), probs = empty(logits.shape(), logits.dtype(), dev);
   TG_DISPATCH_FLOATING(logits.dtype(), "cross_entropy", [&] {
-    *loss.data<scalar_t>() = kernels::cpu::cross_entropy(r.x.data<scalar_t>(), lab.data<int32_t>(),
-                                                         r.rows, r.cols, probs.data<scalar_t>());
+    if (dev.is_cuda()) {  // the loss stays on the device: reading it would synchronise
+      TG_CUDA_KERNEL(cross_entropy, r.x.data<scalar_t>(), lab.data<int32_t>(), r.rows, r.cols,
+                     probs.data<scalar_t>(), loss.data<scalar_t>());
+    } else {
+      *loss.data<scalar_t>() = kernels::cpu::cross_entropy(
+          r.x.data<scalar_t>(), lab.data<int32_t>(), r.rows, r.cols, probs.data<scalar_t>());
+    }
   });
   return {loss, probs};
 }
 
-Tensor cross_entropy_backward(const Tensor& probs, const Tensor& labels, double scale) {
+Tensor cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor& gloss,
+                              double scale) {
   check_labels("cross_entropy_backward", probs, labels);
   const Rows r = as_rows("cross_entropy_backward", probs);
   const Tensor lab = labels.detach().contiguous();
-  Tensor g = empty(probs.shape(), probs.dtype());
+  const Device dev = probs.device();
+  if (gloss.defined()) {
+    detail::same_device("cross_entropy_backward", probs, gloss);
+    TG_CHECK(gloss.numel() == 1 && gloss.dtype() == probs.dtype(), "cross_entropy_backward",
+             "the loss gradient must be one ", dtype_name(probs.dtype()), " value, got ",
+             dtype_name(gloss.dtype()), " ", gloss.shape_str());
+  }
+  Tensor g = empty(probs.shape(), probs.dtype(), dev);
   TG_DISPATCH_FLOATING(probs.dtype(), "cross_entropy_backward", [&] {
-    kernels::cpu::cross_entropy_backward(r.x.data<scalar_t>(), lab.data<int32_t>(), r.rows, r.cols,
-                                         static_cast<scalar_t>(scale), g.data<scalar_t>());
+    if (dev.is_cuda()) {  // the upstream gradient is read on the device, never on the host
+      TG_CUDA_KERNEL(cross_entropy_backward, r.x.data<scalar_t>(), lab.data<int32_t>(), r.rows,
+                     r.cols, gloss.defined() ? gloss.data<scalar_t>() : nullptr,
+                     static_cast<scalar_t>(scale), g.data<scalar_t>());
+    } else {
+      const double s = gloss.defined() ? scale * gloss.item<double>() : scale;
+      kernels::cpu::cross_entropy_backward(r.x.data<scalar_t>(), lab.data<int32_t>(), r.rows,
+                                           r.cols, static_cast<scalar_t>(s), g.data<scalar_t>());
+    }
   });
   return g;
+}
+
+Tensor cross_entropy_backward(const Tensor& probs, const Tensor& labels, double scale) {
+  return cross_entropy_backward(probs, labels, Tensor(), scale);
 }
 
 }  // namespace tg::ops

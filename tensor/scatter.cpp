@@ -1,6 +1,7 @@
 // ops::scatter_add: the adjoint of gather, used for the gradient of gathered values.
 #include "kernels/index.h"
 #include "tensor/creation.h"
+#include "tensor/dispatch.h"
 #include "tensor/ops.h"
 
 namespace tg::ops {
@@ -16,15 +17,15 @@ Tensor scatter_add(const Tensor& src, const Shape& shape, int64_t dim, const Ten
   for (int64_t d = 0; d < nd; ++d)
     TG_CHECK(d == dim || index.size(d) == shape[d], "scatter_add", "index of shape ",
              index.shape_str(), " does not fit output ", shape_str(shape), " outside dim ", dim);
-  TG_CHECK(src.device().is_cpu(), "scatter_add", "CUDA tensors are not supported yet");
+  const Device dev = detail::same_device("scatter_add", src, index);
   int64_t outer = 1, inner = 1;
   for (int64_t d = 0; d < dim; ++d) outer *= shape[d];
   for (int64_t d = dim + 1; d < nd; ++d) inner *= shape[d];
-  Tensor out = zeros(shape, src.dtype());
+  Tensor out = zeros(shape, src.dtype(), dev);
   Tensor s = src.contiguous(), i = index.contiguous();
   TG_DISPATCH_FLOATING(src.dtype(), "scatter_add", [&] {
-    kernels::cpu::scatter_add(s.data<scalar_t>(), outer, shape[dim], inner, i.data<int32_t>(),
-                              index.size(dim), out.data<scalar_t>());
+    TG_KERNEL(dev, scatter_add, s.data<scalar_t>(), outer, shape[dim], inner, i.data<int32_t>(),
+              index.size(dim), out.data<scalar_t>());
   });
   return out;
 }

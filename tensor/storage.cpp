@@ -130,8 +130,10 @@ void set_allocator(DeviceType type, Allocator* allocator) {
 Allocator& allocator_for(Device device) {
   Allocator* a = registry[static_cast<int>(device.type)].load();
   if (device.is_cpu()) return a ? *a : cpu_allocator();
+  if (a) return *a;
+  a = detail::cuda_allocator(device.index);
   TG_CHECK(a != nullptr, "allocator_for", "CUDA device requested (", device.str(),
-           ") but there is no CUDA backend in this build (no allocator registered for cuda)");
+           ") but this build has no CUDA backend (configured without nvcc, or with -DTG_CUDA=OFF)");
   return *a;
 }
 

@@ -36,9 +36,16 @@ void cpu_empty_cache();     // returns the cached blocks to the system
 // copy its inputs, and that a warm training step allocates nothing it does not return.
 size_t cpu_allocation_count();
 
+namespace detail {
+// The caching CUDA allocator of a device (tensor/cuda.cpp); nullptr in a build without CUDA.
+// Throws tg::Error when the device does not exist or no device is usable.
+Allocator* cuda_allocator(int index);
+}  // namespace detail
+
 // Registers the allocator for a device type (the CUDA backend calls this); nullptr unregisters.
 void set_allocator(DeviceType type, Allocator* allocator);
-// The allocator for a device; throws tg::Error when that device has no backend.
+// The allocator for a device: a registered one, else the built-in CPU or CUDA allocator.
+// Throws tg::Error when that device has no backend or does not exist.
 Allocator& allocator_for(Device device);
 
 class Storage {

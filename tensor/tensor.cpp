@@ -6,6 +6,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "tensor/dispatch.h"
 #include "tensor/grad_mode.h"
 
 namespace tg {
@@ -183,7 +184,23 @@ int64_t wrap_dim(const char* op, int64_t d, int64_t ndim) {
 void require_cpu(const char* op, const Tensor& x) {
   TG_CHECK(x.defined(), op, "an input tensor is undefined");
   TG_CHECK(x.device().is_cpu(), op, "the tensor is on ", x.device().str(),
-           ": CUDA not supported yet for this op");
+           ": this op runs on the CPU only");
+}
+
+void require_defined(const char* op, const Tensor& x) {
+  TG_CHECK(x.defined(), op, "an input tensor is undefined");
+}
+
+Device same_device(const char* op, const Tensor& a, const Tensor& b) {
+  TG_CHECK(a.defined() && b.defined(), op, "an input tensor is undefined");
+  TG_CHECK(a.device() == b.device(), op, "tensors are on different devices: ", a.device().str(),
+           " ", a.shape_str(), " and ", b.device().str(), " ", b.shape_str(),
+           " (move one with .to(device))");
+  return a.device();
+}
+
+void no_cuda_kernel(const char* fn) {
+  TG_FAIL(fn, "this build has no CUDA backend (configured without nvcc, or with -DTG_CUDA=OFF)");
 }
 
 }  // namespace detail

@@ -86,6 +86,10 @@ class Tensor {
   Tensor clone() const;       // always a new contiguous copy
   Tensor to(DType dtype) const;
   Tensor to(Device device) const;
+  // Moves this tensor's data to device in place: every handle to this tensor (an optimizer's,
+  // a module's) sees it there; its gradient moves too. Views made earlier keep the old data.
+  // How Module::to moves parameters. Allowed on tensors that require grad (leaves only).
+  Tensor& to_(Device device);
   Tensor index_select(int64_t dim, const Tensor& index) const;  // int32 index, 1-d
   Tensor gather(int64_t dim, const Tensor& index) const;        // torch.gather
 
@@ -136,8 +140,10 @@ namespace detail {
 void refuse_grad(const char* op, const Tensor& x);
 // d in [-ndim, ndim) mapped to [0, ndim); anything else throws naming op, d and ndim.
 int64_t wrap_dim(const char* op, int64_t d, int64_t ndim);
-// Throws "op: ... CUDA not supported yet" unless x is defined and on the CPU.
+// Throws unless x is defined and on the CPU (for host-only code paths).
 void require_cpu(const char* op, const Tensor& x);
+// Throws unless x is defined.
+void require_defined(const char* op, const Tensor& x);
 }  // namespace detail
 
 }  // namespace tg

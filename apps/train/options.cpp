@@ -175,8 +175,9 @@ const std::vector<Flag>& flags() {
        },
        nullptr},
       {"--device", "NAME",
-#ifdef TG_TRAIN_WITH_CUDA
-       "cpu or cuda",
+#ifdef TG_WITH_CUDA
+       "cpu or cuda (cuda: the data set lives on the GPU, and each training step after "
+       "three warm-up steps is one CUDA Graph replay)",
 #else
        "cpu or cuda (this build has no CUDA backend: cuda is refused)",
 #endif
@@ -225,6 +226,9 @@ const std::vector<Flag>& flags() {
          o.threads = static_cast<int>(n);
        },
        nullptr},
+      {"--no-cuda-graph", "", "with --device cuda: run every step op by op (no CUDA Graph)",
+       [](const Options&) { return std::string("off"); }, nullptr,
+       [](Options& o) { o.no_cuda_graph = true; }},
       {"--quiet", "", "print only the final result (no progress, no header)",
        [](const Options&) { return std::string("off"); }, nullptr,
        [](Options& o) { o.quiet = true; }},

@@ -44,6 +44,7 @@ struct Options {
   int64_t limit_valid = 0;                     // --limit-valid N; 0: the whole test set
   int threads = 0;                             // --threads N; 0: OpenMP's default
   bool quiet = false;                          // --quiet
+  bool no_cuda_graph = false;                  // --no-cuda-graph
   bool help = false;                           // --help
 
   // The folder to read: --data when given, else the --dataset's built-in folder.

@@ -27,9 +27,11 @@
 #include "learner/callbacks.h"
 #include "learner/checkpoint.h"
 #include "learner/datasets.h"
+#include "learner/device.h"
 #include "learner/learner.h"
 #include "nn/layers.h"
 #include "optim/optimizer.h"
+#include "tensor/cuda.h"
 #include "tensor/random.h"
 
 namespace tg::train {
@@ -53,10 +55,14 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
-// The device to train on. A build without a CUDA backend refuses cuda here, before any work.
+// The device to train on. A build without a CUDA backend, or a machine without a usable GPU,
+// refuses cuda here, before any work.
 Device resolve_device(const std::string& name) {
   if (name == "cpu") return Device::cpu();
-#ifdef TG_TRAIN_WITH_CUDA
+#ifdef TG_WITH_CUDA
+  if (!cuda::is_available())
+    throw UsageError("--device cuda: no usable CUDA device on this machine (" +
+                     cuda::unavailable_reason() + "); use --device cpu");
   return Device::cuda(0);
 #else
   throw UsageError(
@@ -64,17 +70,6 @@ Device resolve_device(const std::string& name) {
       "nvcc, so no CUDA kernels exist); use --device cpu");
 #endif
 }
-
-// Moves each batch to the training device (a no-op on the CPU, where the loaders already are).
-struct ToDevice : Callback {
-  Device device;
-  explicit ToDevice(Device d) : device(d) {}
-  int order() const override { return -20; }
-  void before_batch(Learner& l) override {
-    if (l.xb.device() != device) l.xb = l.xb.to(device);
-    if (l.yb.device() != device) l.yb = l.yb.to(device);
-  }
-};
 
 // Fails now, rather than after training, when an output file cannot be written there.
 void check_output(const std::string& flag, const std::string& path) {
@@ -193,6 +188,7 @@ int run(const Options& o, std::ostream& out) {
   ImageData d = load_data(o);
   check_arch(o, d);
   DataBunch db = make_databunch(d, o.bs, o.seed, /*valid_bs=*/1024);
+  if (device.is_cuda()) db = to_device(db, device);  // MNIST fits: batches are gathered there
 
   Generator gen(o.seed);
   auto model = nn::mlp(o.arch, gen);
@@ -202,7 +198,10 @@ int run(const Options& o, std::ostream& out) {
   if (!o.resume.empty()) resume_from(o, *model, *opt);
   Learner learn(model, opt, [](const Tensor& p, const Tensor& y) { return cross_entropy(p, y); },
                 db, {.metrics = {accuracy_metric()}});
-  if (!device.is_cpu()) learn.add_cb(std::make_shared<ToDevice>(device));
+  if (device.is_cuda()) {
+    learn.add_cb(std::make_shared<DeviceCallback>(device));
+    if (!o.no_cuda_graph) learn.add_cb(std::make_shared<CudaGraphStep>());
+  }
 
   if (!o.quiet)
     out << "data   " << o.data_folder() << ": " << d.x_train.size(0) << " train, "

@@ -13,6 +13,7 @@
 #include "kernels/error.h"
 #include "kernels/reduce.h"
 
+using namespace tg::kernels;
 using namespace tg::kernels::cpu;
 
 namespace {

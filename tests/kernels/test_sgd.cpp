@@ -12,6 +12,7 @@
 #include "kernels/error.h"
 #include "kernels/sgd.h"
 
+using namespace tg::kernels;
 using namespace tg::kernels::cpu;
 
 namespace {

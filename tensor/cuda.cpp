@@ -1,0 +1,307 @@
+// tg::cuda (cuda.h, cuda_graph.h) and the CUDA allocator. With the backend: the caching
+// allocator is a BlockPool over cudaMalloc/cudaFree per device, copies go through
+// cudaMemcpyAsync on the current stream, and a Graph wraps stream capture. Without it: the
+// same functions answer "no CUDA" so that callers need no #ifdef.
+#include "tensor/cuda.h"
+
+#include <array>
+#include <mutex>
+
+#include "kernels/error.h"
+#include "tensor/cuda_graph.h"
+#include "tensor/storage.h"
+
+#if TG_WITH_CUDA
+#include "kernels/cuda/runtime.h"
+#include "tensor/block_pool.h"
+#endif
+
+namespace tg {
+
+#if TG_WITH_CUDA
+
+namespace {
+
+namespace kc = kernels::cuda;
+
+// Switches to a device for the lifetime of the guard.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int index) : prev_(kc::current_device()) {
+    if (index != prev_) TG_CUDA_CHECK(cudaSetDevice(index));
+  }
+  ~DeviceGuard() {
+    int now = 0;
+    if (cudaGetDevice(&now) == cudaSuccess && now != prev_) cudaSetDevice(prev_);
+  }
+
+ private:
+  int prev_;
+};
+
+class CudaDriver final : public BlockPool::Driver {
+ public:
+  void* alloc(size_t bytes) override {
+    void* p = nullptr;
+    const cudaError_t e = cudaMalloc(&p, bytes);
+    if (e == cudaErrorMemoryAllocation) {
+      (void)cudaGetLastError();  // out of memory is not sticky: clear it and report nullptr
+      return nullptr;
+    }
+    TG_CUDA_CHECK(e);
+    return p;
+  }
+  void free(void* p) override { TG_CUDA_CHECK(cudaFree(p)); }
+};
+
+class CudaAllocator final : public Allocator {
+ public:
+  explicit CudaAllocator(int index) : index_(index), pool_(driver_) {}
+
+  void* allocate(size_t bytes) override {
+    DeviceGuard guard(index_);
+    const auto stream = reinterpret_cast<BlockPool::Stream>(kc::current_stream());
+    void* p = pool_.allocate(bytes, stream);
+    if (!p) {
+      size_t free_b = 0, total_b = 0;
+      (void)cudaMemGetInfo(&free_b, &total_b);
+      const PoolStats st = pool_.stats();
+      TG_FAIL("cuda_allocator", "out of memory on cuda:", index_, ": tried to allocate ", bytes,
+              " bytes (", BlockPool::size_class(bytes), " with rounding); the device has ", free_b,
+              " bytes free of ", total_b, "; this process holds ", st.reserved, " bytes (",
+              st.allocated, " in live tensors)");
+    }
+    return p;
+  }
+  void deallocate(void* p, size_t) override { pool_.deallocate(p); }
+  Device device() const override { return Device::cuda(index_); }
+
+  // Host to device, device to host or device to device. A copy to the host waits for it (and
+  // for the kernels before it), then raises errors those kernels recorded.
+  void copy_bytes(void* dst, const void* src, size_t bytes) override {
+    if (!bytes) return;
+    DeviceGuard guard(index_);
+    cudaPointerAttributes attr{};
+    TG_CUDA_CHECK(cudaPointerGetAttributes(&attr, dst));
+    const bool to_host = attr.type != cudaMemoryTypeDevice && attr.type != cudaMemoryTypeManaged;
+    cudaStream_t s = kc::current_stream();
+    if (to_host) {
+      TG_CHECK(!kc::is_capturing(), "Tensor::to",
+               "a copy to the CPU waits for the GPU and cannot happen during CUDA Graph capture");
+    }
+    TG_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, s));
+    if (to_host) {
+      TG_CUDA_CHECK(cudaStreamSynchronize(s));
+      kc::raise_device_error();
+    }
+  }
+
+  BlockPool& pool() { return pool_; }
+
+ private:
+  int index_;
+  CudaDriver driver_;
+  BlockPool pool_;
+};
+
+constexpr int kMaxDevices = 64;
+std::mutex allocators_mu;
+std::array<CudaAllocator*, kMaxDevices> allocators{};
+
+CudaAllocator& allocator_at(const char* op, int index) {
+  kc::require_device(op, index);
+  std::lock_guard<std::mutex> lock(allocators_mu);
+  // Never destroyed, like the CPU allocator: tensors in static storage may outlive it.
+  if (!allocators[index]) allocators[index] = new CudaAllocator(index);
+  return *allocators[index];
+}
+
+}  // namespace
+
+namespace detail {
+Allocator* cuda_allocator(int index) {
+  return &allocator_at("allocator_for", index);
+}
+}  // namespace detail
+
+namespace cuda {
+
+bool is_available() {
+  return kc::is_available();
+}
+int device_count() {
+  return kc::device_count();
+}
+std::string unavailable_reason() {
+  return kc::unavailable_reason();
+}
+void synchronize() {
+  if (is_available()) kc::synchronize();
+}
+void set_allow_tf32(bool allow) {
+  kc::set_allow_tf32(allow);
+}
+bool allow_tf32() {
+  return kc::allow_tf32();
+}
+
+MemoryStats memory_stats(int device) {
+  if (!is_available()) return {};
+  const PoolStats p = allocator_at("cuda::memory_stats", device).pool().stats();
+  return MemoryStats{p.allocated,     p.reserved,     p.peak_allocated, p.cached,
+                     p.driver_allocs, p.driver_frees, p.allocs,         p.reuses};
+}
+void reset_peak_memory(int device) {
+  if (is_available()) allocator_at("cuda::reset_peak_memory", device).pool().reset_peak();
+}
+void empty_cache(int device) {
+  if (is_available()) allocator_at("cuda::empty_cache", device).pool().empty_cache();
+}
+
+bool is_capturing() {
+  return is_available() && kc::is_capturing();
+}
+
+struct Graph::Impl {
+  int device = 0;
+  int pool_id = 0;
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  cudaStream_t last_stream = nullptr;  // where the latest replay was queued
+  size_t nodes = 0;
+};
+
+Graph::Graph() : impl_(std::make_unique<Impl>()) {
+  kc::require_device("cuda::Graph", 0);
+  impl_->device = kc::current_device();
+}
+
+Graph::~Graph() {
+  if (impl_->exec) cudaGraphExecDestroy(impl_->exec);
+  if (impl_->graph) cudaGraphDestroy(impl_->graph);
+  if (impl_->last_stream) cudaStreamSynchronize(impl_->last_stream);  // queued replays first
+  release_pool();
+}
+
+void Graph::release_pool() {
+  if (!impl_->pool_id) return;
+  try {
+    allocator_at("cuda::Graph", impl_->device).pool().release_private(impl_->pool_id);
+  } catch (...) {  // called from the destructor: never throw from there
+  }
+  impl_->pool_id = 0;
+}
+
+void Graph::capture(const std::function<void()>& f) {
+  TG_CHECK(!impl_->exec, "cuda::Graph::capture", "this graph was already captured");
+  BlockPool& pool = allocator_at("cuda::Graph::capture", impl_->device).pool();
+  cudaStream_t s = kc::current_stream();
+  impl_->pool_id = pool.begin_private();
+  // Relaxed: the allocator may still call cudaMalloc while capturing (its private pool grows).
+  cudaError_t begin = cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed);
+  if (begin != cudaSuccess) {
+    pool.end_private();
+    kc::throw_cuda_error(begin, "cudaStreamBeginCapture", __FILE__, __LINE__);
+  }
+  try {
+    f();
+  } catch (...) {
+    cudaGraph_t broken = nullptr;
+    cudaStreamEndCapture(s, &broken);
+    if (broken) cudaGraphDestroy(broken);
+    (void)cudaGetLastError();
+    pool.end_private();
+    release_pool();  // nothing captured ever ran: its memory is free for anyone
+    throw;
+  }
+  const cudaError_t end = cudaStreamEndCapture(s, &impl_->graph);
+  pool.end_private();
+  if (end != cudaSuccess) {
+    (void)cudaGetLastError();
+    release_pool();
+  }
+  if (end != cudaSuccess)
+    TG_FAIL("cuda::Graph::capture", "capture failed: ", cudaGetErrorName(end), " (",
+            cudaGetErrorString(end),
+            "); the captured code must only queue work on the current stream (no item(), no "
+            "copies to the CPU, no synchronisation)");
+  TG_CUDA_CHECK(cudaGraphGetNodes(impl_->graph, nullptr, &impl_->nodes));
+  TG_CUDA_CHECK(cudaGraphInstantiate(&impl_->exec, impl_->graph, 0));
+}
+
+void Graph::replay() {
+  TG_CHECK(impl_->exec, "cuda::Graph::replay", "nothing was captured yet");
+  impl_->last_stream = kc::current_stream();
+  TG_CUDA_CHECK(cudaGraphLaunch(impl_->exec, impl_->last_stream));
+}
+
+bool Graph::captured() const {
+  return impl_->exec != nullptr;
+}
+
+size_t Graph::num_nodes() const {
+  return impl_->nodes;
+}
+
+}  // namespace cuda
+
+#else  // no CUDA backend
+
+namespace {
+constexpr const char* kNoBackend =
+    "this build has no CUDA backend (configured without nvcc, or with -DTG_CUDA=OFF)";
+}
+
+namespace detail {
+Allocator* cuda_allocator(int) {
+  return nullptr;
+}
+}  // namespace detail
+
+namespace cuda {
+bool is_available() {
+  return false;
+}
+int device_count() {
+  return 0;
+}
+std::string unavailable_reason() {
+  return kNoBackend;
+}
+void synchronize() {}
+void set_allow_tf32(bool) {}
+bool allow_tf32() {
+  return false;
+}
+MemoryStats memory_stats(int) {
+  return {};
+}
+void reset_peak_memory(int) {}
+void empty_cache(int) {}
+bool is_capturing() {
+  return false;
+}
+
+struct Graph::Impl {};
+void Graph::release_pool() {}
+Graph::Graph() {
+  TG_FAIL("cuda::Graph", kNoBackend);
+}
+Graph::~Graph() = default;
+void Graph::capture(const std::function<void()>&) {
+  TG_FAIL("cuda::Graph::capture", kNoBackend);
+}
+void Graph::replay() {
+  TG_FAIL("cuda::Graph::replay", kNoBackend);
+}
+bool Graph::captured() const {
+  return false;
+}
+size_t Graph::num_nodes() const {
+  return 0;
+}
+}  // namespace cuda
+
+#endif
+
+}  // namespace tg
