@@ -17,6 +17,7 @@
 #include <climits>
 #include <cstdint>
 
+#include "kernels/cuda/cublas_api.h"
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/gemm_common.cuh"
 #include "kernels/cuda/runtime.h"
@@ -82,10 +83,10 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
   gemm_detail::check(kOp, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
   check_cublas_ld(kOp, lda, ldb, ldc);
   if (gemm_detail::trivial(m, n, k, alpha, beta, c, ldc)) return;
-  TG_CUBLAS_CHECK(cublasSgemm(cublas_handle(), op_of(trans_b), op_of(trans_a), static_cast<int>(n),
-                              static_cast<int>(m), static_cast<int>(k), &alpha, b,
-                              static_cast<int>(ldb), a, static_cast<int>(lda), &beta, c,
-                              static_cast<int>(ldc)));
+  TG_CUBLAS_CHECK(cublas().sgemm(cublas_handle(), op_of(trans_b), op_of(trans_a),
+                                 static_cast<int>(n), static_cast<int>(m), static_cast<int>(k),
+                                 &alpha, b, static_cast<int>(ldb), a, static_cast<int>(lda), &beta,
+                                 c, static_cast<int>(ldc)));
 }
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
@@ -95,10 +96,10 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double al
   gemm_detail::check(kOp, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
   check_cublas_ld(kOp, lda, ldb, ldc);
   if (gemm_detail::trivial(m, n, k, alpha, beta, c, ldc)) return;
-  TG_CUBLAS_CHECK(cublasDgemm(cublas_handle(), op_of(trans_b), op_of(trans_a), static_cast<int>(n),
-                              static_cast<int>(m), static_cast<int>(k), &alpha, b,
-                              static_cast<int>(ldb), a, static_cast<int>(lda), &beta, c,
-                              static_cast<int>(ldc)));
+  TG_CUBLAS_CHECK(cublas().dgemm(cublas_handle(), op_of(trans_b), op_of(trans_a),
+                                 static_cast<int>(n), static_cast<int>(m), static_cast<int>(k),
+                                 &alpha, b, static_cast<int>(ldb), a, static_cast<int>(lda), &beta,
+                                 c, static_cast<int>(ldc)));
 }
 
 }  // namespace tg::kernels::cuda

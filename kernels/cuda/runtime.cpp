@@ -2,6 +2,8 @@
 // per-device stream and cuBLAS handle, and the device error record.
 #include "kernels/cuda/runtime.h"
 
+#include "kernels/cuda/cublas_api.h"
+
 #include <array>
 #include <atomic>
 #include <mutex>
@@ -181,13 +183,13 @@ cublasHandle_t cublas_handle() {
   thread_local std::array<Handle, kMaxDevices> handles{};
   Handle& slot = handles[current_device()];
   if (!slot.h) {
-    TG_CUBLAS_CHECK(cublasCreate(&slot.h));
+    TG_CUBLAS_CHECK(cublas().create(&slot.h));
     TG_CUDA_CHECK(cudaMalloc(&slot.workspace, kCublasWorkspace));
-    TG_CUBLAS_CHECK(cublasSetWorkspace(slot.h, slot.workspace, kCublasWorkspace));
+    TG_CUBLAS_CHECK(cublas().set_workspace(slot.h, slot.workspace, kCublasWorkspace));
   }
-  TG_CUBLAS_CHECK(cublasSetStream(slot.h, current_stream()));
-  TG_CUBLAS_CHECK(
-      cublasSetMathMode(slot.h, tf32.load() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  TG_CUBLAS_CHECK(cublas().set_stream(slot.h, current_stream()));
+  TG_CUBLAS_CHECK(cublas().set_math_mode(
+      slot.h, tf32.load() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   return slot.h;
 }
 
