@@ -21,8 +21,6 @@
 // 1/4096 (inner == 1) or 1/512 (inner > 1) of the input for long axes; one launch per level.
 #include <cstdint>
 #include <limits>
-#include <map>
-#include <mutex>
 #include <utility>
 
 #include "kernels/cuda/device.cuh"
@@ -227,36 +225,6 @@ __global__ void __launch_bounds__(kColTile* kColGroups)
   }
 }
 
-// A device buffer per (device, stream) for partials, grown on demand and never shrunk.
-// Allocation and release are stream-ordered (cudaMallocAsync/cudaFreeAsync on the stream that
-// uses the buffer), so growing needs no host synchronisation, and kernels of one stream, which
-// run one after another, never race for it.
-void* scratch(size_t bytes) {
-  struct Slot {
-    void* p = nullptr;
-    size_t bytes = 0;
-  };
-  static std::mutex mu;
-  static std::map<std::pair<int, cudaStream_t>, Slot> slots;
-  const cudaStream_t s = current_stream();
-  const int dev = current_device();
-  std::lock_guard<std::mutex> lock(mu);
-  Slot& slot = slots[{dev, s}];
-  if (slot.bytes < bytes) {
-    // An allocation captured into a CUDA Graph would belong to the graph; run the step once
-    // before capturing it so that the buffer already has its size.
-    TG_CHECK(!is_capturing(), "reduce",
-             "needs a larger scratch buffer while the stream is being captured: run the "
-             "captured work once before capture");
-    if (slot.p) TG_CUDA_CHECK(cudaFreeAsync(slot.p, s));
-    slot.p = nullptr;
-    slot.bytes = 0;
-    TG_CUDA_CHECK(cudaMallocAsync(&slot.p, bytes, s));
-    slot.bytes = bytes;
-  }
-  return slot.p;
-}
-
 // Chunks per run at one level (1: the level writes the output).
 int64_t run_chunks(int64_t len) {
   return len <= kWarpRunMax ? 1 : ceil_div(len, kRunChunk);
@@ -299,7 +267,7 @@ void reduce_axis(const T* x, int64_t outer, int64_t r, int64_t inner, Out* out, 
     int64_t total = 0;
     for (int64_t len = r; run_chunks(len) > 1; len = run_chunks(len))
       total += outer * run_chunks(len);
-    Acc* part = static_cast<Acc*>(scratch(static_cast<size_t>(total) * sizeof(Acc)));
+    Acc* part = static_cast<Acc*>(scratch("reduce", static_cast<size_t>(total) * sizeof(Acc)));
     runs_level<R, true>(x, outer, r, part, Keep{});
     for (int64_t len = run_chunks(r);; len = run_chunks(len)) {
       if (run_chunks(len) == 1) return runs_level<R, false>(part, outer, len, out, fin);
@@ -311,7 +279,7 @@ void reduce_axis(const T* x, int64_t outer, int64_t r, int64_t inner, Out* out, 
   int64_t total = 0;
   for (int64_t len = r; len > kRowChunk; len = ceil_div(len, kRowChunk))
     total += outer * ceil_div(len, kRowChunk) * inner;
-  Acc* part = static_cast<Acc*>(scratch(static_cast<size_t>(total) * sizeof(Acc)));
+  Acc* part = static_cast<Acc*>(scratch("reduce", static_cast<size_t>(total) * sizeof(Acc)));
   cols_level<R, true>(x, outer, r, inner, part, Keep{});
   for (int64_t len = ceil_div(r, kRowChunk);; len = ceil_div(len, kRowChunk)) {
     if (len <= kRowChunk) return cols_level<R, false>(part, outer, len, inner, out, fin);

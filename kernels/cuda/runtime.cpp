@@ -4,8 +4,10 @@
 
 #include "kernels/cuda/cublas_api.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <sstream>
 
@@ -199,6 +201,30 @@ void set_allow_tf32(bool allow) {
 
 bool allow_tf32() {
   return tf32.load();
+}
+
+void* scratch(const char* op, size_t bytes) {
+  struct Slot {
+    void* p = nullptr;
+    size_t bytes = 0;
+  };
+  static std::mutex mu;
+  static std::map<std::pair<int, cudaStream_t>, Slot> slots;
+  const cudaStream_t s = current_stream();
+  const int dev = current_device();
+  std::lock_guard<std::mutex> lock(mu);
+  Slot& slot = slots[{dev, s}];
+  if (slot.bytes < bytes) {
+    TG_CHECK(!is_capturing(), op,
+             "needs a larger scratch buffer while the stream is being captured: run the "
+             "captured work once before capture");
+    const size_t grown = std::max(bytes, 2 * slot.bytes);
+    void* p = nullptr;
+    TG_CUDA_CHECK(cudaMallocAsync(&p, grown, s));
+    slot.p = p;  // the old buffer is kept (see runtime.h): a graph may still use it
+    slot.bytes = grown;
+  }
+  return slot.p;
 }
 
 DeviceErrorRecord* device_error_record() {

@@ -68,6 +68,15 @@ DeviceErrorRecord* device_error_record();
 // Throws tg::Error for a recorded device error (and clears it); call after a synchronisation.
 void raise_device_error();
 
+// A device buffer of at least `bytes` for the current device and stream, for partial results
+// that live within one op (reductions' partials, cross-entropy's row losses). It only grows,
+// by at least doubling, so a warm training step allocates nothing; growing is stream-ordered
+// (cudaMallocAsync), so the host never waits. A buffer it outgrows is never freed: a captured
+// CUDA Graph may still use its address (an op that grows it between replays, validation with
+// a larger batch, must not free memory a replay will write). Growing during capture throws:
+// run the work once before capturing it. op names the caller in that error.
+void* scratch(const char* op, size_t bytes);
+
 // Launch geometry for a flat loop of n elements (grid-stride loops cover the rest).
 inline unsigned blocks_for(int64_t n, int threads, int64_t max_blocks = 65535) {
   const int64_t b = (n + threads - 1) / threads;

@@ -20,8 +20,6 @@
 // of up to tens of thousands of columns) and the output written once.
 #include <cstdint>
 #include <limits>
-#include <map>
-#include <mutex>
 #include <type_traits>
 #include <utility>
 
@@ -242,35 +240,6 @@ void launch_rows(int64_t rows, int64_t cols, Launch launch) {
   }
 }
 
-// A device buffer per (device, stream) for the row losses, grown on demand and never shrunk, so
-// a training step allocates nothing once warm. Stream-ordered allocation: growing needs no
-// host synchronisation, and kernels of one stream, which run in order, never race for it.
-void* scratch(size_t bytes) {
-  struct Slot {
-    void* p = nullptr;
-    size_t bytes = 0;
-  };
-  static std::mutex mu;
-  static std::map<std::pair<int, cudaStream_t>, Slot> slots;
-  const cudaStream_t s = current_stream();
-  const int dev = current_device();
-  std::lock_guard<std::mutex> lock(mu);
-  Slot& slot = slots[{dev, s}];
-  if (slot.bytes < bytes) {
-    // An allocation captured into a CUDA Graph would belong to the graph; run the step once
-    // before capturing it so that the buffer already has its size.
-    TG_CHECK(!is_capturing(), "cross_entropy",
-             "needs a larger scratch buffer while the stream is being captured: run the "
-             "captured work once before capture");
-    if (slot.p) TG_CUDA_CHECK(cudaFreeAsync(slot.p, s));
-    slot.p = nullptr;
-    slot.bytes = 0;
-    TG_CUDA_CHECK(cudaMallocAsync(&slot.p, bytes, s));
-    slot.bytes = bytes;
-  }
-  return slot.p;
-}
-
 void check_sizes(const char* op, int64_t rows, int64_t cols) {
   TG_CHECK(rows >= 0 && cols >= 0, op, "negative size (", rows, ", ", cols, ")");
 }
@@ -345,7 +314,7 @@ void cross_entropy(const T* logits, const int32_t* labels, int64_t rows, int64_t
   T* row_loss = nullptr;
   if (rows > 0) {
     TG_CHECK(logits != nullptr && labels != nullptr, "cross_entropy", "null pointer");
-    row_loss = static_cast<T*>(scratch(static_cast<size_t>(rows) * sizeof(T)));
+    row_loss = static_cast<T*>(scratch("cross_entropy", static_cast<size_t>(rows) * sizeof(T)));
     DeviceErrorRecord* rec = device_error_record();
     launch_rows(rows, cols, [&](auto group, unsigned blocks) {
       constexpr int kGroup = decltype(group)::value;
