@@ -206,7 +206,11 @@ class LRFinder : public Callback {
   void before_batch(Learner& l) override;
   void after_loss(Learner& l) override;
   void before_validate(Learner& l) override;
-  void after_fit(Learner& l) override;
+  void after_fit(Learner& l) override;  // restore(l)
+  // Puts back the model, the optimizer and the loader's epoch saved at before_fit (once; later
+  // calls do nothing). after_fit calls it; lr_find() also calls it when the sweep ends in an
+  // error, which skips after_fit.
+  void restore(Learner& l);
 
   double start_lr, end_lr;
   int64_t num_it;

@@ -2,6 +2,7 @@
 // training statistics, wrap in loaders.
 #include "learner/datasets.h"
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "learner/idx.h"
@@ -10,7 +11,19 @@
 namespace tg {
 
 std::string builtin_dataset_dir(const std::string& name) {
-  if (name == "mnist") return "data/mnist";
+  if (name == "mnist") {
+    // $TAPEGRAD_DATA/mnist, else data/mnist below the working directory, else below the
+    // source tree this library was built from (so programs run from build/ find it too).
+    if (const char* root = std::getenv("TAPEGRAD_DATA"); root && *root)
+      return std::string(root) + "/mnist";
+    std::error_code ec;
+    if (std::filesystem::is_directory("data/mnist", ec)) return "data/mnist";
+#ifdef TG_SOURCE_DIR
+    const std::string in_source = std::string(TG_SOURCE_DIR) + "/data/mnist";
+    if (std::filesystem::is_directory(in_source, ec)) return in_source;
+#endif
+    return "data/mnist";
+  }
   if (name == "fashion") return "/usr/share/datasets/fashion-mnist";
   TG_FAIL("dataset", "unknown built-in data set '", name, "' (known: mnist, fashion)");
 }

@@ -20,8 +20,10 @@ struct ImageData {
   int64_t c = 0;            // number of classes: largest label + 1
 };
 
-// "mnist" -> data/mnist (fetched by `make data`), "fashion" -> Debian's dataset-fashion-mnist
-// folder. Unknown names are a tg::Error listing the known ones.
+// "mnist" -> $TAPEGRAD_DATA/mnist when that variable is set, else data/mnist (fetched by `make
+// data`) below the working directory, else below the source tree the library was built from;
+// "fashion" -> Debian's dataset-fashion-mnist folder. Unknown names are a tg::Error listing
+// the known ones.
 std::string builtin_dataset_dir(const std::string& name);
 // The first built-in data set whose folder exists (mnist, then fashion), or nothing.
 std::optional<std::string> first_available_dataset();

@@ -1,6 +1,6 @@
 // LRFinder and lr_find (Leslie Smith's LR range test, as fastai runs it): train a few batches
 // while the learning rate grows geometrically, watch the smoothed loss, stop when it diverges,
-// then put the model and the optimizer back exactly as they were.
+// then put the model and the optimizer back exactly as they were (also when the sweep fails).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -59,6 +59,10 @@ void LRFinder::before_validate(Learner& l) {
 }
 
 void LRFinder::after_fit(Learner& l) {
+  restore(l);
+}
+
+void LRFinder::restore(Learner& l) {
   if (!saved_) return;
   l.model->load_state_dict(saved_model_);  // copies in under NoGrad
   l.opt->load_state_dict(saved_opt_);
@@ -114,7 +118,17 @@ LRFindResult lr_find(Learner& learn, double start_lr, double end_lr, int64_t num
   const int64_t per_epoch = learn.data.train_dl.num_batches();
   TG_CHECK(per_epoch > 0, "lr_find", "the training loader has no batches");
   const int64_t epochs = (num_it + per_epoch - 1) / per_epoch;
-  learn.fit_in_context(RunContext::lr_find, epochs, {finder});
+  try {
+    learn.fit_in_context(RunContext::lr_find, epochs, {finder});
+  } catch (...) {
+    // An error (not a Cancel) skips after_fit: restore here, so a failed sweep does not leave
+    // the model trained at huge learning rates. The sweep's own error is the one reported.
+    try {
+      finder->restore(learn);
+    } catch (...) {
+    }
+    throw;
+  }
   LRFindResult r;
   r.lrs = finder->lrs;
   r.losses = finder->losses;

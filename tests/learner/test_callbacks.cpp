@@ -567,6 +567,24 @@ TEST_CASE("callbacks: lr_find restores the weights, the optimizer and the loader
   CHECK(fresh->opt->state_dict().size() == empty_state.size());
 }
 
+TEST_CASE("callbacks: lr_find restores the weights when the sweep fails with an error") {
+  struct FailAt : Callback {
+    void after_batch(Learner& l) override {
+      if (l.train_iter == 5) throw std::runtime_error("disk full");
+    }
+  };
+  auto learn = make_learner(tiny_data(16, 8, 4), {.lr = 0.05, .momentum = 0.9});
+  learn->fit(1);
+  auto weights = snapshot(*learn->model);
+  auto opt_state = learn->opt->state_dict();
+  learn->add_cb(std::make_shared<FailAt>());
+  const std::string msg = test::error_of([&] { lr_find(*learn, 1e-5, 10, 20); });
+  CHECK(test::has(msg, "disk full"));
+  CHECK(same_bits(snapshot(*learn->model), weights));
+  CHECK(same_bits(learn->opt->state_dict(), opt_state));
+  CHECK(learn->opt->get("lr") == 0.05);
+}
+
 TEST_CASE("callbacks: lr_find suggestions lie within the swept range") {
   auto learn = make_learner(tiny_data(64, 8, 8), {.lr = 0.1});
   LRFindResult r = lr_find(*learn, 1e-4, 10, 40);
