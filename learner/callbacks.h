@@ -114,12 +114,14 @@ class ParamScheduler : public Callback {
   std::map<std::string, std::vector<double>> values_of;  // what was set, per parameter
 };
 
-// Stops the fit when the loss is NaN or infinite.
+// Stops the fit (CancelFit) when the loss is NaN or infinite, checked at after_loss — before
+// backward and step, so the weights stay those of the last good step. On a GPU the losses are
+// summed on the device and checked once per phase (reading each would stall every step).
 class TerminateOnNaN : public Callback {
  public:
   int order() const override { return -9; }
   void before_fit(Learner& l) override;
-  void after_batch(Learner& l) override;
+  void after_loss(Learner& l) override;  // before backward: the weights stay finite
   void after_train(Learner& l) override;
   void after_validate(Learner& l) override;
   bool stopped = false;

@@ -56,7 +56,9 @@ void TerminateOnNaN::before_fit(Learner&) {
   device_sum_ = Tensor();
 }
 
-void TerminateOnNaN::after_batch(Learner& l) {
+// At after_loss, before backward and step: the fit stops with the weights of the last good
+// step, not with weights a NaN gradient has already spoilt (fastai checks after the step).
+void TerminateOnNaN::after_loss(Learner& l) {
   if (!l.loss.defined()) return;
   if (l.loss.device().is_cuda()) {
     // Reading each loss would make every step wait for the GPU: sum them on the device and

@@ -256,8 +256,14 @@ TEST_CASE("callbacks: TerminateOnNaN stops the fit at the first NaN loss") {
   CHECK(has(text, "nan"));
   CHECK(has(text, "epoch 1, batch 3 (training)"));
   CHECK(std::count(text.begin(), text.end(), '\n') == 1);
-  // The NaN batch had already stepped, so this model is spoilt; on a fresh one whose losses
-  // stay finite, the same callback (stopped reset) lets the fit run to its end.
+  // The fit stopped before the NaN batch's backward and step: every weight is still finite.
+  {
+    NoGrad off;
+    for (const Tensor& p : learn->model->parameters())
+      for (float v : p.to_vector<float>()) CHECK(std::isfinite(v));
+  }
+  // On a fresh model whose losses stay finite, the same callback (stopped reset) lets the
+  // fit run to its end.
   calls = -1000;
   auto fresh = make_learner(tiny_data(16, 8, 4), {.lr = 0.1}, {}, loss);
   auto count2 = std::make_shared<Counter>();
