@@ -36,6 +36,18 @@
 
 namespace tg::test {
 
+// True when these tests run on the CPU emulator of tests/cuda_emu (its build defines
+// TG_CUDA_EMULATED). The emulator runs every CUDA thread as a fiber on one core, so the largest
+// sweeps (over 20,000 elements) are left to a real GPU there.
+#ifdef TG_CUDA_EMULATED
+inline constexpr bool kEmulated = true;
+#else
+inline constexpr bool kEmulated = false;
+#endif
+inline bool too_big_for_emulator(int64_t elements) {
+  return kEmulated && elements > 20000;
+}
+
 // A device array of n T, freed on destruction. Uploads and downloads synchronise.
 template <typename T>
 class DeviceBuffer {
