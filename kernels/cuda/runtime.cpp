@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <vector>
 
 namespace tg::kernels::cuda {
 
@@ -210,6 +211,7 @@ void* scratch(const char* op, size_t bytes) {
   };
   static std::mutex mu;
   static std::map<std::pair<int, cudaStream_t>, Slot> slots;
+  static std::vector<void*> retired;  // outgrown buffers, never freed, still reachable
   const cudaStream_t s = current_stream();
   const int dev = current_device();
   std::lock_guard<std::mutex> lock(mu);
@@ -221,7 +223,8 @@ void* scratch(const char* op, size_t bytes) {
     const size_t grown = std::max(bytes, 2 * slot.bytes);
     void* p = nullptr;
     TG_CUDA_CHECK(cudaMallocAsync(&p, grown, s));
-    slot.p = p;  // the old buffer is kept (see runtime.h): a graph may still use it
+    if (slot.p) retired.push_back(slot.p);  // kept (see runtime.h): a graph may still use it
+    slot.p = p;
     slot.bytes = grown;
   }
   return slot.p;

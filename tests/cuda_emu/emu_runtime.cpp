@@ -103,19 +103,23 @@ cudaError_t cudaHostGetDevicePointer(void** d, void* h, unsigned int) {
 }
 cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) {
   if (emu::capturing) return cudaErrorStreamCaptureImplicit;
-  std::memmove(d, s, n);
+  if (n) std::memmove(d, s, n);
   return cudaSuccess;
 }
 cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind, cudaStream_t) {
-  host_op([=] { std::memmove(d, s, n); });
+  host_op([=] {
+    if (n) std::memmove(d, s, n);
+  });
   return cudaSuccess;
 }
 cudaError_t cudaMemset(void* d, int v, size_t n) {
-  std::memset(d, v, n);
+  if (n) std::memset(d, v, n);
   return cudaSuccess;
 }
 cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t) {
-  host_op([=] { std::memset(d, v, n); });
+  host_op([=] {
+    if (n) std::memset(d, v, n);
+  });
   return cudaSuccess;
 }
 cudaError_t cudaGetLastError() {
