@@ -14,6 +14,13 @@
 
 namespace tg::kernels {
 enum class ReduceOp { sum, mean, max, min };
+// "sum", "mean", "max", "min": how messages name the op, on every device.
+inline const char* reduce_op_name(ReduceOp op) {
+  return op == ReduceOp::sum    ? "sum"
+         : op == ReduceOp::mean ? "mean"
+         : op == ReduceOp::max  ? "max"
+                                : "min";
+}
 }  // namespace tg::kernels
 
 namespace tg::kernels::cpu {

@@ -302,10 +302,7 @@ void check_sizes(const char* op, int64_t outer, int64_t r, int64_t inner) {
 
 template <typename T>
 void reduce(ReduceOp op, const T* x, int64_t outer, int64_t r, int64_t inner, T* out) {
-  const char* name = op == ReduceOp::sum    ? "sum"
-                     : op == ReduceOp::mean ? "mean"
-                     : op == ReduceOp::max  ? "max"
-                                            : "min";
+  const char* name = reduce_op_name(op);
   check_sizes(name, outer, r, inner);
   const int64_t m = outer * inner;
   if (r == 0) {
