@@ -104,9 +104,8 @@ class CudaAllocator final : public Allocator {
   BlockPool pool_;
 };
 
-constexpr int kMaxDevices = 64;
 std::mutex allocators_mu;
-std::array<CudaAllocator*, kMaxDevices> allocators{};
+std::array<CudaAllocator*, kc::kMaxDevices> allocators{};
 
 CudaAllocator& allocator_at(const char* op, int index) {
   kc::require_device(op, index);
@@ -219,12 +218,11 @@ void Graph::capture(const std::function<void()>& f) {
   if (end != cudaSuccess) {
     (void)cudaGetLastError();
     release_pool();
-  }
-  if (end != cudaSuccess)
     TG_FAIL("cuda::Graph::capture", "capture failed: ", cudaGetErrorName(end), " (",
             cudaGetErrorString(end),
             "); the captured code must only queue work on the current stream (no item(), no "
             "copies to the CPU, no synchronisation)");
+  }
   TG_CUDA_CHECK(cudaGraphGetNodes(impl_->graph, nullptr, &impl_->nodes));
   TG_CUDA_CHECK(cudaGraphInstantiate(&impl_->exec, impl_->graph, 0));
 }

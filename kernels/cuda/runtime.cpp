@@ -16,7 +16,6 @@ namespace tg::kernels::cuda {
 
 namespace {
 
-constexpr int kMaxDevices = 64;
 constexpr size_t kCublasWorkspace = size_t(32) << 20;  // fixed, so captured GEMMs never allocate
 
 struct Probe {

@@ -27,7 +27,8 @@ namespace tg::kernels::cuda {
 [[noreturn]] void throw_cublas_error(cublasStatus_t status, const char* call, const char* file,
                                      int line);
 
-// Device and stream.
+// Device and stream. Devices beyond kMaxDevices are refused (per-device tables are fixed).
+inline constexpr int kMaxDevices = 64;
 int device_count();  // 0 when there is no driver or no device; never throws
 bool is_available();
 std::string unavailable_reason();  // why is_available() is false, for error messages
