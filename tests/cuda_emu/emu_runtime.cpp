@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <map>
 #include <vector>
 
 #include "emu_pre.h"
@@ -18,10 +20,19 @@
 namespace {
 cudaError_t last_error = cudaSuccess;
 int fake_streams = 0;
+bool relaxed_capture = false;  // the mode of the open capture
 bool memset_ff = [] {
   const char* e = std::getenv("EMU_MALLOC_FILL");
   return !(e && !std::strcmp(e, "0"));
 }();
+// Live device allocations (address -> bytes), so cudaPointerGetAttributes can tell device memory
+// from host memory, as the real runtime does with unified addressing.
+std::map<uintptr_t, size_t>& device_blocks() {
+  static std::map<uintptr_t, size_t> m;
+  return m;
+}
+size_t device_bytes = 0;
+constexpr size_t kEmuDeviceMemory = size_t(16) << 30;  // what cudaMemGetInfo reports as total
 void fresh(void* p, size_t n) {
   if (memset_ff) std::memset(p, 0xFF, n);  // NaN for floats, -1 for ints: uninitialised memory
 }
@@ -67,16 +78,35 @@ cudaError_t cudaStreamIsCapturing(cudaStream_t, cudaStreamCaptureStatus* st) {
 void* dev_alloc(size_t n) {
   void* p = nullptr;
   if (posix_memalign(&p, 256, n ? n : 1) != 0) std::abort();
+  device_blocks()[uintptr_t(p)] = n;
+  device_bytes += n;
   return p;
 }
+void dev_free(void* p) {
+  if (!p) return;
+  auto it = device_blocks().find(uintptr_t(p));
+  if (it == device_blocks().end()) {
+    std::fprintf(stderr, "cuda-emu: cudaFree of %p, which cudaMalloc did not return\n", p);
+    std::abort();
+  }
+  device_bytes -= it->second;
+  device_blocks().erase(it);
+  std::free(p);
+}
+// cudaMalloc is not recorded by a capture; only a relaxed-mode capture tolerates it.
 cudaError_t cudaMalloc(void** p, size_t n) {
-  if (emu::capturing) return cudaErrorStreamCaptureUnsupported;
+  if (emu::capturing && !relaxed_capture) return cudaErrorStreamCaptureUnsupported;
+  if (n > kEmuDeviceMemory - device_bytes) {
+    *p = nullptr;
+    return last_error = cudaErrorMemoryAllocation;  // not sticky: cudaGetLastError clears it
+  }
   *p = dev_alloc(n);
   fresh(*p, n);
   return cudaSuccess;
 }
 cudaError_t cudaFree(void* p) {
-  std::free(p);
+  if (emu::capturing) return cudaErrorStreamCaptureUnsupported;
+  dev_free(p);
   return cudaSuccess;
 }
 cudaError_t cudaMallocAsync(void** p, size_t n, cudaStream_t) {
@@ -86,7 +116,7 @@ cudaError_t cudaMallocAsync(void** p, size_t n, cudaStream_t) {
   return cudaSuccess;
 }
 cudaError_t cudaFreeAsync(void* p, cudaStream_t) {
-  std::free(p);
+  dev_free(p);
   return cudaSuccess;
 }
 cudaError_t cudaHostAlloc(void** p, size_t n, unsigned int) {
@@ -99,6 +129,26 @@ cudaError_t cudaFreeHost(void* p) {
 }
 cudaError_t cudaHostGetDevicePointer(void** d, void* h, unsigned int) {
   *d = h;
+  return cudaSuccess;
+}
+cudaError_t cudaMemGetInfo(size_t* free_b, size_t* total_b) {
+  *total_b = kEmuDeviceMemory;
+  *free_b = device_bytes < kEmuDeviceMemory ? kEmuDeviceMemory - device_bytes : 0;
+  return cudaSuccess;
+}
+cudaError_t cudaPointerGetAttributes(cudaPointerAttributes* attr, const void* ptr) {
+  *attr = cudaPointerAttributes{};
+  attr->type = cudaMemoryTypeUnregistered;
+  const uintptr_t a = uintptr_t(ptr);
+  auto it = device_blocks().upper_bound(a);
+  if (it != device_blocks().begin()) {
+    --it;
+    if (a < it->first + std::max<size_t>(it->second, 1)) {
+      attr->type = cudaMemoryTypeDevice;
+      attr->devicePointer = const_cast<void*>(ptr);
+    }
+  }
+  if (attr->type != cudaMemoryTypeDevice) attr->hostPointer = const_cast<void*>(ptr);
   return cudaSuccess;
 }
 cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) {
@@ -130,25 +180,42 @@ cudaError_t cudaGetLastError() {
 cudaError_t cudaPeekAtLastError() {
   return last_error;
 }
-const char* cudaGetErrorName(cudaError_t e) {
-  switch (e) {
-    case cudaSuccess:
-      return "cudaSuccess";
-    case cudaErrorStreamCaptureUnsupported:
-      return "cudaErrorStreamCaptureUnsupported";
-    case cudaErrorStreamCaptureImplicit:
-      return "cudaErrorStreamCaptureImplicit";
-    default:
-      return "cudaError(emu)";
-  }
+namespace {
+struct ErrorText {
+  cudaError_t code;
+  const char* name;
+  const char* text;
+};
+constexpr ErrorText kErrors[] = {
+    {cudaSuccess, "cudaSuccess", "no error"},
+    {cudaErrorMemoryAllocation, "cudaErrorMemoryAllocation", "out of memory"},
+    {cudaErrorInvalidDevice, "cudaErrorInvalidDevice", "invalid device ordinal"},
+    {cudaErrorIllegalState, "cudaErrorIllegalState", "the resource is in an illegal state"},
+    {cudaErrorNotSupported, "cudaErrorNotSupported", "operation not supported (emulator)"},
+    {cudaErrorStreamCaptureUnsupported, "cudaErrorStreamCaptureUnsupported",
+     "operation not permitted when stream is capturing"},
+    {cudaErrorStreamCaptureImplicit, "cudaErrorStreamCaptureImplicit",
+     "operation would make the legacy stream depend on a capturing blocking stream"},
+};
+const ErrorText* find_error(cudaError_t e) {
+  for (const ErrorText& t : kErrors)
+    if (t.code == e) return &t;
+  return nullptr;
 }
-const char* cudaGetErrorString(cudaError_t) {
-  return "emulated error";
+}  // namespace
+const char* cudaGetErrorName(cudaError_t e) {
+  const ErrorText* t = find_error(e);
+  return t ? t->name : "cudaErrorUnknown(emulated)";
+}
+const char* cudaGetErrorString(cudaError_t e) {
+  const ErrorText* t = find_error(e);
+  return t ? t->text : "unknown error (emulated)";
 }
 
-cudaError_t cudaStreamBeginCapture(cudaStream_t, cudaStreamCaptureMode) {
+cudaError_t cudaStreamBeginCapture(cudaStream_t, cudaStreamCaptureMode mode) {
   if (emu::capturing) return cudaErrorIllegalState;
   emu::capturing = true;
+  relaxed_capture = mode == cudaStreamCaptureModeRelaxed;
   emu::capture_list = new std::vector<emu::Node>();
   return cudaSuccess;
 }
@@ -159,8 +226,22 @@ cudaError_t cudaStreamEndCapture(cudaStream_t, cudaGraph_t* g) {
   emu::capture_list = nullptr;
   return cudaSuccess;
 }
+cudaError_t cudaGraphGetNodes(cudaGraph_t g, cudaGraphNode_t* nodes, size_t* count) {
+  auto* list = reinterpret_cast<std::vector<emu::Node>*>(g);
+  if (nodes) return cudaErrorNotSupported;  // only the count is emulated
+  *count = list->size();
+  return cudaSuccess;
+}
 cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t g, unsigned long long) {
   auto* nodes = reinterpret_cast<std::vector<emu::Node>*>(g);
+  // EMU_GRAPH_TRACE=1 lists a graph's nodes as it is instantiated: what one replay launches.
+  if (const char* t = std::getenv("EMU_GRAPH_TRACE"); t && *t == '1') {
+    std::fprintf(stderr, "cuda-emu: graph of %zu nodes:", nodes->size());
+    for (const emu::Node& n : *nodes)
+      std::fprintf(stderr, " %s<<<%u,%u>>>", n.name, n.grid.x * n.grid.y * n.grid.z,
+                   n.block.x * n.block.y * n.block.z);
+    std::fprintf(stderr, "\n");
+  }
   *exec = reinterpret_cast<cudaGraphExec_t>(new std::vector<emu::Node>(*nodes));
   return cudaSuccess;
 }
