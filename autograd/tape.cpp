@@ -75,19 +75,40 @@ std::string Tape::str() const {
 
 namespace {
 
+// True when nothing but `t` itself refers to its data: no other Tensor handle, no view, no
+// saved input. Such a gradient may be written in place or kept as a leaf's .grad without a copy.
+bool exclusively_owned(const Tensor& t) {
+  return t.impl_ptr().use_count() == 1 && t.impl()->storage.use_count() == 1 && t.is_contiguous() &&
+         t.impl()->offset == 0 &&
+         t.impl()->storage->nbytes() == size_t(t.numel()) * dtype_size(t.dtype());
+}
+
+// The gradient of an intermediate tensor. The first contribution is kept as it is (it may be
+// the caller's grad_root or a tensor another gradient aliases, so it is never written); later
+// ones are added in place only into a sum this function made itself.
 void accumulate(Tensor& slot, const Tensor& g) {
   if (!slot.defined()) {
-    slot = g.is_contiguous() ? g : g.contiguous();
-  } else {
+    slot = g;
+  } else if (exclusively_owned(slot)) {
     ops::axpy_(slot, 1.0, g);
+  } else {
+    Tensor sum = slot.contiguous().clone();
+    ops::axpy_(sum, 1.0, g);
+    slot = std::move(sum);
   }
 }
 
-void accumulate_leaf(TensorImpl& leaf, const Tensor& g) {
+// A leaf's .grad. The first gradient becomes .grad without a copy when nothing else refers to
+// it (the usual case: a matmul or reduction made it), else a copy; later ones add in place.
+void accumulate_leaf(TensorImpl& leaf, Tensor&& g) {
   TG_CHECK(g.shape() == leaf.shape, "backward", "gradient of shape ", g.shape_str(),
            " for a leaf of shape ", shape_str(leaf.shape));
   if (!leaf.grad.defined()) {
-    leaf.grad = g.clone();  // never alias a gradient that another tensor may still own
+    if (exclusively_owned(g) && g.dtype() == leaf.dtype && g.device() == leaf.storage->device()) {
+      leaf.grad = std::move(g);
+    } else {
+      leaf.grad = g.clone();  // never alias a gradient that another tensor may still own
+    }
   } else {
     ops::axpy_(leaf.grad, 1.0, g);
   }
@@ -115,7 +136,7 @@ void backward(const Tensor& root, const Tensor& grad_root, bool retain_graph) {
   NoGrad guard;  // backward formulas are plain math: record nothing
   TensorImpl* root_impl = root.impl();
   if (root_impl->node == 0) {  // the root is a leaf itself
-    accumulate_leaf(*root_impl, g0);
+    accumulate_leaf(*root_impl, std::move(g0));
     return;
   }
   Tape& t = tape();
@@ -145,7 +166,7 @@ void backward(const Tensor& root, const Tensor& grad_root, bool retain_graph) {
       const Tensor& in = n.inputs[j];
       if (!gin[j].defined() || !in.defined() || !in.requires_grad()) continue;
       if (in.impl()->node == 0) {
-        accumulate_leaf(*in.impl(), gin[j]);
+        accumulate_leaf(*in.impl(), std::move(gin[j]));
       } else {
         accumulate(grads[in.impl()], gin[j]);
       }
@@ -163,9 +184,13 @@ void backward(const Tensor& root, const Tensor& grad_root, bool retain_graph) {
   }
 }
 
-void zero_grad(const std::vector<Tensor>& params) {
+void zero_grad(const std::vector<Tensor>& params, bool set_to_none) {
   NoGrad guard;
   for (const Tensor& p : params) {
+    if (set_to_none) {
+      p.impl()->grad = Tensor();
+      continue;
+    }
     Tensor g = p.grad();
     if (g.defined()) g.zero_();
   }

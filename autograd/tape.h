@@ -70,8 +70,10 @@ bool needs_grad(std::initializer_list<const Tensor*> inputs);
 // grad_root (of root's shape) is given.
 void backward(const Tensor& root, const Tensor& grad_root = Tensor(), bool retain_graph = false);
 
-// Sets every gradient to zero in place (keeping the buffers, so a training step allocates
-// nothing once warm).
-void zero_grad(const std::vector<Tensor>& params);
+// Sets every gradient to zero in place, keeping the buffers; or, with set_to_none, drops them
+// (grad() is then undefined, as after construction): the next backward makes each leaf's
+// gradient its .grad without zeroing or adding, which saves two passes over every parameter.
+// An optimizer skips a parameter whose gradient is undefined.
+void zero_grad(const std::vector<Tensor>& params, bool set_to_none = false);
 
 }  // namespace tg

@@ -65,7 +65,7 @@ void CudaGraphStep::capture(Learner& l) {
     loss_ = l.loss_func(pred_, y_);
     backward(loss_);
     l.opt->step();
-    l.opt->zero_grad();
+    l.opt->zero_grad(/*set_to_none=*/true);
     pred_ = pred_.detach();
     loss_ = loss_.detach();
   });

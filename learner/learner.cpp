@@ -202,7 +202,7 @@ void Learner::one_batch() {
                                 Event::after_backward, [&] { backward(loss); });
     with_events<CancelStep>(Event::before_step, Event::after_cancel_step, Event::after_step,
                             [&] { opt->step(); });
-    opt->zero_grad();
+    opt->zero_grad(/*set_to_none=*/true);  // the next backward writes .grad afresh
   });
 }
 

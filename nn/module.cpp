@@ -90,13 +90,17 @@ void Module::train(bool on) {
 
 // As tg::zero_grad, but walking the tree directly: no vector of parameters is built, so a
 // training step that calls it allocates nothing. A tied parameter is simply zeroed twice.
-void Module::zero_grad() {
+void Module::zero_grad(bool set_to_none) {
   NoGrad guard;
   for (auto& [n, p] : params_) {
+    if (set_to_none) {
+      p.set_grad(Tensor());
+      continue;
+    }
     Tensor g = p.grad();
     if (g.defined()) g.zero_();
   }
-  for (auto& [n, c] : children_) c->zero_grad();
+  for (auto& [n, c] : children_) c->zero_grad(set_to_none);
 }
 
 Module& Module::to(Device device) {

@@ -40,7 +40,8 @@ class Module {
   void train(bool on = true);  // recursive
   void eval() { train(false); }
   bool is_training() const { return training_; }
-  void zero_grad();  // zeroes every parameter's gradient in place
+  // Zeroes every parameter's gradient in place, or with set_to_none drops it (tg::zero_grad).
+  void zero_grad(bool set_to_none = false);
   // Moves every parameter (and its gradient) to device in place, so an optimizer built on
   // these parameters keeps working: model.to(tg::Device::cuda()).
   Module& to(Device device);

@@ -128,8 +128,8 @@ void Optimizer::set(const std::string& name, double value) {
   for (auto& g : groups_) g.set(name, value);
 }
 
-void Optimizer::zero_grad() {
-  for (const auto& g : groups_) tg::zero_grad(g.params);
+void Optimizer::zero_grad(bool set_to_none) {
+  for (const auto& g : groups_) tg::zero_grad(g.params, set_to_none);
 }
 
 // The momentum buffers are cloned: a checkpoint must not change as training goes on.

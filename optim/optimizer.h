@@ -30,7 +30,9 @@ class Optimizer {
   Optimizer(std::vector<ParamGroup> groups, std::map<std::string, double> defaults);
   virtual ~Optimizer() = default;
   virtual void step() = 0;
-  void zero_grad();  // zeroes gradients in place
+  // Zeroes the gradients in place, or with set_to_none drops them (tg::zero_grad says why that
+  // is faster); step() skips a parameter without a gradient.
+  void zero_grad(bool set_to_none = false);
 
   std::vector<ParamGroup>& param_groups() { return groups_; }
   const std::vector<ParamGroup>& param_groups() const { return groups_; }

@@ -3,6 +3,7 @@
 
 #include "autograd/autograd.h"
 #include "tensor/creation.h"
+#include "tensor/ops.h"
 
 using namespace tg;
 
@@ -164,4 +165,50 @@ TEST_CASE("errors name the op and the shapes") {
   Tensor labels = from_vector<int32_t>({0, 7});
   CHECK_THROWS_WITH_AS(cross_entropy(a, labels), doctest::Contains("7"), tg::Error);
   CHECK_THROWS_AS(cross_entropy(a, tensor({0, 1})), tg::Error);  // float labels
+}
+
+TEST_CASE("backward never writes into the caller's gradient or a gradient two tensors share") {
+  tape().clear();
+  // z = y + y: add's backward hands grad_root to y twice; the sum must not land in grad_root.
+  Tensor x = tensor({1, 2, 3}).requires_grad_();
+  Tensor y = x * 1.0;
+  Tensor z = y + y;
+  Tensor g = tensor({1, 1, 1});
+  backward(z, g);
+  CHECK(vals(g) == std::vector<float>{1, 1, 1});
+  CHECK(vals(x.grad()) == std::vector<float>{2, 2, 2});
+  // a + b hands the same gradient to both leaves: each gets its own copy.
+  Tensor a = tensor({1, 2}).requires_grad_(), b = tensor({3, 4}).requires_grad_();
+  backward(sum(a + b));
+  CHECK(a.grad().impl()->storage != b.grad().impl()->storage);
+  Tensor ag = a.grad();
+  ops::axpy_(ag, 1.0, tensor({10, 10}));
+  CHECK(vals(a.grad()) == std::vector<float>{11, 11});
+  CHECK(vals(b.grad()) == std::vector<float>{1, 1});
+}
+
+TEST_CASE("a gradient nothing else holds becomes the leaf's grad without a copy") {
+  tape().clear();
+  Tensor x = tensor({{1, 2}, {3, 4}}).requires_grad_();
+  Tensor w = tensor({{1, 0}, {0, 1}}).requires_grad_();
+  backward(sum(matmul(x, w)));
+  // Both are exclusively the leaves' own: one handle each, whole and contiguous.
+  CHECK(x.grad().impl_ptr().use_count() == 2);  // x's impl and this temporary
+  CHECK(x.grad().impl()->storage.use_count() == 1);
+  CHECK(vals(x.grad()) == std::vector<float>{1, 1, 1, 1});
+  CHECK(vals(w.grad()) == std::vector<float>{4, 4, 6, 6});
+}
+
+TEST_CASE("zero_grad with set_to_none drops the gradients; the next backward writes them afresh") {
+  tape().clear();
+  Tensor x = tensor({1, 2}).requires_grad_();
+  backward(sum(x * 3.0));
+  Tensor old = x.grad();
+  zero_grad({x}, /*set_to_none=*/true);
+  CHECK_FALSE(x.grad().defined());
+  CHECK(vals(old) == std::vector<float>{3, 3});  // a handle kept from before is untouched
+  backward(sum(x * 2.0));
+  backward(sum(x * 5.0));  // then accumulates in place as before
+  CHECK(vals(x.grad()) == std::vector<float>{7, 7});
+  CHECK(vals(old) == std::vector<float>{3, 3});
 }

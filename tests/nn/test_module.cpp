@@ -7,6 +7,7 @@
 
 #include "autograd/autograd.h"
 #include "nn/nn.h"
+#include "optim/optimizer.h"
 #include "tensor/creation.h"
 #include "tensor/ops.h"
 
@@ -174,6 +175,27 @@ TEST_CASE("zero_grad zeroes every defined gradient in place") {
   nn::Linear fresh(2, 2, true, gen2);
   fresh.zero_grad();  // no gradient yet: nothing to do
   CHECK_FALSE(fresh.weight.grad().defined());
+}
+
+TEST_CASE("zero_grad with set_to_none drops every gradient; an optimizer step then skips them") {
+  Generator gen(4);
+  auto model = nn::mlp({3, 5, 2}, gen);
+  backward(sum((*model)(randn({6, 3}, gen))));
+  for (const auto& p : model->parameters()) REQUIRE(p.grad().defined());
+  model->zero_grad(/*set_to_none=*/true);
+  for (const auto& p : model->parameters()) CHECK_FALSE(p.grad().defined());
+  // Through the optimizer too, and a step with no gradients leaves the weights alone.
+  optim::SGD opt(model->parameters(), {.lr = 0.5, .momentum = 0.9});
+  backward(sum((*model)(randn({6, 3}, gen))));
+  opt.zero_grad(/*set_to_none=*/true);
+  std::vector<Tensor> before;
+  for (const auto& p : model->parameters()) {
+    CHECK_FALSE(p.grad().defined());
+    before.push_back(p.detach().clone());
+  }
+  opt.step();
+  auto params = model->parameters();
+  for (size_t i = 0; i < params.size(); ++i) CHECK(equal(params[i], before[i]));
 }
 
 TEST_CASE("state_dict holds detached tensors sharing the parameters' storage") {
