@@ -40,4 +40,23 @@ template <typename T>
 void sgd_step_dev(T* p, const T* grad, T* buf, int64_t n, const float* hyper_dev, bool nesterov,
                   bool first);
 
+// One parameter of a multi-tensor step: buf null when there is no momentum buffer; first as in
+// sgd_step (its buffer is set from this step's gradient).
+template <typename T>
+struct SgdTensor {
+  T* p;
+  const T* grad;
+  T* buf;
+  int64_t n;
+  bool first;
+};
+// sgd_step_dev over many parameters in one kernel launch (up to kSgdMultiChunk per launch,
+// more in several): the same update, element for element, as one sgd_step_dev per tensor.
+// A model's whole step is then one launch, or one CUDA Graph node, instead of one per
+// parameter (PyTorch's "multi-tensor apply").
+inline constexpr int kSgdMultiChunk = 48;
+template <typename T>
+void sgd_step_dev_multi(const SgdTensor<T>* tensors, int64_t count, const float* hyper_dev,
+                        bool nesterov);
+
 }  // namespace tg::kernels::cuda

@@ -1,12 +1,16 @@
-// SGD: torch.optim.SGD's validation and update, one sgd_step kernel call per parameter.
-// The momentum buffer of a parameter is created on its first update (first = true: the buffer
-// takes the gradient itself) and reused afterwards, so a warm step allocates nothing.
+// SGD: torch.optim.SGD's validation and update. On the CPU, one sgd_step kernel call per
+// parameter; on CUDA, one multi-tensor launch per group (sgd_step_dev_multi), so a model's
+// update is one kernel, or one CUDA Graph node. The momentum buffer of a parameter is created
+// on its first update (first = true: the buffer takes the gradient itself) and reused
+// afterwards, so a warm step allocates nothing.
 //
 // On CUDA the kernel reads lr, momentum, dampening and weight decay from a small device
-// buffer per group (sgd_step_dev), which step() refreshes from the host values before the
-// kernels; under CUDA Graph capture it does not (a copy from the host cannot be captured), and
-// whoever replays the graph calls upload_hyper() first, so a scheduler's changes still apply.
+// buffer per group, which step() refreshes from the host values before the kernels; under
+// CUDA Graph capture it does not (a copy from the host cannot be captured), and whoever
+// replays the graph calls upload_hyper() first, so a scheduler's changes still apply.
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "kernels/sgd.h"
 #include "optim/optimizer.h"
@@ -73,6 +77,51 @@ kernels::SgdHyper read_hyper(const ParamGroup& g) {
   return h;
 }
 
+#if TG_WITH_CUDA
+// One group's CUDA parameters, gathered so that the whole group is one multi-tensor launch
+// per dtype (kernels::cuda::sgd_step_dev_multi) rather than one launch per parameter. The lists
+// are reused, so a warm step allocates nothing on the host either.
+class CudaBatch {
+ public:
+  CudaBatch() {
+    f32().clear();
+    f64().clear();
+  }
+  template <typename T>
+  void add(T* p, const T* grad, T* buf, int64_t n, bool first) {
+    list<T>().push_back(kernels::cuda::SgdTensor<T>{p, grad, buf, n, first});
+  }
+  bool empty() const { return f32().empty() && f64().empty(); }
+  void launch(const float* hyper_dev, bool nesterov) {
+    if (!f32().empty())
+      kernels::cuda::sgd_step_dev_multi<float>(f32().data(), int64_t(f32().size()), hyper_dev,
+                                               nesterov);
+    if (!f64().empty())
+      kernels::cuda::sgd_step_dev_multi<double>(f64().data(), int64_t(f64().size()), hyper_dev,
+                                                nesterov);
+  }
+
+ private:
+  template <typename T>
+  static std::vector<kernels::cuda::SgdTensor<T>>& list() {
+    if constexpr (std::is_same_v<T, float>)
+      return f32();
+    else
+      return f64();
+  }
+  static std::vector<kernels::cuda::SgdTensor<float>>& f32() {
+    thread_local std::vector<kernels::cuda::SgdTensor<float>> v;
+    return v;
+  }
+  static std::vector<kernels::cuda::SgdTensor<double>>& f64() {
+    thread_local std::vector<kernels::cuda::SgdTensor<double>> v;
+    return v;
+  }
+};
+#else
+struct CudaBatch {};
+#endif
+
 }  // namespace
 
 SGD::SGD(const std::vector<Tensor>& params, const SGDOptions& opt)
@@ -110,6 +159,7 @@ void SGD::step() {
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
     const kernels::SgdHyper h = read_hyper(groups_[gi]);
     const std::vector<Tensor>& params = groups_[gi].params;
+    CudaBatch multi;  // the group's CUDA parameters, updated by one launch per dtype
     for (size_t i = 0; i < params.size(); ++i) {
       const Tensor& p = params[i];
       Tensor grad = p.grad();
@@ -141,11 +191,12 @@ void SGD::step() {
         TG_CHECK(hyper_dev_.size() > gi && hyper_dev_[gi].defined(), "SGD",
                  "the device copy of the hyper-parameters of group ", gi,
                  " is missing: call upload_hyper() before capturing a step");
-        const float* hd = hyper_dev_[gi].data<float>();
+        TG_CHECK(p.device() == hyper_dev_[gi].device(), "SGD", "parameter ", i, " of group ", gi,
+                 " is on ", p.device().str(), " but the group's first parameter is on ",
+                 hyper_dev_[gi].device().str());
         TG_DISPATCH_FLOATING(p.dtype(), "SGD", [&] {
-          kernels::cuda::sgd_step_dev<scalar_t>(p.data<scalar_t>(), grad.data<scalar_t>(),
-                                                buf ? buf->data<scalar_t>() : nullptr, p.numel(),
-                                                hd, h.nesterov, first);
+          multi.add(p.data<scalar_t>(), grad.data<scalar_t>(),
+                    buf ? buf->data<scalar_t>() : nullptr, p.numel(), first);
         });
 #else
         TG_FAIL("SGD", "CUDA parameter in a build without the CUDA backend");
@@ -158,6 +209,9 @@ void SGD::step() {
                                          first);
       });
     }
+#if TG_WITH_CUDA
+    if (!multi.empty()) multi.launch(hyper_dev_[gi].data<float>(), h.nesterov);
+#endif
   }
 }
 

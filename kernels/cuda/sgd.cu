@@ -67,6 +67,42 @@ __global__ void sgd_dev_kernel(T* p, const T* grad, T* buf, int64_t n, const flo
   TG_GRID_STRIDE(i, n) sgd_element(p, grad, buf, i, h, nesterov, first);
 }
 
+// The kernel's view of up to kSgdMultiChunk tensors, passed by value (2.3 KB of the 4 KB of
+// kernel parameters): start[j] is the offset of tensor j in the concatenation of all of them.
+template <typename T>
+struct MultiArgs {
+  SgdTensor<T> t[kSgdMultiChunk];
+  int64_t start[kSgdMultiChunk + 1];
+  int count;
+};
+
+// A grid-stride walk over the concatenation; each element finds its tensor by binary search
+// over start (threads of a warp almost always land in the same one).
+template <typename T>
+__global__ void sgd_dev_multi_kernel(MultiArgs<T> a, const float* hyper, bool nesterov) {
+  Hyper<T> h;
+  h.lr = static_cast<T>(hyper[0]);
+  h.mom = static_cast<T>(hyper[1]);
+  h.keep = static_cast<T>(1.0 - static_cast<double>(hyper[2]));
+  h.wd = static_cast<T>(hyper[3]);
+  h.use_wd = hyper[3] != 0.0f;
+  const int64_t total = a.start[a.count];
+  TG_GRID_STRIDE(i, total) {
+    int lo = 0, hi = a.count - 1;
+    while (lo < hi) {  // the last j with start[j] <= i
+      const int mid = (lo + hi + 1) / 2;
+      if (a.start[mid] <= i)
+        lo = mid;
+      else
+        hi = mid - 1;
+    }
+    const SgdTensor<T>& t = a.t[lo];
+    Hyper<T> ht = h;
+    ht.use_mom = hyper[1] != 0.0f && t.buf != nullptr;
+    sgd_element(t.p, t.grad, t.buf, i - a.start[lo], ht, nesterov, t.first);
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -104,10 +140,41 @@ void sgd_step_dev(T* p, const T* grad, T* buf, int64_t n, const float* hyper_dev
   TG_CUDA_CHECK_LAUNCH("sgd_dev_kernel");
 }
 
+template <typename T>
+void sgd_step_dev_multi(const SgdTensor<T>* tensors, int64_t count, const float* hyper_dev,
+                        bool nesterov) {
+  TG_CHECK(count >= 0, "sgd_step", "negative tensor count ", count);
+  TG_CHECK(count == 0 || tensors != nullptr, "sgd_step", "null tensor list of ", count);
+  TG_CHECK(hyper_dev != nullptr, "sgd_step", "the device hyper-parameters pointer is null");
+  for (int64_t base = 0; base < count; base += kSgdMultiChunk) {
+    MultiArgs<T> a{};
+    a.count = 0;
+    a.start[0] = 0;
+    for (int64_t j = base; j < count && j < base + kSgdMultiChunk; ++j) {
+      const SgdTensor<T>& t = tensors[j];
+      TG_CHECK(t.n >= 0, "sgd_step", "tensor ", j, ": negative size ", t.n);
+      TG_CHECK(!nesterov || t.n == 0 || t.buf != nullptr, "sgd_step", "tensor ", j,
+               ": nesterov momentum needs a momentum buffer, got null");
+      if (t.n == 0) continue;
+      a.t[a.count] = t;
+      a.start[a.count + 1] = a.start[a.count] + t.n;
+      ++a.count;
+    }
+    if (a.count == 0) continue;
+    const int64_t total = a.start[a.count];
+    sgd_dev_multi_kernel<T>
+        <<<blocks_for(total, kThreads), kThreads, 0, current_stream()>>>(a, hyper_dev, nesterov);
+    TG_CUDA_CHECK_LAUNCH("sgd_dev_multi_kernel");
+  }
+}
+
 template void sgd_step<float>(float*, const float*, float*, int64_t, const SgdHyper&, bool);
 template void sgd_step<double>(double*, const double*, double*, int64_t, const SgdHyper&, bool);
 template void sgd_step_dev<float>(float*, const float*, float*, int64_t, const float*, bool, bool);
 template void sgd_step_dev<double>(double*, const double*, double*, int64_t, const float*, bool,
                                    bool);
+
+template void sgd_step_dev_multi<float>(const SgdTensor<float>*, int64_t, const float*, bool);
+template void sgd_step_dev_multi<double>(const SgdTensor<double>*, int64_t, const float*, bool);
 
 }  // namespace tg::kernels::cuda

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -208,4 +209,72 @@ TEST_CASE("cuda sgd_step host checks and empty inputs") {
   plain.lr = 0.5;
   gpu::sgd_step(p.data(), g.data(), static_cast<float*>(nullptr), 2, plain, true);
   CHECK(p.download() == std::vector<float>{0.5, 1.5});
+}
+
+// Many parameters of awkward sizes (empty ones among them) in one multi-tensor step, more than
+// one launch's worth, some with a momentum buffer on its first step, some without a buffer:
+// each must end exactly where one sgd_step_dev of its own puts it.
+TEST_CASE_TEMPLATE("cuda sgd_step_dev_multi equals one sgd_step_dev per tensor", T, float, double) {
+  TG_SKIP_WITHOUT_CUDA();
+  const int64_t count = gpu::kSgdMultiChunk + 9;
+  for (const Named& nh : hypers()) {
+    CAPTURE(nh.name);
+    const std::vector<float> hyper = {float(nh.h.lr), float(nh.h.momentum), float(nh.h.dampening),
+                                      float(nh.h.weight_decay)};
+    DeviceBuffer<float> dhyper(hyper);
+    std::vector<int64_t> sizes;
+    for (int64_t j = 0; j < count; ++j)
+      sizes.push_back(j % 11 == 5 ? 0 : (tg::test::kEmulated ? 1 + (j * 37) % 300 : 1 + j * 997));
+    std::vector<std::vector<T>> p0, g0, b0;
+    for (int64_t j = 0; j < count; ++j) {
+      const size_t n = static_cast<size_t>(sizes[size_t(j)]);
+      p0.push_back(tg::test::uniform<T>(n, 100 + uint64_t(j)));
+      g0.push_back(tg::test::uniform<T>(n, 500 + uint64_t(j)));
+      b0.push_back(tg::test::uniform<T>(n, 900 + uint64_t(j)));
+    }
+    // Momentum runs keep a buffer for every tensor (nesterov needs one); otherwise every third
+    // tensor has none. Every fourth is on its first step.
+    auto has_buf = [&](int64_t j) { return nh.h.momentum != 0 || j % 3 != 0; };
+    auto first = [](int64_t j) { return j % 4 == 1; };
+    std::vector<std::unique_ptr<DeviceBuffer<T>>> mp, mg, mb, rp, rb;
+    std::vector<gpu::SgdTensor<T>> list;
+    for (int64_t j = 0; j < count; ++j) {
+      mp.push_back(std::make_unique<DeviceBuffer<T>>(p0[size_t(j)]));
+      mg.push_back(std::make_unique<DeviceBuffer<T>>(g0[size_t(j)]));
+      mb.push_back(std::make_unique<DeviceBuffer<T>>(b0[size_t(j)]));
+      rp.push_back(std::make_unique<DeviceBuffer<T>>(p0[size_t(j)]));
+      rb.push_back(std::make_unique<DeviceBuffer<T>>(b0[size_t(j)]));
+      list.push_back({mp.back()->data(), mg.back()->data(),
+                      has_buf(j) ? mb.back()->data() : nullptr, sizes[size_t(j)], first(j)});
+    }
+    wait_uploads();
+    gpu::sgd_step_dev_multi(list.data(), count, dhyper.data(), nh.h.nesterov);
+    for (int64_t j = 0; j < count; ++j)
+      gpu::sgd_step_dev(rp[size_t(j)]->data(), mg[size_t(j)]->data(),
+                        has_buf(j) ? rb[size_t(j)]->data() : nullptr, sizes[size_t(j)],
+                        dhyper.data(), nh.h.nesterov, first(j));
+    for (int64_t j = 0; j < count; ++j) {
+      CAPTURE(j);
+      CHECK(mp[size_t(j)]->download() == rp[size_t(j)]->download());
+      CHECK(mb[size_t(j)]->download() == rb[size_t(j)]->download());
+      if (sizes[size_t(j)] > 0) CHECK(mp[size_t(j)]->download() != p0[size_t(j)]);
+    }
+  }
+}
+
+TEST_CASE("cuda sgd_step_dev_multi host checks") {
+  TG_SKIP_WITHOUT_CUDA();
+  DeviceBuffer<float> p(std::vector<float>{1, 2}), g(std::vector<float>{1, 1});
+  DeviceBuffer<float> hyper(std::vector<float>{0.1f, 0.9f, 0, 0});
+  gpu::SgdTensor<float> t{p.data(), g.data(), nullptr, 2, false};
+  CHECK_THROWS_WITH_AS(gpu::sgd_step_dev_multi(&t, 1, hyper.data(), /*nesterov=*/true),
+                       doctest::Contains("tensor 0: nesterov momentum needs a momentum buffer"),
+                       tg::Error);
+  CHECK_THROWS_WITH_AS(gpu::sgd_step_dev_multi(&t, 1, static_cast<const float*>(nullptr), false),
+                       doctest::Contains("hyper-parameters pointer is null"), tg::Error);
+  gpu::SgdTensor<float> bad{p.data(), g.data(), nullptr, -1, false};
+  CHECK_THROWS_WITH_AS(gpu::sgd_step_dev_multi(&bad, 1, hyper.data(), false),
+                       doctest::Contains("tensor 0: negative size -1"), tg::Error);
+  gpu::sgd_step_dev_multi<float>(nullptr, 0, hyper.data(), false);  // nothing to do
+  CHECK(p.download() == std::vector<float>{1, 2});
 }
