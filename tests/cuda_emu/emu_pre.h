@@ -146,6 +146,16 @@ struct Node {
 inline bool capturing = false;
 inline std::vector<Node>* capture_list = nullptr;
 inline long long launches = 0;
+// EMU_LAUNCH_TRACE=1: every call that would reach the GPU from the host (kernel launch, copy,
+// memset, GEMM, graph launch; not those recorded by a capture) is printed to stderr, so the
+// host-side work of a training step can be counted.
+inline void trace(const char* what) {
+  static const bool on = [] {
+    const char* e = std::getenv("EMU_LAUNCH_TRACE");
+    return e && *e == '1';
+  }();
+  if (on) std::fprintf(stderr, "cuda-emu: launch %s\n", what);
+}
 
 inline int order_mode() {
   static int m = [] {
@@ -250,6 +260,7 @@ inline void launch(dim3 grid, dim3 block, size_t shmem, const char* name, std::f
     capture_list->push_back(Node{grid, block, name, std::move(f), {}});
     return;
   }
+  trace(name);
   run_kernel(grid, block, name, f);
 }
 }  // namespace emu

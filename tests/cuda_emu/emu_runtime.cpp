@@ -37,11 +37,12 @@ void fresh(void* p, size_t n) {
   if (memset_ff) std::memset(p, 0xFF, n);  // NaN for floats, -1 for ints: uninitialised memory
 }
 // Capture: host ops (memcpy/memset) recorded in order with the kernels.
-void host_op(std::function<void()> op) {
+void host_op(const char* name, std::function<void()> op) {
   if (emu::capturing) {
-    emu::capture_list->push_back(emu::Node{dim3(), dim3(), "host op", {}, std::move(op)});
+    emu::capture_list->push_back(emu::Node{dim3(), dim3(), name, {}, std::move(op)});
     return;
   }
+  emu::trace(name);
   op();
 }
 }  // namespace
@@ -157,7 +158,7 @@ cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) {
   return cudaSuccess;
 }
 cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind, cudaStream_t) {
-  host_op([=] {
+  host_op("cudaMemcpyAsync", [=] {
     if (n) std::memmove(d, s, n);
   });
   return cudaSuccess;
@@ -167,7 +168,7 @@ cudaError_t cudaMemset(void* d, int v, size_t n) {
   return cudaSuccess;
 }
 cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t) {
-  host_op([=] {
+  host_op("cudaMemsetAsync", [=] {
     if (n) std::memset(d, v, n);
   });
   return cudaSuccess;
@@ -246,6 +247,7 @@ cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t g, unsigned 
   return cudaSuccess;
 }
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t) {
+  emu::trace("cudaGraphLaunch");
   for (const emu::Node& n : *reinterpret_cast<std::vector<emu::Node>*>(exec)) {
     if (n.host_op)
       n.host_op();
@@ -339,6 +341,7 @@ cublasStatus_t cublasSgemm_v2(cublasHandle_t h, cublasOperation_t ta, cublasOper
                                            }});
     return CUBLAS_STATUS_SUCCESS;
   }
+  emu::trace("cublasSgemm");
   return ref_gemm<float>(h, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 cublasStatus_t cublasDgemm_v2(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
