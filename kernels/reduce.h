@@ -8,9 +8,13 @@
 // combined in chunk order. Cost: outer*r*inner FLOPs and reads, outer*inner writes.
 // max/min/argmax of an empty axis (r == 0) throw tg::Error; sum of it is 0, mean is NaN.
 // argmax returns the first index of the maximum; NaN counts as the maximum.
+// argmax_hits is a classification accuracy built on argmax: the fraction of rows whose argmax
+// equals a label, in one pass.
 #pragma once
 
 #include <cstdint>
+
+#include "kernels/error.h"
 
 namespace tg::kernels {
 enum class ReduceOp { sum, mean, max, min };
@@ -23,12 +27,29 @@ inline const char* reduce_op_name(ReduceOp op) {
 }
 }  // namespace tg::kernels
 
+namespace tg::kernels::detail {
+// argmax_hits' argument checks, shared by the CPU and CUDA versions.
+inline void argmax_hits_check(const void* x, int64_t rows, int64_t cols, const void* labels,
+                              const void* out) {
+  TG_CHECK(rows > 0 && cols > 0, "accuracy", "needs a non-empty (rows, classes) array, got (", rows,
+           ", ", cols, ")");
+  TG_CHECK(cols <= INT32_MAX, "accuracy", cols, " classes do not fit int32 indices");
+  TG_CHECK(x != nullptr && labels != nullptr && out != nullptr, "accuracy", "null pointer (x = ", x,
+           ", labels = ", labels, ", out = ", out, ")");
+}
+}  // namespace tg::kernels::detail
+
 namespace tg::kernels::cpu {
 
 template <typename T>
 void reduce(ReduceOp op, const T* x, int64_t outer, int64_t r, int64_t inner, T* out);
 template <typename T>
 void argmax(const T* x, int64_t outer, int64_t r, int64_t inner, int32_t* out);
+// Classification accuracy in one pass: out[0] = (number of rows i of the (rows, cols) array x
+// whose argmax, as argmax() picks it, equals labels[i]) / rows, as a float. A label outside
+// [0, cols) is simply never matched. rows and cols must be positive.
+template <typename T>
+void argmax_hits(const T* x, int64_t rows, int64_t cols, const int32_t* labels, float* out);
 
 }  // namespace tg::kernels::cpu
 
@@ -41,5 +62,8 @@ template <typename T>
 void reduce(ReduceOp op, const T* x, int64_t outer, int64_t r, int64_t inner, T* out);
 template <typename T>
 void argmax(const T* x, int64_t outer, int64_t r, int64_t inner, int32_t* out);
+// One launch (one block, a warp per row), where argmax + compare + mean would be five.
+template <typename T>
+void argmax_hits(const T* x, int64_t rows, int64_t cols, const int32_t* labels, float* out);
 
 }  // namespace tg::kernels::cuda

@@ -13,7 +13,9 @@
 namespace tg {
 
 Metric accuracy_metric() {
+  // One kernel for int32 labels of (n, classes) logits; any other layout through the ops.
   auto acc = [](const Tensor& pred, const Tensor& y) {
+    if (pred.dim() == 2 && y.dim() == 1 && y.dtype() == DType::i32) return ops::accuracy(pred, y);
     Tensor hit = ops::binary(BinaryOp::eq, ops::argmax(pred, -1).to(DType::f32), y.to(DType::f32));
     return ops::reduce(ReduceOp::mean, hit, {}, false);
   };

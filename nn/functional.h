@@ -27,7 +27,8 @@ inline Tensor nll_loss(const Tensor& logp, const Tensor& labels) {
 inline Tensor mse_loss(const Tensor& pred, const Tensor& target) {
   return tg::mse(pred, target);
 }
-// Fraction of rows whose argmax equals the label, as a [] float32 tensor.
+// Fraction of rows whose argmax equals the label, as a [] float32 tensor on the inputs' device
+// (ops::accuracy: one kernel).
 Tensor accuracy(const Tensor& logits, const Tensor& labels);
 
 }  // namespace tg::nn::functional

@@ -37,6 +37,9 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);  // broadcasting; 
 // Reduce over dims (empty: all dims). keepdim keeps reduced dims with size 1.
 Tensor reduce(ReduceOp op, const Tensor& x, std::vector<int64_t> dims, bool keepdim);
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);  // int32
+// The fraction of rows of logits (n, classes) whose argmax equals labels (n, int32), as a
+// float32 scalar on their device: argmax, compare and mean in one kernel.
+Tensor accuracy(const Tensor& logits, const Tensor& labels);
 // Sums g over the axes that broadcasting added or expanded, so the result has `shape`
 // (the gradient of a broadcast).
 Tensor sum_to(const Tensor& g, const Shape& shape);

@@ -73,6 +73,26 @@ Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
   return out;
 }
 
+Tensor accuracy(const Tensor& logits, const Tensor& labels) {
+  const char* op = "accuracy";
+  detail::require_defined(op, logits);
+  detail::require_defined(op, labels);
+  const Device dev = detail::same_device(op, logits, labels);
+  TG_CHECK(logits.dim() == 2 && logits.size(0) > 0 && logits.size(1) > 0, op,
+           "logits must be a non-empty (n, classes) array, got shape ", logits.shape_str());
+  TG_CHECK(labels.dtype() == DType::i32, op, "labels must be int32, got ",
+           dtype_name(labels.dtype()));
+  TG_CHECK(labels.dim() == 1 && labels.size(0) == logits.size(0), op, "labels of shape ",
+           labels.shape_str(), " do not match logits of shape ", logits.shape_str());
+  const Tensor x = logits.detach().contiguous(), y = labels.detach().contiguous();
+  Tensor out = empty({}, DType::f32, dev);
+  TG_DISPATCH_FLOATING(x.dtype(), op, [&] {
+    TG_KERNEL(dev, argmax_hits, x.data<scalar_t>(), x.size(0), x.size(1), y.data<int32_t>(),
+              out.data<float>());
+  });
+  return out;
+}
+
 Tensor sum_to(const Tensor& g, const Shape& shape) {
   if (g.shape() == shape) return g;
   const int64_t lead = g.dim() - static_cast<int64_t>(shape.size());

@@ -221,9 +221,24 @@ void argmax(const T* x, int64_t outer, int64_t r, int64_t inner, int32_t* out) {
   }
 }
 
+template <typename T>
+void argmax_hits(const T* x, int64_t rows, int64_t cols, const int32_t* labels, float* out) {
+  kernels::detail::argmax_hits_check(x, rows, cols, labels, out);
+  int64_t hits = 0;
+#pragma omp parallel for schedule(static) reduction(+ : hits) if (rows * cols >= kParallelMin)
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t best = argmax_run(x + i * cols, cols, 0).i;
+    hits += best == labels[i];
+  }
+  out[0] = static_cast<float>(static_cast<double>(hits) / static_cast<double>(rows));
+}
+
 template void reduce<float>(ReduceOp, const float*, int64_t, int64_t, int64_t, float*);
 template void reduce<double>(ReduceOp, const double*, int64_t, int64_t, int64_t, double*);
 template void argmax<float>(const float*, int64_t, int64_t, int64_t, int32_t*);
 template void argmax<double>(const double*, int64_t, int64_t, int64_t, int32_t*);
+
+template void argmax_hits<float>(const float*, int64_t, int64_t, const int32_t*, float*);
+template void argmax_hits<double>(const double*, int64_t, int64_t, const int32_t*, float*);
 
 }  // namespace tg::kernels::cpu

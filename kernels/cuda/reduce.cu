@@ -19,6 +19,9 @@
 // and commutative, so any tree gives the CPU's answer: the first index of the maximum.
 // Cost: outer*r*inner combines and reads, outer*inner writes, plus partials of about
 // 1/4096 (inner == 1) or 1/512 (inner > 1) of the input for long axes; one launch per level.
+// argmax_hits (accuracy) is one block: a warp per row with argmax's combine, a count per warp,
+// and thread 0 adding the eight counts; one launch in place of argmax, two casts, a compare
+// and a mean.
 #include <cstdint>
 #include <limits>
 #include <utility>
@@ -298,6 +301,32 @@ void check_sizes(const char* op, int64_t outer, int64_t r, int64_t inner) {
            ", ", r, ", ", inner, ")");
 }
 
+// argmax_hits: one block; warp w takes rows w, w + kRunWarps, ...; each row's argmax by the
+// same lanes-then-tree order as argmax (so the same index), lane 0 counts a match, and thread 0
+// sums the warps' counts in warp order (integers: exact in any order anyway).
+template <typename T>
+__global__ void __launch_bounds__(kRunThreads)
+    argmax_hits_kernel(const T* x, int64_t rows, int64_t cols, const int32_t* labels, float* out) {
+  using R = ArgmaxR<T>;
+  __shared__ long long part[kRunWarps];
+  const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
+  long long hits = 0;
+  for (int64_t i = warp; i < rows; i += kRunWarps) {
+    const T* p = x + i * cols;
+    typename R::Acc acc = R::identity();
+    for (int64_t j = lane; j < cols; j += kWarp) acc = R::combine(acc, R::lift(p[j], j));
+    acc = warp_reduce<R>(acc);
+    if (lane == 0 && acc.i == labels[i]) ++hits;
+  }
+  if (lane == 0) part[warp] = hits;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    long long total = 0;
+    for (int w = 0; w < kRunWarps; ++w) total += part[w];
+    out[0] = static_cast<float>(static_cast<double>(total) / static_cast<double>(rows));
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -343,9 +372,18 @@ void argmax(const T* x, int64_t outer, int64_t r, int64_t inner, int32_t* out) {
   reduce_axis<ArgmaxR<T>>(x, outer, r, inner, out, IndexOf{});
 }
 
+template <typename T>
+void argmax_hits(const T* x, int64_t rows, int64_t cols, const int32_t* labels, float* out) {
+  kernels::detail::argmax_hits_check(x, rows, cols, labels, out);
+  argmax_hits_kernel<T><<<1, kRunThreads, 0, current_stream()>>>(x, rows, cols, labels, out);
+  TG_CUDA_CHECK_LAUNCH("argmax_hits_kernel");
+}
+
 template void reduce<float>(ReduceOp, const float*, int64_t, int64_t, int64_t, float*);
 template void reduce<double>(ReduceOp, const double*, int64_t, int64_t, int64_t, double*);
 template void argmax<float>(const float*, int64_t, int64_t, int64_t, int32_t*);
 template void argmax<double>(const double*, int64_t, int64_t, int64_t, int32_t*);
+template void argmax_hits<float>(const float*, int64_t, int64_t, const int32_t*, float*);
+template void argmax_hits<double>(const double*, int64_t, int64_t, const int32_t*, float*);
 
 }  // namespace tg::kernels::cuda

@@ -250,3 +250,35 @@ TEST_CASE("cuda reduce over an empty axis: sum 0, mean NaN, max, min and argmax 
   CHECK(on_gpu(ReduceOp::sum, x, {0, 5, 3}).empty());
   CHECK(argmax_gpu(x, {3, 5, 0}).empty());
 }
+
+TEST_CASE_TEMPLATE("cuda argmax_hits matches the CPU: ties, NaN, wide rows, many rows", T, float,
+                   double) {
+  TG_SKIP_WITHOUT_CUDA();
+  struct Case {
+    int64_t rows, cols;
+  };
+  const Case cases[] = {{1, 1}, {7, 3}, {64, 10}, {33, 33}, {9, 70}, {1023, 10}, {257, 2}};
+  for (const Case& c : cases) {
+    CAPTURE(c.rows);
+    CAPTURE(c.cols);
+    const size_t n = static_cast<size_t>(c.rows * c.cols);
+    std::vector<T> x = tg::test::uniform<T>(n, uint64_t(c.rows * 131 + c.cols));
+    // Coarse values make ties common; some rows get a NaN, and some labels are out of range.
+    for (size_t i = 0; i < n; ++i) x[i] = std::floor(x[i] * 3);
+    for (int64_t r = 0; r < c.rows; r += 5) x[size_t(r * c.cols + (r % c.cols))] = std::nan("");
+    std::vector<int32_t> y(static_cast<size_t>(c.rows));
+    for (int64_t r = 0; r < c.rows; ++r)
+      y[size_t(r)] = int32_t((r * 7) % (c.cols + 1)) - (r % 11 == 3);
+    float want = -1;
+    cpu::argmax_hits(x.data(), c.rows, c.cols, y.data(), &want);
+    DeviceBuffer<T> dx(x);
+    DeviceBuffer<int32_t> dy(y);
+    DeviceBuffer<float> dout(std::vector<float>{-1});
+    gpu::argmax_hits(dx.data(), c.rows, c.cols, dy.data(), dout.data());
+    CHECK(dout.download()[0] == want);
+  }
+  DeviceBuffer<float> one(std::vector<float>{1});
+  DeviceBuffer<int32_t> lab(std::vector<int32_t>{0});
+  CHECK_THROWS_WITH_AS(gpu::argmax_hits(one.data(), 0, 1, lab.data(), one.data()),
+                       doctest::Contains("non-empty"), tg::Error);
+}

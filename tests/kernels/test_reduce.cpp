@@ -207,3 +207,45 @@ TEST_CASE("double reductions and argmax on hand values") {
   CHECK(run_argmax(x, 3, 2, 1) == std::vector<int32_t>{0, 0, 0});
   CHECK(run_argmax(x, 1, 6, 1) == std::vector<int32_t>{4});
 }
+
+TEST_CASE(
+    "argmax_hits counts the rows whose argmax is the label, with argmax's tie and NaN rules") {
+  // Rows: a clear winner (label right), a tie (the first maximum wins: label 1 is wrong), a NaN
+  // (the first NaN wins: label 2 right), all -inf (index 0: label 0 right), and a label out of
+  // range (never matched).
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::nanf("");
+  const std::vector<float> x = {0.1f, 3.f,  0.2f, 5.f,  5.f, 1.f, 1.f, 2.f,
+                                nan,  -inf, -inf, -inf, 9.f, 8.f, 7.f};
+  const std::vector<int32_t> labels = {1, 1, 2, 0, 3};
+  float acc = -1;
+  argmax_hits(x.data(), 5, 3, labels.data(), &acc);
+  CHECK(acc == doctest::Approx(3.0 / 5.0));
+  // double logits, one row
+  const std::vector<double> xd = {-1, -2};
+  const int32_t zero = 0;
+  argmax_hits(xd.data(), 1, 2, &zero, &acc);
+  CHECK(acc == 1.0f);
+  // rows * cols above the parallel threshold: the same count as a row-by-row argmax
+  const int64_t rows = 5000, cols = 10;
+  std::vector<float> big(static_cast<size_t>(rows * cols));
+  std::vector<int32_t> lab(static_cast<size_t>(rows));
+  for (size_t i = 0; i < big.size(); ++i) big[i] = float((i * 7919) % 101);
+  for (int64_t i = 0; i < rows; ++i) lab[size_t(i)] = int32_t((i * 31) % cols);
+  std::vector<int32_t> am(static_cast<size_t>(rows));
+  argmax(big.data(), rows, cols, 1, am.data());
+  int64_t hits = 0;
+  for (int64_t i = 0; i < rows; ++i) hits += am[size_t(i)] == lab[size_t(i)];
+  REQUIRE(hits > 0);
+  argmax_hits(big.data(), rows, cols, lab.data(), &acc);
+  CHECK(acc == float(double(hits) / double(rows)));
+}
+
+TEST_CASE("argmax_hits refuses empty arrays and null pointers") {
+  const float x[2] = {1, 2};
+  const int32_t y[1] = {1};
+  float out = 0;
+  CHECK_THROWS_WITH_AS(argmax_hits(x, 0, 2, y, &out), doctest::Contains("non-empty"), tg::Error);
+  CHECK_THROWS_WITH_AS(argmax_hits(x, 1, 0, y, &out), doctest::Contains("non-empty"), tg::Error);
+  CHECK_THROWS_WITH_AS(argmax_hits(x, 1, 2, static_cast<const int32_t*>(nullptr), &out),
+                       doctest::Contains("null pointer"), tg::Error);
+}
