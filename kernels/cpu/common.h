@@ -13,9 +13,28 @@
 
 namespace tg::kernels::cpu::detail {
 
-// Below this many elements a loop stays on the calling thread: waking an OpenMP team costs a
-// few microseconds, the time of tens of thousands of simple element operations.
-inline constexpr int64_t kParallelMin = 32768;
+// Below this many elements a loop stays on the calling thread. In a training loop the other
+// threads have gone to sleep between steps, and waking them costs far more than the few
+// microseconds a back-to-back microbenchmark shows: with 32768 here, the course MLP (784-50-10,
+// batch 64) ran an epoch slower on two threads than on one (0.19-0.29 s against 0.14 s);
+// with 262144 (and gemm_packed's own threshold raised likewise) two threads take 0.12-0.15 s
+// and the wide MLP's epoch drops from 0.92-1.07 s to 0.77-0.92 s (bench_train, 2-core EPYC,
+// 2026-11-25, docs/benchmarks.md). A 1 MiB float loop streams in tens of microseconds.
+inline constexpr int64_t kParallelMin = 262144;
+
+// f(i) for i in [0, n), spread over the OpenMP threads (schedule static) when parallel is
+// true, else on the calling thread. Unlike "#pragma omp parallel for if (cond)", the serial
+// case never enters OpenMP: an if(false) region still makes a team of one (a GOMP_parallel
+// call per loop), and the small steps of a training loop run many such loops.
+template <typename F>
+inline void parallel_for(int64_t n, bool parallel, F&& f) {
+  if (parallel) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) f(i);
+  } else {
+    for (int64_t i = 0; i < n; ++i) f(i);
+  }
+}
 
 // f(i) for i in [0, n): vectorised, and spread over the OpenMP threads for large n.
 template <typename F>

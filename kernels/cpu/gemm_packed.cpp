@@ -66,10 +66,11 @@ constexpr int64_t kMR = 4, kNR = 16;
 // kernel needs only 184 bytes per 14 cycles, which L2 delivers easily); 512 was marginally
 // the best, and a long kKC halves the passes over C compared with 256.
 constexpr int64_t kKC = 512, kMC = 8 * kMR, kNC = 1024;
-// Below this many multiply-adds (~5 us of work) one thread finishes before a team of two
-// has started and joined (measured: 64^3 takes 3.2 us alone, 5.5 us on two threads; 128^3
-// is 1.5x faster on two).
-constexpr double kParallelMin = 1024.0 * 1024.0;
+// Below this many multiply-adds one thread does the product. Back to back, with the team
+// awake, 128^3 (2M) is 1.5x faster on two threads; but in a training loop the team sleeps
+// between steps, and the course MLP's 64x784x50 products (2.5M) made the epoch slower on two
+// threads than on one. 4M keeps those on one thread (kernels/cpu/common.h: kParallelMin).
+constexpr double kParallelMin = 4.0 * 1024.0 * 1024.0;
 
 struct Strides {
   int64_t rs, cs;  // op(X)(i, j) = x[i * rs + j * cs]

@@ -27,10 +27,20 @@ constexpr int64_t kTile = 64;  // columns per scatter_add work unit
 // The first position p < n with idx[p] outside [0, limit), or -1.
 int64_t first_out_of_range(const int32_t* idx, int64_t n, int64_t limit) {
   int64_t first = std::numeric_limits<int64_t>::max();
-#pragma omp parallel for simd reduction(min : first) if (n >= kParallelMin)
-  for (int64_t p = 0; p < n; ++p) {
-    const bool bad = idx[p] < 0 || idx[p] >= limit;
-    first = bad && p < first ? p : first;
+  // (The body is written out twice: a lambda would capture the shared `first`, not the
+  // reduction's private copy.)
+  if (n >= kParallelMin) {
+#pragma omp parallel for simd reduction(min : first)
+    for (int64_t p = 0; p < n; ++p) {
+      const bool bad = idx[p] < 0 || idx[p] >= limit;
+      first = bad && p < first ? p : first;
+    }
+  } else {
+#pragma omp simd reduction(min : first)
+    for (int64_t p = 0; p < n; ++p) {
+      const bool bad = idx[p] < 0 || idx[p] >= limit;
+      first = bad && p < first ? p : first;
+    }
   }
   return first == std::numeric_limits<int64_t>::max() ? -1 : first;
 }
@@ -57,8 +67,9 @@ void index_select_rows(const T* src, int64_t rows, int64_t row_size, const int32
   TG_CHECK(bad < 0, "index_select", "index ", bad < 0 ? 0 : idx[bad], " at position ", bad,
            " is out of range for ", rows, " rows");
   const size_t bytes = static_cast<size_t>(row_size) * sizeof(T);
-#pragma omp parallel for schedule(static) if (n * row_size >= kParallelMin)
-  for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * row_size, src + idx[i] * row_size, bytes);
+  detail::parallel_for(n, n * row_size >= kParallelMin, [&](int64_t i) {
+    std::memcpy(dst + i * row_size, src + idx[i] * row_size, bytes);
+  });
 }
 
 template <typename T>
@@ -66,14 +77,13 @@ void gather(const T* x, int64_t outer, int64_t r, int64_t inner, const int32_t* 
             T* out) {
   check_gather_sizes("gather", outer, r, inner, q);
   check_gather_indices("gather", idx, outer * q * inner, r);
-#pragma omp parallel for schedule(static) if (outer * q * inner >= kParallelMin)
-  for (int64_t oj = 0; oj < outer * q; ++oj) {
+  detail::parallel_for(outer * q, outer * q * inner >= kParallelMin, [&](int64_t oj) {
     const int64_t o = oj / q;
     const int32_t* ir = idx + oj * inner;
     const T* xo = x + o * r * inner;
     T* yr = out + oj * inner;
     for (int64_t i = 0; i < inner; ++i) yr[i] = xo[ir[i] * inner + i];
-  }
+  });
 }
 
 template <typename T>
@@ -82,15 +92,14 @@ void scatter_add(const T* gy, int64_t outer, int64_t r, int64_t inner, const int
   check_gather_sizes("scatter_add", outer, r, inner, q);
   check_gather_indices("scatter_add", idx, outer * q * inner, r);
   const int64_t ntile = (inner + kTile - 1) / kTile;
-#pragma omp parallel for schedule(static) if (outer * q * inner >= kParallelMin)
-  for (int64_t u = 0; u < outer * ntile; ++u) {
+  detail::parallel_for(outer * ntile, outer * q * inner >= kParallelMin, [&](int64_t u) {
     const int64_t o = u / ntile, i0 = (u % ntile) * kTile, i1 = std::min(inner, i0 + kTile);
     T* go = gx + o * r * inner;
     for (int64_t j = 0; j < q; ++j) {
       const int64_t row = (o * q + j) * inner;
       for (int64_t i = i0; i < i1; ++i) go[idx[row + i] * inner + i] += gy[row + i];
     }
-  }
+  });
 }
 
 #define TG_INSTANTIATE_SELECT(T)                                                               \

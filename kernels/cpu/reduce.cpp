@@ -62,17 +62,16 @@ void reduce_axis(const T* x, int64_t outer, int64_t r, int64_t inner, T* out, F 
   if (inner == 1) {
     const int64_t nchunk = ceil_div(r, kChunk);
     if (nchunk == 1) {
-#pragma omp parallel for schedule(static) if (par)
-      for (int64_t o = 0; o < outer; ++o) out[o] = fin(detail::tree_reduce(x + o * r, r, f));
+      detail::parallel_for(outer, par,
+                           [&](int64_t o) { out[o] = fin(detail::tree_reduce(x + o * r, r, f)); });
       return;
     }
     T* part = detail::scratch<T>(outer * nchunk);
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t u = 0; u < outer * nchunk; ++u) {
+    detail::parallel_for(outer * nchunk, par, [&](int64_t u) {
       const int64_t o = u / nchunk, c = u % nchunk;
       const int64_t len = std::min(kChunk, r - c * kChunk);
       part[u] = detail::tree_reduce(x + o * r + c * kChunk, len, f);
-    }
+    });
     for (int64_t o = 0; o < outer; ++o)
       out[o] = fin(detail::tree_reduce(part + o * nchunk, nchunk, f));
     return;
@@ -88,28 +87,25 @@ void reduce_axis(const T* x, int64_t outer, int64_t r, int64_t inner, T* out, F 
     for (int64_t i = 0; i < w; ++i) out[o * inner + i0 + i] = fin(acc[i]);
   };
   if (nrc == 1) {
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t u = 0; u < outer * ntile; ++u) {
+    detail::parallel_for(outer * ntile, par, [&](int64_t u) {
       const int64_t o = u / ntile, t = u % ntile;
       finish(x + o * r * inner, r, inner, o, t);
-    }
+    });
     return;
   }
   // Partials laid out as (outer, nrc, inner): combining them is again a rows reduction.
   T* part = detail::scratch<T>(outer * nrc * inner);
-#pragma omp parallel for schedule(static) if (par)
-  for (int64_t u = 0; u < outer * nrc * ntile; ++u) {
+  detail::parallel_for(outer * nrc * ntile, par, [&](int64_t u) {
     const int64_t o = u / (nrc * ntile), c = (u / ntile) % nrc, t = u % ntile;
     const int64_t i0 = t * kTile, w = std::min(kTile, inner - i0);
     const int64_t j0 = c * kRowChunk, nrows = std::min(kRowChunk, r - j0);
     tree_reduce_rows(x + (o * r + j0) * inner + i0, nrows, inner, w, f,
                      part + (o * nrc + c) * inner + i0);
-  }
-#pragma omp parallel for schedule(static) if (outer * nrc * inner >= kParallelMin)
-  for (int64_t u = 0; u < outer * ntile; ++u) {
+  });
+  detail::parallel_for(outer * ntile, outer * nrc * inner >= kParallelMin, [&](int64_t u) {
     const int64_t o = u / ntile, t = u % ntile;
     finish(part + o * nrc * inner, nrc, inner, o, t);
-  }
+  });
 }
 
 void check_sizes(const char* op, int64_t outer, int64_t r, int64_t inner) {
@@ -185,25 +181,22 @@ void argmax(const T* x, int64_t outer, int64_t r, int64_t inner, int32_t* out) {
   if (inner == 1) {
     const int64_t nchunk = ceil_div(r, kChunk);
     auto* part = detail::scratch<Best<T>>(outer * nchunk);
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t u = 0; u < outer * nchunk; ++u) {
+    detail::parallel_for(outer * nchunk, par, [&](int64_t u) {
       const int64_t o = u / nchunk, c = u % nchunk;
       const int64_t len = std::min(kChunk, r - c * kChunk);
       part[u] = argmax_run(x + o * r + c * kChunk, len, c * kChunk);
-    }
-#pragma omp parallel for schedule(static) if (par && outer > 1)
-    for (int64_t o = 0; o < outer; ++o) {
+    });
+    detail::parallel_for(outer, par && outer > 1, [&](int64_t o) {
       Best<T> b = part[o * nchunk];
       for (int64_t c = 1; c < nchunk; ++c)
         if (beats(part[o * nchunk + c].v, b.v)) b = part[o * nchunk + c];
       out[o] = static_cast<int32_t>(b.i);
-    }
+    });
     return;
   }
   // inner > 1: one pass down the rows per (o, column tile), vectorised across the columns.
   const int64_t ntile = ceil_div(inner, kTile);
-#pragma omp parallel for schedule(static) if (par)
-  for (int64_t u = 0; u < outer * ntile; ++u) {
+  detail::parallel_for(outer * ntile, par, [&](int64_t u) {
     const int64_t o = u / ntile, i0 = (u % ntile) * kTile, w = std::min(kTile, inner - i0);
     const T* base = x + o * r * inner + i0;
     T best[kTile];
@@ -218,17 +211,18 @@ void argmax(const T* x, int64_t outer, int64_t r, int64_t inner, int32_t* out) {
       }
     }
     for (int64_t i = 0; i < w; ++i) out[o * inner + i0 + i] = bi[i];
-  }
+  });
 }
 
 template <typename T>
 void argmax_hits(const T* x, int64_t rows, int64_t cols, const int32_t* labels, float* out) {
   kernels::detail::argmax_hits_check(x, rows, cols, labels, out);
   int64_t hits = 0;
-#pragma omp parallel for schedule(static) reduction(+ : hits) if (rows * cols >= kParallelMin)
-  for (int64_t i = 0; i < rows; ++i) {
-    const int64_t best = argmax_run(x + i * cols, cols, 0).i;
-    hits += best == labels[i];
+  if (rows * cols >= kParallelMin) {
+#pragma omp parallel for schedule(static) reduction(+ : hits)
+    for (int64_t i = 0; i < rows; ++i) hits += argmax_run(x + i * cols, cols, 0).i == labels[i];
+  } else {
+    for (int64_t i = 0; i < rows; ++i) hits += argmax_run(x + i * cols, cols, 0).i == labels[i];
   }
   out[0] = static_cast<float>(static_cast<double>(hits) / static_cast<double>(rows));
 }

@@ -36,34 +36,32 @@ void sgd_step(T* p, const T* grad, T* buf, int64_t n, const SgdHyper& h, bool fi
   T* __restrict pp = p;
   const T* __restrict gg = grad;
   T* __restrict bb = buf;
-  const bool par = n >= detail::kParallelMin;
+  // detail::parallel_flat: "omp simd" always, OpenMP threads only above kParallelMin elements
+  // (a small parameter never enters OpenMP at all).
   if (!use_mom) {
-#pragma omp parallel for simd schedule(static) if (par)
-    for (int64_t i = 0; i < n; ++i) pp[i] -= lr * (use_wd ? gg[i] + wd * pp[i] : gg[i]);
+    detail::parallel_flat(n,
+                          [&](int64_t i) { pp[i] -= lr * (use_wd ? gg[i] + wd * pp[i] : gg[i]); });
   } else if (first) {
     // First step: the buffer is the gradient itself, without dampening (torch.clone(grad)).
-#pragma omp parallel for simd schedule(static) if (par)
-    for (int64_t i = 0; i < n; ++i) {
+    detail::parallel_flat(n, [&](int64_t i) {
       const T g = use_wd ? gg[i] + wd * pp[i] : gg[i];
       bb[i] = g;
       pp[i] -= lr * (nesterov ? g + mom * g : g);
-    }
+    });
   } else if (!nesterov && !use_wd) {
     // The common case (plain momentum), kept branch-free.
-#pragma omp parallel for simd schedule(static) if (par)
-    for (int64_t i = 0; i < n; ++i) {
+    detail::parallel_flat(n, [&](int64_t i) {
       const T b = mom * bb[i] + keep * gg[i];
       bb[i] = b;
       pp[i] -= lr * b;
-    }
+    });
   } else {
-#pragma omp parallel for simd schedule(static) if (par)
-    for (int64_t i = 0; i < n; ++i) {
+    detail::parallel_flat(n, [&](int64_t i) {
       const T g = use_wd ? gg[i] + wd * pp[i] : gg[i];
       const T b = mom * bb[i] + keep * g;
       bb[i] = b;
       pp[i] -= lr * (nesterov ? g + mom * b : b);
-    }
+    });
   }
 }
 

@@ -69,55 +69,51 @@ void check_labels(const char* op, const int32_t* labels, int64_t rows, int64_t c
 template <typename T>
 void softmax(const T* x, int64_t rows, int64_t cols, T* y) {
   check_sizes("softmax", rows, cols);
-#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin)
-  for (int64_t i = 0; i < rows; ++i) {
+  detail::parallel_for(rows, rows * cols >= kParallelMin, [&](int64_t i) {
     const T* xr = x + i * cols;
     T* yr = y + i * cols;
     const T s = exp_sum(xr, cols, row_max(xr, cols), yr);  // in place even when y == x
     for (int64_t j = 0; j < cols; ++j) yr[j] /= s;
-  }
+  });
 }
 
 template <typename T>
 void log_softmax(const T* x, int64_t rows, int64_t cols, T* y) {
   check_sizes("log_softmax", rows, cols);
-#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin)
-  for (int64_t i = 0; i < rows; ++i) {
+  detail::parallel_for(rows, rows * cols >= kParallelMin, [&](int64_t i) {
     const T* xr = x + i * cols;
     T* yr = y + i * cols;
     const T m = row_max(xr, cols);
     // y = (x - m) - log(sum exp(x - m)); the exps go to a side buffer, so y may alias x.
     const T lse = std::log(exp_sum(xr, cols, m, row_buffer<T>(cols)));
     for (int64_t j = 0; j < cols; ++j) yr[j] = (xr[j] - m) - lse;
-  }
+  });
 }
 
 template <typename T>
 void softmax_backward(const T* y, const T* gy, int64_t rows, int64_t cols, T* gx) {
   check_sizes("softmax_backward", rows, cols);
-#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin)
-  for (int64_t i = 0; i < rows; ++i) {
+  detail::parallel_for(rows, rows * cols >= kParallelMin, [&](int64_t i) {
     const T* yr = y + i * cols;
     const T* gr = gy + i * cols;
     T* gxr = gx + i * cols;
     T dot = 0;
     for (int64_t j = 0; j < cols; ++j) dot += gr[j] * yr[j];
     for (int64_t j = 0; j < cols; ++j) gxr[j] = yr[j] * (gr[j] - dot);
-  }
+  });
 }
 
 template <typename T>
 void log_softmax_backward(const T* y, const T* gy, int64_t rows, int64_t cols, T* gx) {
   check_sizes("log_softmax_backward", rows, cols);
-#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin)
-  for (int64_t i = 0; i < rows; ++i) {
+  detail::parallel_for(rows, rows * cols >= kParallelMin, [&](int64_t i) {
     const T* yr = y + i * cols;
     const T* gr = gy + i * cols;
     T* gxr = gx + i * cols;
     T s = 0;
     for (int64_t j = 0; j < cols; ++j) s += gr[j];
     for (int64_t j = 0; j < cols; ++j) gxr[j] = gr[j] - std::exp(yr[j]) * s;
-  }
+  });
 }
 
 template <typename T>
@@ -127,8 +123,7 @@ T cross_entropy(const T* logits, const int32_t* labels, int64_t rows, int64_t co
   // The mean over no rows is 0/0, as torch.nn.functional.cross_entropy gives for an empty batch.
   if (rows == 0) return std::numeric_limits<T>::quiet_NaN();
   T* loss = detail::scratch<T>(rows);
-#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin)
-  for (int64_t i = 0; i < rows; ++i) {
+  detail::parallel_for(rows, rows * cols >= kParallelMin, [&](int64_t i) {
     const T* xr = logits + i * cols;
     const T m = row_max(xr, cols);
     // With probs the exps are kept there (one exp per logit); without, in a side buffer.
@@ -139,7 +134,7 @@ T cross_entropy(const T* logits, const int32_t* labels, int64_t rows, int64_t co
     loss[i] = std::log(s) - (xr[labels[i]] - m);
     if (probs)
       for (int64_t j = 0; j < cols; ++j) e[j] /= s;
-  }
+  });
   return detail::tree_sum(loss, rows) / static_cast<T>(rows);
 }
 
@@ -148,13 +143,12 @@ void cross_entropy_backward(const T* probs, const int32_t* labels, int64_t rows,
                             T scale, T* glogits) {
   check_sizes("cross_entropy_backward", rows, cols);
   check_labels("cross_entropy_backward", labels, rows, cols);
-#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin)
-  for (int64_t i = 0; i < rows; ++i) {
+  detail::parallel_for(rows, rows * cols >= kParallelMin, [&](int64_t i) {
     const T* pr = probs + i * cols;
     T* gr = glogits + i * cols;
     for (int64_t j = 0; j < cols; ++j) gr[j] = scale * pr[j];
     gr[labels[i]] = scale * (pr[labels[i]] - T(1));
-  }
+  });
 }
 
 #define TG_INSTANTIATE(T)                                                          \

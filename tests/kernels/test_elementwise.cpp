@@ -10,6 +10,7 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/cpu/common.h"
 #include "kernels/elementwise.h"
 #include "kernels/error.h"
 
@@ -252,7 +253,8 @@ TEST_CASE("0-d and empty inputs, mismatched shapes throw") {
 
 TEST_CASE("above the parallel threshold, strided and broadcast paths match a serial reference") {
   // a: a transposed (257, 300) buffer seen as (300, 257); b: a column broadcast over 257.
-  const int64_t R = 300, C = 257;  // 77,100 elements > 32K
+  const int64_t R = 1100, C = 257;  // 282,700 elements: above the parallel threshold
+  static_assert(R * C >= tg::kernels::cpu::detail::kParallelMin);
   std::vector<float> abuf(R * C), b(R);
   for (int64_t i = 0; i < R * C; ++i) abuf[i] = float((i * 37) % 1001) * 0.01f - 5.0f;
   for (int64_t i = 0; i < R; ++i) b[i] = float(i % 7) - 3.0f;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/cpu/common.h"
 #include "kernels/error.h"
 #include "kernels/index.h"
 
@@ -115,7 +116,8 @@ TEST_CASE_TEMPLATE("scatter_add accumulates duplicates on hand values", T, float
 }
 
 TEST_CASE("scatter_add is the adjoint of gather: <gather(x), y> == <x, scatter_add(y)>") {
-  const int64_t outer = 50, r = 40, inner = 30, q = 25;  // 37,500 indices: the parallel path
+  const int64_t outer = 50, r = 40, inner = 120, q = 50;  // 300,000 indices: the parallel path
+  static_assert(outer * q * inner >= tg::kernels::cpu::detail::kParallelMin);
   std::vector<double> x(outer * r * inner), y(outer * q * inner);
   std::vector<int32_t> idx(outer * q * inner);
   for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(double(i));

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/cpu/common.h"
 #include "kernels/error.h"
 #include "kernels/sgd.h"
 
@@ -124,7 +125,8 @@ TEST_CASE("sgd momentum buffer takes the weight-decayed gradient") {
 }
 
 TEST_CASE("sgd on a large vector matches an element-by-element reference") {
-  const int64_t n = 100000;  // above the parallel threshold
+  const int64_t n = 300000;  // above the parallel threshold
+  static_assert(n >= tg::kernels::cpu::detail::kParallelMin);
   std::vector<float> p(n), g(n), buf(n);
   for (int64_t i = 0; i < n; ++i) {
     p[i] = float(i % 101) * 0.01f - 0.5f;

@@ -10,6 +10,7 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/cpu/common.h"
 #include "kernels/error.h"
 #include "kernels/softmax.h"
 
@@ -177,7 +178,8 @@ TEST_CASE("cross_entropy_backward matches central differences of the mean loss (
 }
 
 TEST_CASE("cross_entropy is bit-identical for 1, 2 and 3 threads") {
-  const int64_t rows = 20000, cols = 10;  // 200K logits: the parallel path
+  const int64_t rows = 30000, cols = 10;  // 300K logits: the parallel path
+  static_assert(rows * cols >= tg::kernels::cpu::detail::kParallelMin);
   const auto xd = noise(rows * cols, 8);
   const std::vector<float> x(xd.begin(), xd.end());
   std::vector<int32_t> labels(rows);
