@@ -30,8 +30,8 @@ void DeviceCallback::before_batch(Learner& l) {
 
 CudaGraphStep::CudaGraphStep(int64_t warmup) : warmup_(warmup) {
   TG_CHECK(warmup >= 1, "CudaGraphStep",
-           "warmup must be at least 1 (the first step creates the "
-           "gradients the graph writes into), got ",
+           "warmup must be at least 1 (the first step creates SGD's momentum buffers; a captured "
+           "first step would replay as a first step every time), got ",
            warmup);
 }
 

@@ -10,10 +10,10 @@
 // and xb, yb at each before_batch (a no-op when the data already lives on the device).
 //
 // CudaGraphStep (order 100: last at before_batch, after ParamScheduler has set this batch's
-// hyper-parameters) lets `warmup` training batches run eagerly (they create the gradients and
-// momentum buffers and fill the allocator's cache), then captures one whole step — forward,
-// loss, backward, optimizer step, zero_grad — into a CUDA Graph. Every later full-size training
-// batch is copied into the graph's input tensors, the optimizer's hyper-parameters are
+// hyper-parameters) lets `warmup` training batches run eagerly (they create SGD's momentum
+// buffers and fill the allocator's cache), then captures one whole step — forward, loss,
+// backward, optimizer step, zero_grad(set_to_none) — into a CUDA Graph. Every later full-size
+// training batch is copied into the graph's input tensors, the optimizer's hyper-parameters are
 // uploaded (so schedulers still work), and the graph is replayed: one launch instead of a few
 // dozen. learn.pred and learn.loss then point at the graph's outputs, after_pred and
 // after_loss run as usual (AvgStats, metrics), and the batch ends through CancelBatch, so

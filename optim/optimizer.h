@@ -9,6 +9,7 @@
 // any of them without knowing the optimizer's type; an unknown name is a tg::Error.
 #pragma once
 
+#include <array>
 #include <map>
 #include <string>
 #include <vector>
@@ -81,7 +82,8 @@ class SGD : public Optimizer {
   void check_group(const ParamGroup& group) const override;
 
  private:
-  std::vector<Tensor> hyper_dev_;  // per group: 4 floats on the group's device
+  std::vector<Tensor> hyper_dev_;                 // per group: 4 floats on the group's device
+  std::vector<std::array<float, 4>> hyper_sent_;  // what each holds: an unchanged set is not sent
 };
 
 }  // namespace tg::optim

@@ -8,6 +8,7 @@
 // buffer per group, which step() refreshes from the host values before the kernels; under
 // CUDA Graph capture it does not (a copy from the host cannot be captured), and whoever
 // replays the graph calls upload_hyper() first, so a scheduler's changes still apply.
+#include <algorithm>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -138,6 +139,7 @@ void SGD::check_group(const ParamGroup& group) const {
 
 void SGD::upload_hyper() {
   hyper_dev_.resize(groups_.size());
+  hyper_sent_.resize(groups_.size());
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
     const auto& params = groups_[gi].params;
     if (params.empty() || !params.front().device().is_cuda()) continue;
@@ -145,10 +147,14 @@ void SGD::upload_hyper() {
     const float host[4] = {static_cast<float>(h.lr), static_cast<float>(h.momentum),
                            static_cast<float>(h.dampening), static_cast<float>(h.weight_decay)};
     Tensor& dev = hyper_dev_[gi];
-    if (!dev.defined() || dev.device() != params.front().device())
+    if (!dev.defined() || dev.device() != params.front().device()) {
       dev = empty({4}, DType::f32, params.front().device());
+    } else if (std::equal(host, host + 4, hyper_sent_[gi].begin())) {
+      continue;  // a constant schedule: the device already holds these values
+    }
     // A copy from pageable host memory is staged at once, so `host` may go out of scope.
     allocator_for(dev.device()).copy_bytes(dev.raw_data(), host, sizeof(host));
+    std::copy(host, host + 4, hyper_sent_[gi].begin());
   }
 }
 

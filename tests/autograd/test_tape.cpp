@@ -199,7 +199,8 @@ TEST_CASE("a gradient nothing else holds becomes the leaf's grad without a copy"
   CHECK(vals(w.grad()) == std::vector<float>{4, 4, 6, 6});
 }
 
-TEST_CASE("zero_grad with set_to_none drops the gradients; the next backward writes them afresh") {
+TEST_CASE(
+    "zero_grad with set_to_none drops the gradients, and the next backward writes them afresh") {
   tape().clear();
   Tensor x = tensor({1, 2}).requires_grad_();
   backward(sum(x * 3.0));

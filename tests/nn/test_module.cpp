@@ -177,7 +177,8 @@ TEST_CASE("zero_grad zeroes every defined gradient in place") {
   CHECK_FALSE(fresh.weight.grad().defined());
 }
 
-TEST_CASE("zero_grad with set_to_none drops every gradient; an optimizer step then skips them") {
+TEST_CASE(
+    "zero_grad with set_to_none drops every gradient, and an optimizer step then skips them") {
   Generator gen(4);
   auto model = nn::mlp({3, 5, 2}, gen);
   backward(sum((*model)(randn({6, 3}, gen))));
