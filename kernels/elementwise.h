@@ -9,6 +9,7 @@
 
 #include <cstdint>
 
+#include "kernels/error.h"
 #include "kernels/strided.h"
 
 namespace tg::kernels {
@@ -20,6 +21,29 @@ enum class ScalarOp { add, mul, pow, rsub /* s - x */, rdiv /* s / x */, max, mi
 enum class BinaryOp { add, sub, mul, div, max, min, eq, ne, lt, le, gt, ge /* 1 or 0 */ };
 
 }  // namespace tg::kernels
+
+// The argument checks shared by the CPU and CUDA twins (same messages on every device).
+namespace tg::kernels::detail {
+
+// A Strided view: ndim in [0, kMaxDims] and no negative size.
+inline void strided_check(const char* op, const Strided& s) {
+  TG_CHECK(s.ndim >= 0 && s.ndim <= kMaxDims, op, "ndim ", s.ndim, " is outside [0, ", kMaxDims,
+           "]");
+  for (int d = 0; d < s.ndim; ++d)
+    TG_CHECK(s.shape[d] >= 0, op, "negative size ", s.shape[d], " at dim ", d);
+}
+
+// binary's inputs: a valid view, and both already broadcast to one shape.
+inline void binary_check(const char* op, const Strided& as, const Strided& bs) {
+  strided_check(op, as);
+  TG_CHECK(as.ndim == bs.ndim, op, "inputs have ", as.ndim, " and ", bs.ndim,
+           " dims; broadcast them to one shape first");
+  for (int d = 0; d < as.ndim; ++d)
+    TG_CHECK(as.shape[d] == bs.shape[d], op, "size ", as.shape[d], " vs ", bs.shape[d], " at dim ",
+             d, "; broadcast them to one shape first");
+}
+
+}  // namespace tg::kernels::detail
 
 namespace tg::kernels::cpu {
 
@@ -73,3 +97,27 @@ template <typename S, typename D>
 void cast(const S* src, D* dst, int64_t n);  // every pair of the four dtypes
 
 }  // namespace tg::kernels::cuda
+
+// The explicit instantiations, one list for both twins: kernels/cpu/elementwise.cpp and
+// kernels/cuda/elementwise.cu each expand TG_ELEMENTWISE_INSTANTIATE() once, after their
+// definitions, inside their own namespace.
+#define TG_ELEMENTWISE_INSTANTIATE_FLOATING(T)                                               \
+  template void unary<T>(UnaryOp, const T*, const Strided&, T*);                             \
+  template void scalar_op<T>(ScalarOp, const T*, const Strided&, T, T*);                     \
+  template void binary<T>(BinaryOp, const T*, const Strided&, const T*, const Strided&, T*); \
+  template void relu_backward<T>(const T*, const T*, T*, int64_t);                           \
+  template void axpy<T>(int64_t, T, const T*, T*);
+#define TG_ELEMENTWISE_INSTANTIATE_ANY(S)                      \
+  template void fill<S>(S*, int64_t, S);                       \
+  template void copy<S>(const S*, const Strided&, S*);         \
+  template void cast<S, float>(const S*, float*, int64_t);     \
+  template void cast<S, double>(const S*, double*, int64_t);   \
+  template void cast<S, int32_t>(const S*, int32_t*, int64_t); \
+  template void cast<S, uint8_t>(const S*, uint8_t*, int64_t);
+#define TG_ELEMENTWISE_INSTANTIATE()          \
+  TG_ELEMENTWISE_INSTANTIATE_FLOATING(float)  \
+  TG_ELEMENTWISE_INSTANTIATE_FLOATING(double) \
+  TG_ELEMENTWISE_INSTANTIATE_ANY(float)       \
+  TG_ELEMENTWISE_INSTANTIATE_ANY(double)      \
+  TG_ELEMENTWISE_INSTANTIATE_ANY(int32_t)     \
+  TG_ELEMENTWISE_INSTANTIATE_ANY(uint8_t)

@@ -13,6 +13,23 @@
 
 #include <cstdint>
 
+#include "kernels/error.h"
+
+// The checks of the sizes and leading dimensions shared by every GEMM entry point, CPU and CUDA
+// (same messages on every device; the CUDA ones add their own, kernels/cuda/gemm_common.cuh).
+namespace tg::kernels::detail {
+inline void gemm_check(const char* op, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                       int64_t lda, int64_t ldb, int64_t ldc) {
+  TG_CHECK(m >= 0 && n >= 0 && k >= 0, op, "negative size: m=", m, " n=", n, " k=", k);
+  const int64_t a_cols = trans_a ? m : k, b_cols = trans_b ? k : n;
+  TG_CHECK(lda >= a_cols, op, "lda=", lda, " < ", a_cols, " (m=", m, " k=", k, " trans_a=", trans_a,
+           ")");
+  TG_CHECK(ldb >= b_cols, op, "ldb=", ldb, " < ", b_cols, " (k=", k, " n=", n, " trans_b=", trans_b,
+           ")");
+  TG_CHECK(ldc >= n, op, "ldc=", ldc, " < n=", n);
+}
+}  // namespace tg::kernels::detail
+
 namespace tg::kernels::cpu {
 
 using GemmFn = void (*)(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,

@@ -27,8 +27,28 @@ inline const char* reduce_op_name(ReduceOp op) {
 }
 }  // namespace tg::kernels
 
+// The argument checks shared by the CPU and CUDA versions (same messages on every device).
 namespace tg::kernels::detail {
-// argmax_hits' argument checks, shared by the CPU and CUDA versions.
+inline void reduce_sizes_check(const char* op, int64_t outer, int64_t r, int64_t inner) {
+  TG_CHECK(outer >= 0 && r >= 0 && inner >= 0, op, "negative size in (outer, r, inner) = (", outer,
+           ", ", r, ", ", inner, ")");
+}
+// reduce's: the sizes, and an empty axis only for the ops with an identity (sum, mean).
+inline void reduce_check(ReduceOp op, int64_t outer, int64_t r, int64_t inner) {
+  const char* name = reduce_op_name(op);
+  reduce_sizes_check(name, outer, r, inner);
+  TG_CHECK(r > 0 || op == ReduceOp::sum || op == ReduceOp::mean, name,
+           "cannot reduce an empty axis (r = 0) of (outer, r, inner) = (", outer, ", 0, ", inner,
+           "): it has no identity");
+}
+// argmax's: the sizes, a non-empty axis, and indices that fit int32.
+inline void argmax_check(int64_t outer, int64_t r, int64_t inner) {
+  reduce_sizes_check("argmax", outer, r, inner);
+  TG_CHECK(r > 0, "argmax", "cannot reduce an empty axis (r = 0) of (outer, r, inner) = (", outer,
+           ", 0, ", inner, ")");
+  TG_CHECK(r <= INT32_MAX, "argmax", "axis of size ", r, " does not fit int32 indices");
+}
+// argmax_hits'.
 inline void argmax_hits_check(const void* x, int64_t rows, int64_t cols, const void* labels,
                               const void* out) {
   TG_CHECK(rows > 0 && cols > 0, "accuracy", "needs a non-empty (rows, classes) array, got (", rows,
@@ -67,3 +87,12 @@ template <typename T>
 void argmax_hits(const T* x, int64_t rows, int64_t cols, const int32_t* labels, float* out);
 
 }  // namespace tg::kernels::cuda
+
+// The explicit instantiations (float, double), one list for both twins: kernels/cpu/reduce.cpp
+// and kernels/cuda/reduce.cu each expand TG_REDUCE_INSTANTIATE() once, after their definitions,
+// inside their own namespace.
+#define TG_REDUCE_INSTANTIATE_T(T)                                            \
+  template void reduce<T>(ReduceOp, const T*, int64_t, int64_t, int64_t, T*); \
+  template void argmax<T>(const T*, int64_t, int64_t, int64_t, int32_t*);     \
+  template void argmax_hits<T>(const T*, int64_t, int64_t, const int32_t*, float*);
+#define TG_REDUCE_INSTANTIATE() TG_REDUCE_INSTANTIATE_T(float) TG_REDUCE_INSTANTIATE_T(double)

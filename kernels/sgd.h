@@ -8,6 +8,8 @@
 
 #include <cstdint>
 
+#include "kernels/error.h"
+
 namespace tg::kernels {
 
 struct SgdHyper {
@@ -19,6 +21,18 @@ struct SgdHyper {
 };
 
 }  // namespace tg::kernels
+
+// sgd_step's argument checks, shared by the CPU and CUDA versions (same messages on both).
+namespace tg::kernels::detail {
+inline void sgd_step_check(int64_t n, const void* buf, const SgdHyper& h) {
+  TG_CHECK(n >= 0, "sgd_step", "negative size ", n);
+  TG_CHECK(h.momentum == 0 || buf != nullptr, "sgd_step", "momentum ", h.momentum,
+           " needs a momentum buffer, got null");
+  TG_CHECK(!h.nesterov || (h.momentum > 0 && h.dampening == 0), "sgd_step",
+           "nesterov momentum requires a momentum > 0 and zero dampening (got momentum ",
+           h.momentum, ", dampening ", h.dampening, ")");
+}
+}  // namespace tg::kernels::detail
 
 namespace tg::kernels::cpu {
 

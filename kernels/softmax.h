@@ -6,6 +6,15 @@
 
 #include <cstdint>
 
+#include "kernels/error.h"
+
+// The size check shared by the CPU and CUDA twins (same message on every device).
+namespace tg::kernels::detail {
+inline void softmax_sizes_check(const char* op, int64_t rows, int64_t cols) {
+  TG_CHECK(rows >= 0 && cols >= 0, op, "negative size (", rows, ", ", cols, ")");
+}
+}  // namespace tg::kernels::detail
+
 namespace tg::kernels::cpu {
 
 template <typename T>

@@ -27,7 +27,7 @@ using detail::nan_min;
 
 template <typename T, typename F>
 void map1(const char* op, const T* x, const Strided& xs, T* out, F f) {
-  detail::check_strided(op, xs);
+  kernels::detail::strided_check(op, xs);
   const int64_t n = xs.numel();
   if (n == 0) return;
   if (xs.contiguous()) {
@@ -51,12 +51,7 @@ void map1(const char* op, const T* x, const Strided& xs, T* out, F f) {
 template <typename T, typename F>
 void map2(const char* op, const T* a, const Strided& as, const T* b, const Strided& bs, T* out,
           F f) {
-  detail::check_strided(op, as);
-  TG_CHECK(as.ndim == bs.ndim, op, "inputs have ", as.ndim, " and ", bs.ndim,
-           " dims; broadcast them to one shape first");
-  for (int d = 0; d < as.ndim; ++d)
-    TG_CHECK(as.shape[d] == bs.shape[d], op, "size ", as.shape[d], " vs ", bs.shape[d], " at dim ",
-             d, "; broadcast them to one shape first");
+  kernels::detail::binary_check(op, as, bs);
   const int64_t n = as.numel();
   if (n == 0) return;
   if (as.contiguous() && bs.contiguous()) {
@@ -188,16 +183,6 @@ void axpy(int64_t n, T alpha, const T* x, T* y) {
   detail::parallel_flat(n, [&](int64_t i) { y[i] += alpha * x[i]; });
 }
 
-#define TG_INSTANTIATE(T)                                                                    \
-  template void unary<T>(UnaryOp, const T*, const Strided&, T*);                             \
-  template void scalar_op<T>(ScalarOp, const T*, const Strided&, T, T*);                     \
-  template void binary<T>(BinaryOp, const T*, const Strided&, const T*, const Strided&, T*); \
-  template void relu_backward<T>(const T*, const T*, T*, int64_t);                           \
-  template void axpy<T>(int64_t, T, const T*, T*);
-TG_INSTANTIATE(float)
-TG_INSTANTIATE(double)
-#undef TG_INSTANTIATE
-
 template <typename T>
 void fill(T* dst, int64_t n, T value) {
   TG_CHECK(n >= 0, "fill", "negative size ", n);
@@ -206,7 +191,7 @@ void fill(T* dst, int64_t n, T value) {
 
 template <typename T>
 void copy(const T* src, const Strided& ss, T* dst) {
-  detail::check_strided("copy", ss);
+  kernels::detail::strided_check("copy", ss);
   const int64_t n = ss.numel();
   if (n == 0) return;
   if (ss.contiguous()) {
@@ -261,24 +246,6 @@ void cast(const S* src, D* dst, int64_t n) {
   }
 }
 
-#define TG_INSTANTIATE(T)                \
-  template void fill<T>(T*, int64_t, T); \
-  template void copy<T>(const T*, const Strided&, T*);
-TG_INSTANTIATE(float)
-TG_INSTANTIATE(double)
-TG_INSTANTIATE(int32_t)
-TG_INSTANTIATE(uint8_t)
-#undef TG_INSTANTIATE
-
-#define TG_INSTANTIATE_CAST(S)                                 \
-  template void cast<S, float>(const S*, float*, int64_t);     \
-  template void cast<S, double>(const S*, double*, int64_t);   \
-  template void cast<S, int32_t>(const S*, int32_t*, int64_t); \
-  template void cast<S, uint8_t>(const S*, uint8_t*, int64_t);
-TG_INSTANTIATE_CAST(float)
-TG_INSTANTIATE_CAST(double)
-TG_INSTANTIATE_CAST(int32_t)
-TG_INSTANTIATE_CAST(uint8_t)
-#undef TG_INSTANTIATE_CAST
+TG_ELEMENTWISE_INSTANTIATE()
 
 }  // namespace tg::kernels::cpu

@@ -28,18 +28,6 @@ namespace tg::kernels::cpu {
 
 namespace detail {
 
-// Validates the sizes and leading dimensions shared by every GEMM entry point.
-void gemm_check(const char* op, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                int64_t lda, int64_t ldb, int64_t ldc) {
-  TG_CHECK(m >= 0 && n >= 0 && k >= 0, op, "negative size: m=", m, " n=", n, " k=", k);
-  const int64_t a_cols = trans_a ? m : k, b_cols = trans_b ? k : n;
-  TG_CHECK(lda >= a_cols, op, "lda=", lda, " < ", a_cols, " (m=", m, " k=", k, " trans_a=", trans_a,
-           ")");
-  TG_CHECK(ldb >= b_cols, op, "ldb=", ldb, " < ", b_cols, " (k=", k, " n=", n, " trans_b=", trans_b,
-           ")");
-  TG_CHECK(ldc >= n, op, "ldc=", ldc, " < n=", n);
-}
-
 // C = beta * C; with beta == 0, C is only written (it may hold NaNs, and 0 * NaN is NaN).
 template <typename T>
 void gemm_scale_c(int64_t m, int64_t n, T beta, T* c, int64_t ldc) {
@@ -119,7 +107,7 @@ void blocked(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alph
 void gemm_naive(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                 const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                 int64_t ldc) {
-  detail::gemm_check("gemm_naive", trans_a, trans_b, m, n, k, lda, ldb, ldc);
+  kernels::detail::gemm_check("gemm_naive", trans_a, trans_b, m, n, k, lda, ldb, ldc);
   const Strides as = strides(trans_a, lda), bs = strides(trans_b, ldb);
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t j = 0; j < n; ++j) {
@@ -134,7 +122,7 @@ void gemm_naive(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, flo
 void gemm_reordered(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                     const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                     int64_t ldc) {
-  detail::gemm_check("gemm_reordered", trans_a, trans_b, m, n, k, lda, ldb, ldc);
+  kernels::detail::gemm_check("gemm_reordered", trans_a, trans_b, m, n, k, lda, ldb, ldc);
   const Strides as = strides(trans_a, lda), bs = strides(trans_b, ldb);
   for (int64_t i = 0; i < m; ++i) {
     float* ci = c + i * ldc;
@@ -149,7 +137,7 @@ void gemm_reordered(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
 void gemm_blocked(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                   const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                   int64_t ldc) {
-  detail::gemm_check("gemm_blocked", trans_a, trans_b, m, n, k, lda, ldb, ldc);
+  kernels::detail::gemm_check("gemm_blocked", trans_a, trans_b, m, n, k, lda, ldb, ldc);
   blocked(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, /*parallel=*/false);
 }
 
@@ -158,7 +146,7 @@ void gemm_blocked(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, f
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
           const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c,
           int64_t ldc) {
-  detail::gemm_check("gemm<double>", trans_a, trans_b, m, n, k, lda, ldb, ldc);
+  kernels::detail::gemm_check("gemm<double>", trans_a, trans_b, m, n, k, lda, ldb, ldc);
   const bool parallel = double(m) * double(n) * double(k) >= 512.0 * 1024.0;
   blocked(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, parallel);
 }

@@ -42,8 +42,6 @@
 namespace tg::kernels::cpu {
 
 namespace detail {  // defined in gemm_ladder.cpp
-void gemm_check(const char* op, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                int64_t lda, int64_t ldb, int64_t ldc);
 template <typename T>
 void gemm_scale_c(int64_t m, int64_t n, T beta, T* c, int64_t ldc);
 }  // namespace detail
@@ -358,7 +356,7 @@ void run_threads(const Job& x, int nt) {
 void packed(const char* op, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
             float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
             float* c, int64_t ldc, bool threaded) {
-  detail::gemm_check(op, trans_a, trans_b, m, n, k, lda, ldb, ldc);
+  kernels::detail::gemm_check(op, trans_a, trans_b, m, n, k, lda, ldb, ldc);
   if (m == 0 || n == 0) return;
   if (k == 0 || alpha == 0.0f) return detail::gemm_scale_c(m, n, beta, c, ldc);
   const Strides as = trans_a ? Strides{1, lda} : Strides{lda, 1};

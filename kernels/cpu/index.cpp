@@ -45,11 +45,6 @@ int64_t first_out_of_range(const int32_t* idx, int64_t n, int64_t limit) {
   return first == std::numeric_limits<int64_t>::max() ? -1 : first;
 }
 
-void check_gather_sizes(const char* op, int64_t outer, int64_t r, int64_t inner, int64_t q) {
-  TG_CHECK(outer >= 0 && r >= 0 && inner >= 0 && q >= 0, op,
-           "negative size in (outer, r, inner, q) = (", outer, ", ", r, ", ", inner, ", ", q, ")");
-}
-
 void check_gather_indices(const char* op, const int32_t* idx, int64_t n, int64_t r) {
   const int64_t bad = first_out_of_range(idx, n, r);
   TG_CHECK(bad < 0, op, "index ", bad < 0 ? 0 : idx[bad], " at position ", bad,
@@ -61,8 +56,7 @@ void check_gather_indices(const char* op, const int32_t* idx, int64_t n, int64_t
 template <typename T>
 void index_select_rows(const T* src, int64_t rows, int64_t row_size, const int32_t* idx, int64_t n,
                        T* dst) {
-  TG_CHECK(rows >= 0 && row_size >= 0 && n >= 0, "index_select", "negative size in (rows ", rows,
-           ", row_size ", row_size, ", n ", n, ")");
+  kernels::detail::index_select_check(rows, row_size, n);
   const int64_t bad = first_out_of_range(idx, n, rows);
   TG_CHECK(bad < 0, "index_select", "index ", bad < 0 ? 0 : idx[bad], " at position ", bad,
            " is out of range for ", rows, " rows");
@@ -75,7 +69,7 @@ void index_select_rows(const T* src, int64_t rows, int64_t row_size, const int32
 template <typename T>
 void gather(const T* x, int64_t outer, int64_t r, int64_t inner, const int32_t* idx, int64_t q,
             T* out) {
-  check_gather_sizes("gather", outer, r, inner, q);
+  kernels::detail::gather_check("gather", outer, r, inner, q);
   check_gather_indices("gather", idx, outer * q * inner, r);
   detail::parallel_for(outer * q, outer * q * inner >= kParallelMin, [&](int64_t oj) {
     const int64_t o = oj / q;
@@ -89,7 +83,7 @@ void gather(const T* x, int64_t outer, int64_t r, int64_t inner, const int32_t* 
 template <typename T>
 void scatter_add(const T* gy, int64_t outer, int64_t r, int64_t inner, const int32_t* idx,
                  int64_t q, T* gx) {
-  check_gather_sizes("scatter_add", outer, r, inner, q);
+  kernels::detail::gather_check("scatter_add", outer, r, inner, q);
   check_gather_indices("scatter_add", idx, outer * q * inner, r);
   const int64_t ntile = (inner + kTile - 1) / kTile;
   detail::parallel_for(outer * ntile, outer * q * inner >= kParallelMin, [&](int64_t u) {
@@ -102,18 +96,6 @@ void scatter_add(const T* gy, int64_t outer, int64_t r, int64_t inner, const int
   });
 }
 
-#define TG_INSTANTIATE_SELECT(T)                                                               \
-  template void index_select_rows<T>(const T*, int64_t, int64_t, const int32_t*, int64_t, T*); \
-  template void gather<T>(const T*, int64_t, int64_t, int64_t, const int32_t*, int64_t, T*);
-TG_INSTANTIATE_SELECT(float)
-TG_INSTANTIATE_SELECT(double)
-TG_INSTANTIATE_SELECT(int32_t)
-TG_INSTANTIATE_SELECT(uint8_t)
-#undef TG_INSTANTIATE_SELECT
-
-template void scatter_add<float>(const float*, int64_t, int64_t, int64_t, const int32_t*, int64_t,
-                                 float*);
-template void scatter_add<double>(const double*, int64_t, int64_t, int64_t, const int32_t*, int64_t,
-                                  double*);
+TG_INDEX_INSTANTIATE()
 
 }  // namespace tg::kernels::cpu

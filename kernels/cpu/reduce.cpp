@@ -108,11 +108,6 @@ void reduce_axis(const T* x, int64_t outer, int64_t r, int64_t inner, T* out, F 
   });
 }
 
-void check_sizes(const char* op, int64_t outer, int64_t r, int64_t inner) {
-  TG_CHECK(outer >= 0 && r >= 0 && inner >= 0, op, "negative size in (outer, r, inner) = (", outer,
-           ", ", r, ", ", inner, ")");
-}
-
 // (value, index) of the first maximum of one run, NaN counting as the maximum.
 template <typename T>
 struct Best {
@@ -138,12 +133,9 @@ Best<T> argmax_run(const T* x, int64_t n, int64_t base) {
 template <typename T>
 void reduce(ReduceOp op, const T* x, int64_t outer, int64_t r, int64_t inner, T* out) {
   const char* name = reduce_op_name(op);
-  check_sizes(name, outer, r, inner);
+  kernels::detail::reduce_check(op, outer, r, inner);
   const int64_t m = outer * inner;
-  if (r == 0) {
-    TG_CHECK(op == ReduceOp::sum || op == ReduceOp::mean, name,
-             "cannot reduce an empty axis (r = 0) of (outer, r, inner) = (", outer, ", 0, ", inner,
-             "): it has no identity");
+  if (r == 0) {  // sum or mean (reduce_check refused the others)
     const T v = op == ReduceOp::sum ? T(0) : std::numeric_limits<T>::quiet_NaN();
     for (int64_t i = 0; i < m; ++i) out[i] = v;
     return;
@@ -172,11 +164,7 @@ void reduce(ReduceOp op, const T* x, int64_t outer, int64_t r, int64_t inner, T*
 // it only has to combine chunks in order, taking a later chunk only when strictly better.
 template <typename T>
 void argmax(const T* x, int64_t outer, int64_t r, int64_t inner, int32_t* out) {
-  check_sizes("argmax", outer, r, inner);
-  TG_CHECK(r > 0, "argmax", "cannot reduce an empty axis (r = 0) of (outer, r, inner) = (", outer,
-           ", 0, ", inner, ")");
-  TG_CHECK(r <= std::numeric_limits<int32_t>::max(), "argmax", "axis of size ", r,
-           " does not fit int32 indices");
+  kernels::detail::argmax_check(outer, r, inner);
   const bool par = outer * r * inner >= kParallelMin;
   if (inner == 1) {
     const int64_t nchunk = ceil_div(r, kChunk);
@@ -227,12 +215,6 @@ void argmax_hits(const T* x, int64_t rows, int64_t cols, const int32_t* labels, 
   out[0] = static_cast<float>(static_cast<double>(hits) / static_cast<double>(rows));
 }
 
-template void reduce<float>(ReduceOp, const float*, int64_t, int64_t, int64_t, float*);
-template void reduce<double>(ReduceOp, const double*, int64_t, int64_t, int64_t, double*);
-template void argmax<float>(const float*, int64_t, int64_t, int64_t, int32_t*);
-template void argmax<double>(const double*, int64_t, int64_t, int64_t, int32_t*);
-
-template void argmax_hits<float>(const float*, int64_t, int64_t, const int32_t*, float*);
-template void argmax_hits<double>(const double*, int64_t, int64_t, const int32_t*, float*);
+TG_REDUCE_INSTANTIATE()
 
 }  // namespace tg::kernels::cpu

@@ -23,10 +23,6 @@ namespace {
 
 using detail::kParallelMin;
 
-void check_sizes(const char* op, int64_t rows, int64_t cols) {
-  TG_CHECK(rows >= 0 && cols >= 0, op, "negative size (", rows, ", ", cols, ")");
-}
-
 template <typename T>
 T row_max(const T* x, int64_t n) {
   T m = -std::numeric_limits<T>::infinity();
@@ -68,7 +64,7 @@ void check_labels(const char* op, const int32_t* labels, int64_t rows, int64_t c
 
 template <typename T>
 void softmax(const T* x, int64_t rows, int64_t cols, T* y) {
-  check_sizes("softmax", rows, cols);
+  kernels::detail::softmax_sizes_check("softmax", rows, cols);
   detail::parallel_for(rows, rows * cols >= kParallelMin, [&](int64_t i) {
     const T* xr = x + i * cols;
     T* yr = y + i * cols;
@@ -79,7 +75,7 @@ void softmax(const T* x, int64_t rows, int64_t cols, T* y) {
 
 template <typename T>
 void log_softmax(const T* x, int64_t rows, int64_t cols, T* y) {
-  check_sizes("log_softmax", rows, cols);
+  kernels::detail::softmax_sizes_check("log_softmax", rows, cols);
   detail::parallel_for(rows, rows * cols >= kParallelMin, [&](int64_t i) {
     const T* xr = x + i * cols;
     T* yr = y + i * cols;
@@ -92,7 +88,7 @@ void log_softmax(const T* x, int64_t rows, int64_t cols, T* y) {
 
 template <typename T>
 void softmax_backward(const T* y, const T* gy, int64_t rows, int64_t cols, T* gx) {
-  check_sizes("softmax_backward", rows, cols);
+  kernels::detail::softmax_sizes_check("softmax_backward", rows, cols);
   detail::parallel_for(rows, rows * cols >= kParallelMin, [&](int64_t i) {
     const T* yr = y + i * cols;
     const T* gr = gy + i * cols;
@@ -105,7 +101,7 @@ void softmax_backward(const T* y, const T* gy, int64_t rows, int64_t cols, T* gx
 
 template <typename T>
 void log_softmax_backward(const T* y, const T* gy, int64_t rows, int64_t cols, T* gx) {
-  check_sizes("log_softmax_backward", rows, cols);
+  kernels::detail::softmax_sizes_check("log_softmax_backward", rows, cols);
   detail::parallel_for(rows, rows * cols >= kParallelMin, [&](int64_t i) {
     const T* yr = y + i * cols;
     const T* gr = gy + i * cols;
@@ -118,7 +114,7 @@ void log_softmax_backward(const T* y, const T* gy, int64_t rows, int64_t cols, T
 
 template <typename T>
 T cross_entropy(const T* logits, const int32_t* labels, int64_t rows, int64_t cols, T* probs) {
-  check_sizes("cross_entropy", rows, cols);
+  kernels::detail::softmax_sizes_check("cross_entropy", rows, cols);
   check_labels("cross_entropy", labels, rows, cols);
   // The mean over no rows is 0/0, as torch.nn.functional.cross_entropy gives for an empty batch.
   if (rows == 0) return std::numeric_limits<T>::quiet_NaN();
@@ -141,7 +137,7 @@ T cross_entropy(const T* logits, const int32_t* labels, int64_t rows, int64_t co
 template <typename T>
 void cross_entropy_backward(const T* probs, const int32_t* labels, int64_t rows, int64_t cols,
                             T scale, T* glogits) {
-  check_sizes("cross_entropy_backward", rows, cols);
+  kernels::detail::softmax_sizes_check("cross_entropy_backward", rows, cols);
   check_labels("cross_entropy_backward", labels, rows, cols);
   detail::parallel_for(rows, rows * cols >= kParallelMin, [&](int64_t i) {
     const T* pr = probs + i * cols;

@@ -17,7 +17,6 @@
 #include <cstdlib>
 
 #include "kernels/cpu/common.h"
-#include "kernels/error.h"
 #include "kernels/strided.h"
 
 namespace tg::kernels::cpu::detail {
@@ -163,13 +162,6 @@ void walk(const Walk<N>& w, int64_t numel, Body body) {
     const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
     walk_range(w, numel * t / nt, numel * (t + 1) / nt, body);
   }
-}
-
-inline void check_strided(const char* op, const Strided& s) {
-  TG_CHECK(s.ndim >= 0 && s.ndim <= kMaxDims, op, "ndim ", s.ndim, " is outside [0, ", kMaxDims,
-           "]");
-  for (int d = 0; d < s.ndim; ++d)
-    TG_CHECK(s.shape[d] >= 0, op, "negative size ", s.shape[d], " at dim ", d);
 }
 
 }  // namespace tg::kernels::cpu::detail

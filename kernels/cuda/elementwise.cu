@@ -46,13 +46,6 @@ struct Inputs {
   const T* p[N];
 };
 
-void check_strided(const char* op, const Strided& s) {
-  TG_CHECK(s.ndim >= 0 && s.ndim <= kMaxDims, op, "ndim ", s.ndim, " is outside [0, ", kMaxDims,
-           "]");
-  for (int d = 0; d < s.ndim; ++d)
-    TG_CHECK(s.shape[d] >= 0, op, "negative size ", s.shape[d], " at dim ", d);
-}
-
 // shape: the output shape (its strides are ignored); in[k]: input k's strides in that shape.
 template <int N>
 Layout<N> collapse(const Strided& shape, const Strided* const (&in)[N]) {
@@ -347,7 +340,7 @@ __global__ void cast_kernel(const S* __restrict__ src, D* __restrict__ dst, int6
 template <typename T>
 void unary(UnaryOp op, const T* x, const Strided& xs, T* out) {
   const char* name = "unary";
-  check_strided(name, xs);
+  kernels::detail::strided_check(name, xs);
   const Strided* ss[1] = {&xs};
   const T* ps[1] = {x};
   auto run = [&](auto f) { launch_map<T, 1>(xs, ss, ps, out, f); };
@@ -379,7 +372,7 @@ void unary(UnaryOp op, const T* x, const Strided& xs, T* out) {
 template <typename T>
 void scalar_op(ScalarOp op, const T* x, const Strided& xs, T s, T* out) {
   const char* name = "scalar_op";
-  check_strided(name, xs);
+  kernels::detail::strided_check(name, xs);
   const Strided* ss[1] = {&xs};
   const T* ps[1] = {x};
   auto run = [&](auto f) { launch_map<T, 1>(xs, ss, ps, out, f); };
@@ -407,12 +400,7 @@ void scalar_op(ScalarOp op, const T* x, const Strided& xs, T s, T* out) {
 template <typename T>
 void binary(BinaryOp op, const T* a, const Strided& as, const T* b, const Strided& bs, T* out) {
   const char* name = "binary";
-  check_strided(name, as);
-  TG_CHECK(as.ndim == bs.ndim, name, "inputs have ", as.ndim, " and ", bs.ndim,
-           " dims; broadcast them to one shape first");
-  for (int d = 0; d < as.ndim; ++d)
-    TG_CHECK(as.shape[d] == bs.shape[d], name, "size ", as.shape[d], " vs ", bs.shape[d],
-             " at dim ", d, "; broadcast them to one shape first");
+  kernels::detail::binary_check(name, as, bs);
   const Strided* ss[2] = {&as, &bs};
   const T* ps[2] = {a, b};
   auto run = [&](auto f) { launch_map<T, 2>(as, ss, ps, out, f); };
@@ -461,16 +449,6 @@ void axpy(int64_t n, T alpha, const T* x, T* y) {
   TG_CUDA_CHECK_LAUNCH("axpy_kernel");
 }
 
-#define TG_INSTANTIATE(T)                                                                    \
-  template void unary<T>(UnaryOp, const T*, const Strided&, T*);                             \
-  template void scalar_op<T>(ScalarOp, const T*, const Strided&, T, T*);                     \
-  template void binary<T>(BinaryOp, const T*, const Strided&, const T*, const Strided&, T*); \
-  template void relu_backward<T>(const T*, const T*, T*, int64_t);                           \
-  template void axpy<T>(int64_t, T, const T*, T*);
-TG_INSTANTIATE(float)
-TG_INSTANTIATE(double)
-#undef TG_INSTANTIATE
-
 template <typename T>
 void fill(T* dst, int64_t n, T value) {
   TG_CHECK(n >= 0, "fill", "negative size ", n);
@@ -481,7 +459,7 @@ void fill(T* dst, int64_t n, T value) {
 
 template <typename T>
 void copy(const T* src, const Strided& ss, T* dst) {
-  check_strided("copy", ss);
+  kernels::detail::strided_check("copy", ss);
   const int64_t n = ss.numel();
   if (n == 0) return;
   if (ss.contiguous()) {
@@ -507,24 +485,6 @@ void cast(const S* src, D* dst, int64_t n) {
   }
 }
 
-#define TG_INSTANTIATE(T)                \
-  template void fill<T>(T*, int64_t, T); \
-  template void copy<T>(const T*, const Strided&, T*);
-TG_INSTANTIATE(float)
-TG_INSTANTIATE(double)
-TG_INSTANTIATE(int32_t)
-TG_INSTANTIATE(uint8_t)
-#undef TG_INSTANTIATE
-
-#define TG_INSTANTIATE_CAST(S)                                 \
-  template void cast<S, float>(const S*, float*, int64_t);     \
-  template void cast<S, double>(const S*, double*, int64_t);   \
-  template void cast<S, int32_t>(const S*, int32_t*, int64_t); \
-  template void cast<S, uint8_t>(const S*, uint8_t*, int64_t);
-TG_INSTANTIATE_CAST(float)
-TG_INSTANTIATE_CAST(double)
-TG_INSTANTIATE_CAST(int32_t)
-TG_INSTANTIATE_CAST(uint8_t)
-#undef TG_INSTANTIATE_CAST
+TG_ELEMENTWISE_INSTANTIATE()
 
 }  // namespace tg::kernels::cuda

@@ -12,22 +12,17 @@
 
 #include "kernels/cuda/runtime.h"
 #include "kernels/error.h"
+#include "kernels/gemm.h"
 
 namespace tg::kernels::cuda::gemm_detail {
 
-// The CPU gemm's checks (kernels/cpu/gemm_ladder.cpp) with the same messages, plus what the
-// device kernels need: sizes that fit in int (the kernels index tiles with int; leading
-// dimensions and element offsets stay int64) and device pointers where they will be read.
+// The CPU gemm's checks (kernels::detail::gemm_check, kernels/gemm.h), plus what the device
+// kernels need: sizes that fit in int (the kernels index tiles with int; leading dimensions and
+// element offsets stay int64) and device pointers where they will be read.
 inline void check(const char* op, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                   const void* a, int64_t lda, const void* b, int64_t ldb, const void* c,
                   int64_t ldc) {
-  TG_CHECK(m >= 0 && n >= 0 && k >= 0, op, "negative size: m=", m, " n=", n, " k=", k);
-  const int64_t a_cols = trans_a ? m : k, b_cols = trans_b ? k : n;
-  TG_CHECK(lda >= a_cols, op, "lda=", lda, " < ", a_cols, " (m=", m, " k=", k, " trans_a=", trans_a,
-           ")");
-  TG_CHECK(ldb >= b_cols, op, "ldb=", ldb, " < ", b_cols, " (k=", k, " n=", n, " trans_b=", trans_b,
-           ")");
-  TG_CHECK(ldc >= n, op, "ldc=", ldc, " < n=", n);
+  kernels::detail::gemm_check(op, trans_a, trans_b, m, n, k, lda, ldb, ldc);
   TG_CHECK(m <= INT_MAX && n <= INT_MAX && k <= INT_MAX, op,
            "sizes beyond 2^31-1 are not supported on the GPU: m=", m, " n=", n, " k=", k);
   if (m > 0 && n > 0) {

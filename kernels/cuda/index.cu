@@ -105,11 +105,6 @@ __global__ void scatter_add_kernel(const T* gy, int64_t r, int64_t inner, const 
   }
 }
 
-void check_gather_sizes(const char* op, int64_t outer, int64_t r, int64_t inner, int64_t q) {
-  TG_CHECK(outer >= 0 && r >= 0 && inner >= 0 && q >= 0, op,
-           "negative size in (outer, r, inner, q) = (", outer, ", ", r, ", ", inner, ", ", q, ")");
-}
-
 void launch_check_indices(const int32_t* idx, int64_t n, int64_t bound, int code) {
   check_indices_kernel<<<blocks_for(n, kThreads), kThreads, 0, current_stream()>>>(
       idx, n, bound, code, device_error_record());
@@ -121,8 +116,7 @@ void launch_check_indices(const int32_t* idx, int64_t n, int64_t bound, int code
 template <typename T>
 void index_select_rows(const T* src, int64_t rows, int64_t row_size, const int32_t* idx, int64_t n,
                        T* dst) {
-  TG_CHECK(rows >= 0 && row_size >= 0 && n >= 0, "index_select", "negative size in (rows ", rows,
-           ", row_size ", row_size, ", n ", n, ")");
+  kernels::detail::index_select_check(rows, row_size, n);
   if (n == 0) return;
   if (row_size == 0) return launch_check_indices(idx, n, rows, kIndexSelectOutOfRange);
   const int64_t total = n * row_size;
@@ -140,7 +134,7 @@ void index_select_rows(const T* src, int64_t rows, int64_t row_size, const int32
 template <typename T>
 void gather(const T* x, int64_t outer, int64_t r, int64_t inner, const int32_t* idx, int64_t q,
             T* out) {
-  check_gather_sizes("gather", outer, r, inner, q);
+  kernels::detail::gather_check("gather", outer, r, inner, q);
   const int64_t total = outer * q * inner;
   if (total == 0) return;
   const unsigned blocks = blocks_for(total, kThreads);
@@ -157,7 +151,7 @@ void gather(const T* x, int64_t outer, int64_t r, int64_t inner, const int32_t* 
 template <typename T>
 void scatter_add(const T* gy, int64_t outer, int64_t r, int64_t inner, const int32_t* idx,
                  int64_t q, T* gx) {
-  check_gather_sizes("scatter_add", outer, r, inner, q);
+  kernels::detail::gather_check("scatter_add", outer, r, inner, q);
   const int64_t nidx = outer * q * inner;
   if (nidx == 0) return;  // nothing to add (gx keeps its values, as on the CPU)
   if (r == 0) return launch_check_indices(idx, nidx, r, kScatterOutOfRange);  // all out of range
@@ -173,18 +167,6 @@ void scatter_add(const T* gy, int64_t outer, int64_t r, int64_t inner, const int
   TG_CUDA_CHECK_LAUNCH("scatter_add_kernel");
 }
 
-#define TG_INSTANTIATE_SELECT(T)                                                               \
-  template void index_select_rows<T>(const T*, int64_t, int64_t, const int32_t*, int64_t, T*); \
-  template void gather<T>(const T*, int64_t, int64_t, int64_t, const int32_t*, int64_t, T*);
-TG_INSTANTIATE_SELECT(float)
-TG_INSTANTIATE_SELECT(double)
-TG_INSTANTIATE_SELECT(int32_t)
-TG_INSTANTIATE_SELECT(uint8_t)
-#undef TG_INSTANTIATE_SELECT
-
-template void scatter_add<float>(const float*, int64_t, int64_t, int64_t, const int32_t*, int64_t,
-                                 float*);
-template void scatter_add<double>(const double*, int64_t, int64_t, int64_t, const int32_t*, int64_t,
-                                  double*);
+TG_INDEX_INSTANTIATE()
 
 }  // namespace tg::kernels::cuda

@@ -296,11 +296,6 @@ __global__ void fill_kernel(T* out, int64_t n, T v) {
   TG_GRID_STRIDE(i, n) out[i] = v;
 }
 
-void check_sizes(const char* op, int64_t outer, int64_t r, int64_t inner) {
-  TG_CHECK(outer >= 0 && r >= 0 && inner >= 0, op, "negative size in (outer, r, inner) = (", outer,
-           ", ", r, ", ", inner, ")");
-}
-
 // argmax_hits: one block; warp w takes rows w, w + kRunWarps, ...; each row's argmax by the
 // same lanes-then-tree order as argmax (so the same index), lane 0 counts a match, and thread 0
 // sums the warps' counts in warp order (integers: exact in any order anyway).
@@ -332,12 +327,9 @@ __global__ void __launch_bounds__(kRunThreads)
 template <typename T>
 void reduce(ReduceOp op, const T* x, int64_t outer, int64_t r, int64_t inner, T* out) {
   const char* name = reduce_op_name(op);
-  check_sizes(name, outer, r, inner);
+  kernels::detail::reduce_check(op, outer, r, inner);
   const int64_t m = outer * inner;
-  if (r == 0) {
-    TG_CHECK(op == ReduceOp::sum || op == ReduceOp::mean, name,
-             "cannot reduce an empty axis (r = 0) of (outer, r, inner) = (", outer, ", 0, ", inner,
-             "): it has no identity");
+  if (r == 0) {  // sum or mean (reduce_check refused the others)
     if (m == 0) return;
     TG_CHECK(out != nullptr, name, "null output pointer");
     const T v = op == ReduceOp::sum ? T(0) : std::numeric_limits<T>::quiet_NaN();
@@ -362,11 +354,7 @@ void reduce(ReduceOp op, const T* x, int64_t outer, int64_t r, int64_t inner, T*
 
 template <typename T>
 void argmax(const T* x, int64_t outer, int64_t r, int64_t inner, int32_t* out) {
-  check_sizes("argmax", outer, r, inner);
-  TG_CHECK(r > 0, "argmax", "cannot reduce an empty axis (r = 0) of (outer, r, inner) = (", outer,
-           ", 0, ", inner, ")");
-  TG_CHECK(r <= std::numeric_limits<int32_t>::max(), "argmax", "axis of size ", r,
-           " does not fit int32 indices");
+  kernels::detail::argmax_check(outer, r, inner);
   if (outer * inner == 0) return;
   TG_CHECK(x != nullptr && out != nullptr, "argmax", "null pointer (x = ", x, ", out = ", out, ")");
   reduce_axis<ArgmaxR<T>>(x, outer, r, inner, out, IndexOf{});
@@ -379,11 +367,6 @@ void argmax_hits(const T* x, int64_t rows, int64_t cols, const int32_t* labels, 
   TG_CUDA_CHECK_LAUNCH("argmax_hits_kernel");
 }
 
-template void reduce<float>(ReduceOp, const float*, int64_t, int64_t, int64_t, float*);
-template void reduce<double>(ReduceOp, const double*, int64_t, int64_t, int64_t, double*);
-template void argmax<float>(const float*, int64_t, int64_t, int64_t, int32_t*);
-template void argmax<double>(const double*, int64_t, int64_t, int64_t, int32_t*);
-template void argmax_hits<float>(const float*, int64_t, int64_t, const int32_t*, float*);
-template void argmax_hits<double>(const double*, int64_t, int64_t, const int32_t*, float*);
+TG_REDUCE_INSTANTIATE()
 
 }  // namespace tg::kernels::cuda

@@ -107,12 +107,7 @@ __global__ void sgd_dev_multi_kernel(MultiArgs<T> a, const float* hyper, bool ne
 
 template <typename T>
 void sgd_step(T* p, const T* grad, T* buf, int64_t n, const SgdHyper& h, bool first) {
-  TG_CHECK(n >= 0, "sgd_step", "negative size ", n);
-  TG_CHECK(h.momentum == 0 || buf != nullptr, "sgd_step", "momentum ", h.momentum,
-           " needs a momentum buffer, got null");
-  TG_CHECK(!h.nesterov || (h.momentum > 0 && h.dampening == 0), "sgd_step",
-           "nesterov momentum requires a momentum > 0 and zero dampening (got momentum ",
-           h.momentum, ", dampening ", h.dampening, ")");
+  kernels::detail::sgd_step_check(n, buf, h);
   if (n == 0) return;
   Hyper<T> hy;
   hy.lr = static_cast<T>(h.lr);

@@ -240,10 +240,6 @@ void launch_rows(int64_t rows, int64_t cols, Launch launch) {
   }
 }
 
-void check_sizes(const char* op, int64_t rows, int64_t cols) {
-  TG_CHECK(rows >= 0 && cols >= 0, op, "negative size (", rows, ", ", cols, ")");
-}
-
 // Every label is out of range when there are no classes: known on the host, so thrown here.
 void check_classes(const char* op, int64_t rows, int64_t cols) {
   TG_CHECK(rows == 0 || cols > 0, op, "label of row 0 is out of range for 0 classes (", rows,
@@ -254,7 +250,7 @@ void check_classes(const char* op, int64_t rows, int64_t cols) {
 
 template <typename T>
 void softmax(const T* x, int64_t rows, int64_t cols, T* y) {
-  check_sizes("softmax", rows, cols);
+  kernels::detail::softmax_sizes_check("softmax", rows, cols);
   if (rows * cols == 0) return;
   TG_CHECK(x != nullptr && y != nullptr, "softmax", "null pointer");
   launch_rows(rows, cols, [&](auto group, unsigned blocks) {
@@ -267,7 +263,7 @@ void softmax(const T* x, int64_t rows, int64_t cols, T* y) {
 
 template <typename T>
 void log_softmax(const T* x, int64_t rows, int64_t cols, T* y) {
-  check_sizes("log_softmax", rows, cols);
+  kernels::detail::softmax_sizes_check("log_softmax", rows, cols);
   if (rows * cols == 0) return;
   TG_CHECK(x != nullptr && y != nullptr, "log_softmax", "null pointer");
   launch_rows(rows, cols, [&](auto group, unsigned blocks) {
@@ -280,7 +276,7 @@ void log_softmax(const T* x, int64_t rows, int64_t cols, T* y) {
 
 template <typename T>
 void softmax_backward(const T* y, const T* gy, int64_t rows, int64_t cols, T* gx) {
-  check_sizes("softmax_backward", rows, cols);
+  kernels::detail::softmax_sizes_check("softmax_backward", rows, cols);
   if (rows * cols == 0) return;
   TG_CHECK(y != nullptr && gy != nullptr && gx != nullptr, "softmax_backward", "null pointer");
   launch_rows(rows, cols, [&](auto group, unsigned blocks) {
@@ -293,7 +289,7 @@ void softmax_backward(const T* y, const T* gy, int64_t rows, int64_t cols, T* gx
 
 template <typename T>
 void log_softmax_backward(const T* y, const T* gy, int64_t rows, int64_t cols, T* gx) {
-  check_sizes("log_softmax_backward", rows, cols);
+  kernels::detail::softmax_sizes_check("log_softmax_backward", rows, cols);
   if (rows * cols == 0) return;
   TG_CHECK(y != nullptr && gy != nullptr && gx != nullptr, "log_softmax_backward", "null pointer");
   launch_rows(rows, cols, [&](auto group, unsigned blocks) {
@@ -307,7 +303,7 @@ void log_softmax_backward(const T* y, const T* gy, int64_t rows, int64_t cols, T
 template <typename T>
 void cross_entropy(const T* logits, const int32_t* labels, int64_t rows, int64_t cols, T* probs,
                    T* loss) {
-  check_sizes("cross_entropy", rows, cols);
+  kernels::detail::softmax_sizes_check("cross_entropy", rows, cols);
   check_classes("cross_entropy", rows, cols);
   TG_CHECK(loss != nullptr, "cross_entropy", "null loss pointer");
   const cudaStream_t s = current_stream();
@@ -331,7 +327,7 @@ void cross_entropy(const T* logits, const int32_t* labels, int64_t rows, int64_t
 template <typename T>
 void cross_entropy_backward(const T* probs, const int32_t* labels, int64_t rows, int64_t cols,
                             const T* gloss, T scale, T* glogits) {
-  check_sizes("cross_entropy_backward", rows, cols);
+  kernels::detail::softmax_sizes_check("cross_entropy_backward", rows, cols);
   check_classes("cross_entropy_backward", rows, cols);
   const int64_t n = rows * cols;
   if (n == 0) return;

@@ -93,6 +93,22 @@ std::vector<T> uniform(size_t n, uint32_t seed, double lo = -1, double hi = 1) {
   return v;
 }
 
+// Seeded indices (or class labels) in [0, bound), bound > 0: the same LCG as uniform.
+inline std::vector<int32_t> uniform_indices(int64_t n, int64_t bound, uint32_t seed) {
+  std::vector<int32_t> v(static_cast<size_t>(n));
+  for (auto& x : v) {
+    seed = seed * 1664525u + 1013904223u;
+    x = static_cast<int32_t>((seed >> 8) % static_cast<uint32_t>(bound));
+  }
+  return v;
+}
+
+// A whole-device synchronisation, which some suites call after their uploads before a launch
+// (DeviceBuffer's upload itself already waits for its copy on the kernels' stream).
+inline void wait_uploads() {
+  TG_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
 // Largest |a - b| / (atol/rtol scaled): true when every element satisfies
 // |a - b| <= atol + rtol * |b|. Reports the first bad element.
 template <typename T>

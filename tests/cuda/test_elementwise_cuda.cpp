@@ -40,12 +40,6 @@ const BinaryOp kBinary[] = {BinaryOp::add, BinaryOp::sub, BinaryOp::mul, BinaryO
                             BinaryOp::max, BinaryOp::min, BinaryOp::eq,  BinaryOp::ne,
                             BinaryOp::lt,  BinaryOp::le,  BinaryOp::gt,  BinaryOp::ge};
 
-// DeviceBuffer's upload is a cudaMemcpy from pageable memory, which may return before the DMA
-// lands; the kernels run on a non-blocking stream that does not wait for it. So: wait here.
-void wait_uploads() {
-  TG_CUDA_CHECK(cudaDeviceSynchronize());
-}
-
 // float: libdevice and glibc differ by a few ulps in exp/log/tanh/pow; double: the same in ulps.
 template <typename T>
 double rtol() {
@@ -144,7 +138,7 @@ std::vector<T> grid_values(int64_t n, uint32_t seed) {
 template <typename T>
 std::vector<T> gpu_unary(UnaryOp op, const std::vector<T>& x, const View& v) {
   DeviceBuffer<T> dx(x), dy(std::vector<T>(static_cast<size_t>(v.s.numel()), T(-777)));
-  wait_uploads();
+  tg::test::wait_uploads();
   gpu::unary(op, dx.data() + v.offset, v.s, dy.data());
   return dy.download();
 }
@@ -158,7 +152,7 @@ std::vector<T> cpu_unary(UnaryOp op, const std::vector<T>& x, const View& v) {
 template <typename T>
 std::vector<T> gpu_scalar(ScalarOp op, const std::vector<T>& x, const View& v, T s) {
   DeviceBuffer<T> dx(x), dy(std::vector<T>(static_cast<size_t>(v.s.numel()), T(-777)));
-  wait_uploads();
+  tg::test::wait_uploads();
   gpu::scalar_op(op, dx.data() + v.offset, v.s, s, dy.data());
   return dy.download();
 }
@@ -173,7 +167,7 @@ template <typename T>
 std::vector<T> gpu_binary(BinaryOp op, const std::vector<T>& a, const View& va,
                           const std::vector<T>& b, const View& vb) {
   DeviceBuffer<T> da(a), db(b), dy(std::vector<T>(static_cast<size_t>(va.s.numel()), T(-777)));
-  wait_uploads();
+  tg::test::wait_uploads();
   gpu::binary(op, da.data() + va.offset, va.s, db.data() + vb.offset, vb.s, dy.data());
   return dy.download();
 }
@@ -188,7 +182,7 @@ std::vector<T> cpu_binary(BinaryOp op, const std::vector<T>& a, const View& va,
 template <typename T>
 std::vector<T> gpu_copy(const std::vector<T>& x, const View& v) {
   DeviceBuffer<T> dx(x), dy(std::vector<T>(static_cast<size_t>(v.s.numel()), T(77)));
-  wait_uploads();
+  tg::test::wait_uploads();
   gpu::copy(dx.data() + v.offset, v.s, dy.data());
   return dy.download();
 }
@@ -334,7 +328,7 @@ TEST_CASE("cuda elementwise ops work in place") {
   const std::vector<float> a = grid_values<float>(R * C, 4), b = grid_values<float>(C, 6);
   const View va = contiguous({R, C}), vb = view({R, C}, {0, 1});
   DeviceBuffer<float> da(a), db(b);
-  wait_uploads();
+  tg::test::wait_uploads();
   gpu::binary(BinaryOp::add, da.data(), va.s, db.data(), vb.s, da.data());  // a += bias
   gpu::unary(UnaryOp::relu, da.data(), va.s, da.data());
   const auto want = cpu_unary(UnaryOp::relu, cpu_binary(BinaryOp::add, a, va, b, vb), va);
@@ -344,7 +338,7 @@ TEST_CASE("cuda elementwise ops work in place") {
 TEST_CASE("cuda elementwise ops leave the output alone for empty inputs") {
   TG_SKIP_WITHOUT_CUDA();
   DeviceBuffer<float> x(std::vector<float>{1, 2, 3}), y(std::vector<float>{7, 7, 7});
-  wait_uploads();
+  tg::test::wait_uploads();
   const Strided empty = view({4, 0, 3}, {0, 3, 1}).s;
   gpu::unary(UnaryOp::exp, x.data(), empty, y.data());
   gpu::scalar_op(ScalarOp::add, x.data(), empty, 1.f, y.data());
@@ -388,7 +382,7 @@ TEST_CASE_TEMPLATE("cuda relu_backward and axpy match the CPU", T, float, double
     cpu::relu_backward(x.data(), gy.data(), want.data(), n);
     DeviceBuffer<T> dx(x), dgy(gy), dgx(std::vector<T>(static_cast<size_t>(n), T(-777)));
     DeviceBuffer<T> dy(y0);
-    wait_uploads();
+    tg::test::wait_uploads();
     gpu::relu_backward(dx.data(), dgy.data(), dgx.data(), n);
     CHECK(matches(dgx.download(), want));
 
@@ -446,7 +440,7 @@ void check_cast() {
     cpu::cast(x.data(), want.data(), n);
     DeviceBuffer<S> dx(x);
     DeviceBuffer<D> dy(static_cast<size_t>(n));
-    wait_uploads();
+    tg::test::wait_uploads();
     gpu::cast(dx.data(), dy.data(), n);
     CHECK(dy.download() == want);
   }
@@ -474,7 +468,7 @@ TEST_CASE("cuda cast truncates toward zero and wraps into uint8 by hand") {
   DeviceBuffer<float> dx(x);
   DeviceBuffer<int32_t> di(x.size());
   DeviceBuffer<uint8_t> du(x.size());
-  wait_uploads();
+  tg::test::wait_uploads();
   gpu::cast(dx.data(), di.data(), static_cast<int64_t>(x.size()));
   gpu::cast(dx.data(), du.data(), static_cast<int64_t>(x.size()));
   CHECK(di.download() == std::vector<int32_t>{2, -2, -1, 255, 256, 0});

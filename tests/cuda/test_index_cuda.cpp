@@ -14,26 +14,11 @@
 #include "kernels/index.h"
 
 using tg::test::DeviceBuffer;
+using tg::test::uniform_indices;
 namespace cpu = tg::kernels::cpu;
 namespace gpu = tg::kernels::cuda;
 
 namespace {
-
-// DeviceBuffer's upload is a cudaMemcpy from pageable memory, which may return before the DMA
-// lands; the kernels run on a non-blocking stream that does not wait for it. So: wait here.
-void wait_uploads() {
-  TG_CUDA_CHECK(cudaDeviceSynchronize());
-}
-
-// Seeded indices in [0, bound).
-std::vector<int32_t> indices(int64_t n, int64_t bound, uint32_t seed) {
-  std::vector<int32_t> v(static_cast<size_t>(n));
-  for (auto& x : v) {
-    seed = seed * 1664525u + 1013904223u;
-    x = static_cast<int32_t>((seed >> 8) % static_cast<uint32_t>(bound));
-  }
-  return v;
-}
 
 template <typename T>
 std::vector<T> values(int64_t n, uint32_t seed) {
@@ -68,12 +53,12 @@ TEST_CASE_TEMPLATE("cuda index_select_rows matches the CPU", T, float, double, i
     CAPTURE(s.row_size);
     CAPTURE(s.n);
     const std::vector<T> src = values<T>(s.rows * s.row_size, 3);
-    const std::vector<int32_t> idx = indices(s.n, s.rows, 4);
+    const std::vector<int32_t> idx = uniform_indices(s.n, s.rows, 4);
     std::vector<T> want(static_cast<size_t>(s.n * s.row_size));
     cpu::index_select_rows(src.data(), s.rows, s.row_size, idx.data(), s.n, want.data());
     DeviceBuffer<T> dsrc(src), ddst(want.size());
     DeviceBuffer<int32_t> didx(idx);
-    wait_uploads();
+    tg::test::wait_uploads();
     gpu::index_select_rows(dsrc.data(), s.rows, s.row_size, didx.data(), s.n, ddst.data());
     CHECK(ddst.download() == want);
   }
@@ -87,12 +72,12 @@ TEST_CASE_TEMPLATE("cuda gather matches the CPU", T, float, double, int32_t, uin
     CAPTURE(g.inner);
     CAPTURE(g.q);
     const std::vector<T> x = values<T>(g.outer * g.r * g.inner, 5);
-    const std::vector<int32_t> idx = indices(g.outer * g.q * g.inner, g.r, 6);
+    const std::vector<int32_t> idx = uniform_indices(g.outer * g.q * g.inner, g.r, 6);
     std::vector<T> want(idx.size());
     cpu::gather(x.data(), g.outer, g.r, g.inner, idx.data(), g.q, want.data());
     DeviceBuffer<T> dx(x), dout(want.size());
     DeviceBuffer<int32_t> didx(idx);
-    wait_uploads();
+    tg::test::wait_uploads();
     gpu::gather(dx.data(), g.outer, g.r, g.inner, didx.data(), g.q, dout.data());
     CHECK(dout.download() == want);
   }
@@ -107,7 +92,7 @@ TEST_CASE_TEMPLATE("cuda scatter_add matches the CPU bit for bit and accumulates
     CAPTURE(g.inner);
     CAPTURE(g.q);
     const std::vector<T> gy = tg::test::uniform<T>(static_cast<size_t>(g.outer * g.q * g.inner), 7);
-    const std::vector<int32_t> idx = indices(g.outer * g.q * g.inner, g.r, 8);
+    const std::vector<int32_t> idx = uniform_indices(g.outer * g.q * g.inner, g.r, 8);
     // gx starts non-zero: scatter_add adds to it (the caller zeroes it for a plain adjoint).
     const std::vector<T> gx0 =
         tg::test::uniform<T>(static_cast<size_t>(g.outer * g.r * g.inner), 9);
@@ -115,14 +100,14 @@ TEST_CASE_TEMPLATE("cuda scatter_add matches the CPU bit for bit and accumulates
     cpu::scatter_add(gy.data(), g.outer, g.r, g.inner, idx.data(), g.q, want.data());
     DeviceBuffer<T> dgy(gy), dgx(gx0);
     DeviceBuffer<int32_t> didx(idx);
-    wait_uploads();
+    tg::test::wait_uploads();
     gpu::scatter_add(dgy.data(), g.outer, g.r, g.inner, didx.data(), g.q, dgx.data());
     // The same additions in the same order (j ascending) as the CPU: identical bits.
     const std::vector<T> got = dgx.download();
     CHECK(got == want);
     // And deterministic across runs.
     dgx.upload(gx0);
-    wait_uploads();
+    tg::test::wait_uploads();
     gpu::scatter_add(dgy.data(), g.outer, g.r, g.inner, didx.data(), g.q, dgx.data());
     CHECK(dgx.download() == got);
   }
@@ -135,7 +120,7 @@ TEST_CASE("cuda gather and scatter_add by hand") {
   const std::vector<int32_t> idx = {2, 0, 1, 1, 0, 2, 2, 2};
   DeviceBuffer<double> dx(x), dout(8), dgx(std::vector<double>(12, 0.0));
   DeviceBuffer<int32_t> didx(idx);
-  wait_uploads();
+  tg::test::wait_uploads();
   gpu::gather(dx.data(), 2, 3, 2, didx.data(), 2, dout.data());
   // out[o, j, i] = x[o, idx[o, j, i], i]
   CHECK(dout.download() == std::vector<double>{4, 1, 2, 3, 6, 11, 10, 11});
@@ -148,7 +133,7 @@ TEST_CASE("cuda index kernels do nothing for empty inputs") {
   TG_SKIP_WITHOUT_CUDA();
   DeviceBuffer<float> src(std::vector<float>{1, 2, 3, 4}), dst(std::vector<float>{7, 7, 7, 7});
   DeviceBuffer<int32_t> idx(std::vector<int32_t>{0, 1});
-  wait_uploads();
+  tg::test::wait_uploads();
   gpu::index_select_rows(src.data(), 2, 2, idx.data(), 0, dst.data());
   gpu::gather(src.data(), 2, 2, 0, idx.data(), 1, dst.data());
   gpu::gather(src.data(), 0, 2, 1, idx.data(), 1, dst.data());
@@ -165,7 +150,7 @@ TEST_CASE("cuda index_select_rows reports an out-of-range index at the next sync
   const std::vector<float> src = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};  // (5, 2)
   DeviceBuffer<float> dsrc(src), ddst(std::vector<float>(10, -1.f));
   DeviceBuffer<int32_t> didx(std::vector<int32_t>{0, 1, 2, 7, 4});
-  wait_uploads();
+  tg::test::wait_uploads();
   gpu::index_select_rows(dsrc.data(), 5, 2, didx.data(), 5, ddst.data());  // does not throw
   CHECK_THROWS_WITH_AS(
       ddst.download(),
@@ -176,14 +161,14 @@ TEST_CASE("cuda index_select_rows reports an out-of-range index at the next sync
   CHECK(ddst.download() == std::vector<float>{0, 1, 2, 3, 4, 5, 0, 0, 8, 9});
   // A negative index, and an index array over rows of no elements (nothing to copy, still checked).
   didx.upload({-1, 0, 0, 0, 0});
-  wait_uploads();
+  tg::test::wait_uploads();
   gpu::index_select_rows(dsrc.data(), 5, 2, didx.data(), 1, ddst.data());
   CHECK_THROWS_WITH_AS(gpu::synchronize(), doctest::Contains("index -1 at position 0"), tg::Error);
   gpu::index_select_rows(dsrc.data(), 5, 0, didx.data(), 5, ddst.data());
   CHECK_THROWS_WITH_AS(gpu::synchronize(), doctest::Contains("index_select: index -1"), tg::Error);
   // A valid call afterwards runs clean.
   didx.upload({4, 3, 2, 1, 0});
-  wait_uploads();
+  tg::test::wait_uploads();
   gpu::index_select_rows(dsrc.data(), 5, 2, didx.data(), 5, ddst.data());
   CHECK(ddst.download() == std::vector<float>{8, 9, 6, 7, 4, 5, 2, 3, 0, 1});
 }
@@ -193,7 +178,7 @@ TEST_CASE("cuda gather reports an out-of-range index and zeroes its element") {
   const std::vector<float> x = {0, 1, 2, 3, 4, 5};  // (2, 3, 1)
   DeviceBuffer<float> dx(x), dout(std::vector<float>(4, -1.f));
   DeviceBuffer<int32_t> didx(std::vector<int32_t>{2, 0, 1, 3});  // (2, 2, 1); 3 is out of range
-  wait_uploads();
+  tg::test::wait_uploads();
   gpu::gather(dx.data(), 2, 3, 1, didx.data(), 2, dout.data());
   CHECK_THROWS_WITH_AS(dout.download(),
                        doctest::Contains("gather: index 3 at flat position 3 is out of range"),
@@ -205,7 +190,7 @@ TEST_CASE("cuda scatter_add reports an out-of-range index") {
   TG_SKIP_WITHOUT_CUDA();
   DeviceBuffer<float> dgy(std::vector<float>{1, 2, 3, 4}), dgx(std::vector<float>(6, 0.f));
   DeviceBuffer<int32_t> didx(std::vector<int32_t>{2, -5, 1, 0});  // (2, 2, 1) into r = 3
-  wait_uploads();
+  tg::test::wait_uploads();
   gpu::scatter_add(dgy.data(), 2, 3, 1, didx.data(), 2, dgx.data());
   CHECK_THROWS_WITH_AS(dgx.download(),
                        doctest::Contains("scatter_add: index -5 at flat position 1 is out of "

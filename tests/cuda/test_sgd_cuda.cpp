@@ -23,12 +23,6 @@ namespace {
 
 const int64_t kSizes[] = {1, 7, 33, 1023, 100003};
 
-// DeviceBuffer's upload is a cudaMemcpy from pageable memory, which may return before the DMA
-// lands; the kernels run on a non-blocking stream that does not wait for it. So: wait here.
-void wait_uploads() {
-  TG_CUDA_CHECK(cudaDeviceSynchronize());
-}
-
 // FMA contraction on the GPU and not on the CPU moves results by an ulp or so per step.
 template <typename T>
 double rtol() {
@@ -83,7 +77,7 @@ void check_steps(const SgdHyper& h, int64_t n, bool on_device_hyper) {
     CAPTURE(step);
     const std::vector<T> grad = tg::test::uniform<T>(static_cast<size_t>(n), 10 + step);
     dgrad.upload(grad);
-    wait_uploads();
+    tg::test::wait_uploads();
     cpu::sgd_step(p.data(), grad.data(), buf.data(), n, hc, step == 0);
     if (on_device_hyper)
       gpu::sgd_step_dev(dp.data(), dgrad.data(), dbuf.data(), n, dhyper.data(), h.nesterov,
@@ -125,7 +119,7 @@ TEST_CASE("cuda sgd_step by hand") {
   // As tests/kernels/test_sgd.cpp: p = [1, -2, 0.5], grad = [0.5, 0.25, -1], lr 0.1, mom 0.9.
   DeviceBuffer<float> p(std::vector<float>{1, -2, 0.5}), g(std::vector<float>{0.5, 0.25, -1});
   DeviceBuffer<float> g2(std::vector<float>{1, -1, 0}), buf(std::vector<float>(3, -99.f));
-  wait_uploads();
+  tg::test::wait_uploads();
   SgdHyper h;
   h.lr = 0.1;
   h.momentum = 0.9;
@@ -146,7 +140,7 @@ TEST_CASE("cuda sgd_step_dev captured in a CUDA Graph follows a learning-rate sc
   DeviceBuffer<float> dp(p), dgrad(grad), dbuf(buf);
   std::vector<float> hyper = {0.1f, 0.9f, 0.f, 0.01f};
   DeviceBuffer<float> dhyper(hyper);
-  wait_uploads();
+  tg::test::wait_uploads();
   SgdHyper h;
   auto sync_hyper = [&] {
     h.lr = hyper[0];
@@ -172,7 +166,7 @@ TEST_CASE("cuda sgd_step_dev captured in a CUDA Graph follows a learning-rate sc
     hyper[0] = lr;
     hyper[3] = lr == 0.2f ? 0.f : 0.01f;  // weight decay switched off on the last replay
     dhyper.upload(hyper);
-    wait_uploads();
+    tg::test::wait_uploads();
     sync_hyper();
     TG_CUDA_CHECK(cudaGraphLaunch(exec, stream));
     cpu::sgd_step(p.data(), grad.data(), buf.data(), n, h, false);
@@ -186,7 +180,7 @@ TEST_CASE("cuda sgd_step_dev captured in a CUDA Graph follows a learning-rate sc
 TEST_CASE("cuda sgd_step host checks and empty inputs") {
   TG_SKIP_WITHOUT_CUDA();
   DeviceBuffer<float> p(std::vector<float>{1, 2}), g(std::vector<float>{1, 1}), hyper(4);
-  wait_uploads();
+  tg::test::wait_uploads();
   SgdHyper h;
   h.momentum = 0.9;
   CHECK_THROWS_WITH_AS(gpu::sgd_step(p.data(), g.data(), static_cast<float*>(nullptr), 2, h, true),
@@ -247,7 +241,7 @@ TEST_CASE_TEMPLATE("cuda sgd_step_dev_multi equals one sgd_step_dev per tensor",
       list.push_back({mp.back()->data(), mg.back()->data(),
                       has_buf(j) ? mb.back()->data() : nullptr, sizes[size_t(j)], first(j)});
     }
-    wait_uploads();
+    tg::test::wait_uploads();
     gpu::sgd_step_dev_multi(list.data(), count, dhyper.data(), nh.h.nesterov);
     for (int64_t j = 0; j < count; ++j)
       gpu::sgd_step_dev(rp[size_t(j)]->data(), mg[size_t(j)]->data(),

@@ -18,6 +18,7 @@
 
 using tg::test::close_to;
 using tg::test::DeviceBuffer;
+using tg::test::uniform_indices;
 namespace cpu = tg::kernels::cpu;
 namespace gpu = tg::kernels::cuda;
 
@@ -37,15 +38,6 @@ const Rc kShapes[] = {{1, 1},    {7, 10},   {64, 10},    {33, 33},  {5, 1023},  
 // and the order of the row sums.
 template <typename T>
 constexpr double kRtol = sizeof(T) == 4 ? 1e-5 : 1e-12;
-
-std::vector<int32_t> labels_for(int64_t rows, int64_t cols, uint32_t seed) {
-  std::vector<int32_t> v(static_cast<size_t>(rows));
-  for (auto& l : v) {
-    seed = seed * 1664525u + 1013904223u;
-    l = static_cast<int32_t>((seed >> 8) % static_cast<uint32_t>(cols));
-  }
-  return v;
-}
 
 // close_to that also accepts equal infinities (log_softmax of -inf is -inf), whose difference
 // is NaN: equal elements are set to 0 on both sides first.
@@ -165,7 +157,7 @@ TEST_CASE_TEMPLATE("cuda cross_entropy matches the CPU loss and probabilities", 
     CAPTURE(s.rows);
     CAPTURE(s.cols);
     const auto x = tg::test::uniform<T>(s.n(), seed++, -4, 4);
-    const auto labels = labels_for(s.rows, s.cols, seed++);
+    const auto labels = uniform_indices(s.rows, s.cols, seed++);
     std::vector<T> want_p(s.n());
     const T want = cpu::cross_entropy(x.data(), labels.data(), s.rows, s.cols, want_p.data());
     std::vector<T> probs;
@@ -221,7 +213,7 @@ TEST_CASE_TEMPLATE("cuda cross_entropy_backward matches the CPU with and without
     CAPTURE(s.rows);
     CAPTURE(s.cols);
     const auto x = tg::test::uniform<T>(s.n(), 300, -2, 2);
-    const auto labels = labels_for(s.rows, s.cols, 301);
+    const auto labels = uniform_indices(s.rows, s.cols, 301);
     std::vector<T> probs(s.n()), want(s.n()), want2(s.n());
     cpu::cross_entropy(x.data(), labels.data(), s.rows, s.cols, probs.data());
     const T scale = T(1) / static_cast<T>(s.rows), g = T(2.5);
