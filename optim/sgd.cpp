@@ -10,7 +10,6 @@
 // replays the graph calls upload_hyper() first, so a scheduler's changes still apply.
 #include <algorithm>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "kernels/sgd.h"
@@ -85,38 +84,30 @@ kernels::SgdHyper read_hyper(const ParamGroup& g) {
 class CudaBatch {
  public:
   CudaBatch() {
-    f32().clear();
-    f64().clear();
+    list<float>().clear();
+    list<double>().clear();
   }
   template <typename T>
   void add(T* p, const T* grad, T* buf, int64_t n, bool first) {
     list<T>().push_back(kernels::cuda::SgdTensor<T>{p, grad, buf, n, first});
   }
-  bool empty() const { return f32().empty() && f64().empty(); }
+  bool empty() const { return list<float>().empty() && list<double>().empty(); }
   void launch(const float* hyper_dev, bool nesterov) {
-    if (!f32().empty())
-      kernels::cuda::sgd_step_dev_multi<float>(f32().data(), int64_t(f32().size()), hyper_dev,
-                                               nesterov);
-    if (!f64().empty())
-      kernels::cuda::sgd_step_dev_multi<double>(f64().data(), int64_t(f64().size()), hyper_dev,
-                                                nesterov);
+    launch_one<float>(hyper_dev, nesterov);
+    launch_one<double>(hyper_dev, nesterov);
   }
 
  private:
   template <typename T>
   static std::vector<kernels::cuda::SgdTensor<T>>& list() {
-    if constexpr (std::is_same_v<T, float>)
-      return f32();
-    else
-      return f64();
-  }
-  static std::vector<kernels::cuda::SgdTensor<float>>& f32() {
-    thread_local std::vector<kernels::cuda::SgdTensor<float>> v;
+    thread_local std::vector<kernels::cuda::SgdTensor<T>> v;
     return v;
   }
-  static std::vector<kernels::cuda::SgdTensor<double>>& f64() {
-    thread_local std::vector<kernels::cuda::SgdTensor<double>> v;
-    return v;
+  template <typename T>
+  static void launch_one(const float* hyper_dev, bool nesterov) {
+    const auto& v = list<T>();
+    if (!v.empty())
+      kernels::cuda::sgd_step_dev_multi<T>(v.data(), int64_t(v.size()), hyper_dev, nesterov);
   }
 };
 #else

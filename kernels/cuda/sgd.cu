@@ -52,11 +52,11 @@ __global__ void sgd_kernel(T* p, const T* grad, T* buf, int64_t n, Hyper<T> h, b
   TG_GRID_STRIDE(i, n) sgd_element(p, grad, buf, i, h, nesterov, first);
 }
 
-// A null buf means the caller keeps no momentum buffer: the momentum read from hyper_dev is then
-// ignored rather than written through a null pointer (the host cannot see its value).
+// lr, momentum, dampening and weight decay as the host wrote them (hyper[0..3], float). A null
+// buf means the caller keeps no momentum buffer: the momentum read from hyper is then ignored
+// rather than written through a null pointer (the host cannot see its value).
 template <typename T>
-__global__ void sgd_dev_kernel(T* p, const T* grad, T* buf, int64_t n, const float* hyper,
-                               bool nesterov, bool first) {
+__device__ __forceinline__ Hyper<T> hyper_from(const float* hyper, const T* buf) {
   Hyper<T> h;
   h.lr = static_cast<T>(hyper[0]);
   h.mom = static_cast<T>(hyper[1]);
@@ -64,6 +64,13 @@ __global__ void sgd_dev_kernel(T* p, const T* grad, T* buf, int64_t n, const flo
   h.wd = static_cast<T>(hyper[3]);
   h.use_mom = hyper[1] != 0.0f && buf != nullptr;
   h.use_wd = hyper[3] != 0.0f;
+  return h;
+}
+
+template <typename T>
+__global__ void sgd_dev_kernel(T* p, const T* grad, T* buf, int64_t n, const float* hyper,
+                               bool nesterov, bool first) {
+  const Hyper<T> h = hyper_from(hyper, buf);
   TG_GRID_STRIDE(i, n) sgd_element(p, grad, buf, i, h, nesterov, first);
 }
 
@@ -80,12 +87,7 @@ struct MultiArgs {
 // over start (threads of a warp almost always land in the same one).
 template <typename T>
 __global__ void sgd_dev_multi_kernel(MultiArgs<T> a, const float* hyper, bool nesterov) {
-  Hyper<T> h;
-  h.lr = static_cast<T>(hyper[0]);
-  h.mom = static_cast<T>(hyper[1]);
-  h.keep = static_cast<T>(1.0 - static_cast<double>(hyper[2]));
-  h.wd = static_cast<T>(hyper[3]);
-  h.use_wd = hyper[3] != 0.0f;
+  const Hyper<T> h = hyper_from<T>(hyper, nullptr);  // use_mom is set per tensor below
   const int64_t total = a.start[a.count];
   TG_GRID_STRIDE(i, total) {
     int lo = 0, hi = a.count - 1;
@@ -98,7 +100,7 @@ __global__ void sgd_dev_multi_kernel(MultiArgs<T> a, const float* hyper, bool ne
     }
     const SgdTensor<T>& t = a.t[lo];
     Hyper<T> ht = h;
-    ht.use_mom = hyper[1] != 0.0f && t.buf != nullptr;
+    ht.use_mom = h.mom != T(0) && t.buf != nullptr;
     sgd_element(t.p, t.grad, t.buf, i - a.start[lo], ht, nesterov, t.first);
   }
 }
