@@ -47,10 +47,10 @@
 #endif
 
 #include "autograd/autograd.h"
-#include "learner/callbacks.h"
-#include "learner/data.h"
-#include "learner/datasets.h"
-#include "learner/device.h"
+#include "learner/callbacks/callbacks.h"
+#include "learner/data/data.h"
+#include "learner/data/datasets.h"
+#include "learner/callbacks/device.h"
 #include "learner/learner.h"
 #include "nn/layers.h"
 #include "optim/optimizer.h"

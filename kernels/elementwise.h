@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/strided.h"
 
 namespace tg::kernels {

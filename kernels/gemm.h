@@ -13,7 +13,7 @@
 
 #include <cstdint>
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 // The checks of the sizes and leading dimensions shared by every GEMM entry point, CPU and CUDA
 // (same messages on every device; the CUDA ones add their own, kernels/cuda/gemm_common.cuh).

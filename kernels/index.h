@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 // The size checks shared by the CPU and CUDA twins (same messages on every device).
 namespace tg::kernels::detail {

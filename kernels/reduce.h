@@ -14,7 +14,7 @@
 
 #include <cstdint>
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace tg::kernels {
 enum class ReduceOp { sum, mean, max, min };

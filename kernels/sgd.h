@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace tg::kernels {
 

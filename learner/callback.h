@@ -24,7 +24,7 @@ class Learner;
 class Callback {
  public:
   virtual ~Callback() = default;
-  // Lower runs first. The standard callbacks' orders are in learner/callbacks.h.
+  // Lower runs first. The standard callbacks' orders are in learner/callbacks/callbacks.h.
   virtual int order() const { return 0; }
   // The callback's name in messages; defaults to its C++ type name, demangled.
   virtual std::string name() const;

@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "autograd/tape.h"
-#include "learner/callbacks.h"
+#include "learner/callbacks/callbacks.h"
 #include "tensor/ops.h"
 
 namespace tg {

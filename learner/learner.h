@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "learner/callback.h"
-#include "learner/data.h"
+#include "learner/data/data.h"
 #include "nn/module.h"
 #include "optim/optimizer.h"
 

@@ -30,6 +30,8 @@ command -v make >/dev/null || missing+=(make)
 have_header doctest/doctest.h || missing+=(doctest-dev)
 have_cmake_pkg benchmark || missing+=(libbenchmark-dev)
 have_header zlib.h || missing+=(zlib1g-dev)
+have_header nlohmann/json.hpp || missing+=(nlohmann-json3-dev)
+have_header CLI/CLI.hpp || missing+=(libcli11-dev)
 have_header omp.h || compgen -G "/usr/lib/gcc/*/*/include/omp.h" >/dev/null || missing+=(libgomp1)
 if ((want_bench)); then
   have_header cblas.h || have_header x86_64-linux-gnu/cblas.h ||

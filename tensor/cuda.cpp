@@ -7,7 +7,7 @@
 #include <array>
 #include <mutex>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "tensor/cuda_graph.h"
 #include "tensor/storage.h"
 

@@ -1,7 +1,7 @@
 // DType and Device helpers: element sizes and the names used in messages and printing.
 #include "tensor/dtype.h"
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace tg {
 

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <numbers>
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace tg {
 

@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace tg {
 

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/strided.h"
 #include "tensor/dtype.h"
 #include "tensor/storage.h"

@@ -17,7 +17,7 @@
 #include <exception>
 #include <map>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "tensor/tensor.h"
 
 namespace tg::test {

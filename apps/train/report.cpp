@@ -1,5 +1,5 @@
 // The trainer's outputs besides the progress lines: the --plot charts (drawn with
-// learner/plot.h), the --summary JSON (learner/json.h) and the LR finder's printed summary.
+// learner/io/plot.h), the --summary JSON (learner/io/json.h) and the LR finder's printed summary.
 #include "apps/train/report.h"
 
 #include <algorithm>
@@ -9,9 +9,9 @@
 #include <ostream>
 #include <set>
 
-#include "learner/checkpoint.h"
-#include "learner/json.h"
-#include "learner/plot.h"
+#include "learner/io/checkpoint.h"
+#include "learner/io/json.h"
+#include "learner/io/plot.h"
 
 namespace tg::train {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "apps/train/options.h"
-#include "learner/callbacks.h"
+#include "learner/callbacks/callbacks.h"
 
 namespace tg::train {
 

@@ -17,7 +17,7 @@
 
 #include "autograd/autograd.h"
 #include "examples/common/course.h"
-#include "learner/data.h"
+#include "learner/data/data.h"
 #include "nn/functional.h"
 #include "nn/layers.h"
 #include "optim/optimizer.h"

@@ -21,8 +21,8 @@
 
 #include "autograd/autograd.h"
 #include "examples/common/course.h"
-#include "learner/callbacks.h"
-#include "learner/data.h"
+#include "learner/callbacks/callbacks.h"
+#include "learner/data/data.h"
 #include "learner/learner.h"
 #include "nn/functional.h"
 #include "nn/module.h"

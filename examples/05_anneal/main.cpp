@@ -14,10 +14,10 @@
 
 #include "autograd/functions.h"
 #include "examples/common/course.h"
-#include "learner/callbacks.h"
-#include "learner/checkpoint.h"
+#include "learner/callbacks/callbacks.h"
+#include "learner/io/checkpoint.h"
 #include "learner/learner.h"
-#include "learner/plot.h"
+#include "learner/io/plot.h"
 #include "learner/schedule.h"
 
 namespace {

@@ -14,7 +14,7 @@
 
 #include "autograd/functions.h"
 #include "examples/common/course.h"
-#include "learner/callbacks.h"
+#include "learner/callbacks/callbacks.h"
 #include "learner/learner.h"
 #include "nn/functional.h"
 

@@ -13,7 +13,7 @@
 
 #include "autograd/functions.h"
 #include "examples/common/course.h"
-#include "learner/callbacks.h"
+#include "learner/callbacks/callbacks.h"
 #include "learner/learner.h"
 
 int main(int argc, char** argv) {

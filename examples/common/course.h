@@ -26,8 +26,8 @@
 #include <utility>
 #include <vector>
 
-#include "kernels/error.h"
-#include "learner/datasets.h"
+#include "base/error.h"
+#include "learner/data/datasets.h"
 #include "nn/layers.h"
 #include "optim/optimizer.h"
 

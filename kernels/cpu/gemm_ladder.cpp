@@ -21,7 +21,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/gemm.h"
 
 namespace tg::kernels::cpu {

@@ -13,7 +13,7 @@
 #include <limits>
 
 #include "kernels/cpu/common.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/index.h"
 
 namespace tg::kernels::cpu {

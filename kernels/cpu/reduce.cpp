@@ -18,7 +18,7 @@
 #include <limits>
 
 #include "kernels/cpu/common.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/reduce.h"
 
 namespace tg::kernels::cpu {

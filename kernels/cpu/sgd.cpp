@@ -10,7 +10,7 @@
 #include "kernels/sgd.h"
 
 #include "kernels/cpu/common.h"
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace tg::kernels::cpu {
 

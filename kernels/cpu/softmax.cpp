@@ -14,7 +14,7 @@
 #include <limits>
 
 #include "kernels/cpu/common.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/softmax.h"
 
 namespace tg::kernels::cpu {

@@ -25,7 +25,7 @@
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/runtime.h"
 #include "kernels/elementwise.h"
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace tg::kernels::cuda {
 

@@ -11,7 +11,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/runtime.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/gemm.h"
 
 namespace tg::kernels::cuda::gemm_detail {

@@ -23,7 +23,7 @@
 
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/runtime.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/index.h"
 
 namespace tg::kernels::cuda {

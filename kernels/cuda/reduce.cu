@@ -28,7 +28,7 @@
 
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/runtime.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/reduce.h"
 
 namespace tg::kernels::cuda {

@@ -19,7 +19,7 @@
 #include <cstdint>
 #include <string>
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace tg::kernels::cuda {
 

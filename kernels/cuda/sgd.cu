@@ -14,7 +14,7 @@
 
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/runtime.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/sgd.h"
 
 namespace tg::kernels::cuda {

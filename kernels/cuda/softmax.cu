@@ -25,7 +25,7 @@
 
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/runtime.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/softmax.h"
 
 namespace tg::kernels::cuda {

@@ -17,7 +17,7 @@
 
 #include "cuda/cuda_test_util.h"
 #include "kernels/elementwise.h"
-#include "kernels/error.h"
+#include "base/error.h"
 
 using tg::kernels::BinaryOp;
 using tg::kernels::ScalarOp;

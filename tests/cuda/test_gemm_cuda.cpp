@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "cuda/cuda_test_util.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/gemm.h"
 #include "test_util.h"
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "cuda/cuda_test_util.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/index.h"
 
 using tg::test::DeviceBuffer;

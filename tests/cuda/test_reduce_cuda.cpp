@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "cuda/cuda_test_util.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/reduce.h"
 
 using tg::kernels::ReduceOp;

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "cuda/cuda_test_util.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/sgd.h"
 
 using tg::kernels::SgdHyper;

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "cuda/cuda_test_util.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/softmax.h"
 
 using tg::test::close_to;

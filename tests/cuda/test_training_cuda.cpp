@@ -18,9 +18,9 @@
 
 #include "autograd/autograd.h"
 #include "cuda/cuda_test_util.h"
-#include "learner/callbacks.h"
-#include "learner/data.h"
-#include "learner/device.h"
+#include "learner/callbacks/callbacks.h"
+#include "learner/data/data.h"
+#include "learner/callbacks/device.h"
 #include "learner/learner.h"
 #include "learner/schedule.h"
 #include "nn/layers.h"

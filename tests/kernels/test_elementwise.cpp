@@ -12,7 +12,7 @@
 
 #include "kernels/cpu/common.h"
 #include "kernels/elementwise.h"
-#include "kernels/error.h"
+#include "base/error.h"
 
 using namespace tg::kernels;
 using namespace tg::kernels::cpu;

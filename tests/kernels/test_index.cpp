@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "kernels/cpu/common.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/index.h"
 
 using namespace tg::kernels::cpu;

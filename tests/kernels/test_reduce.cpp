@@ -10,7 +10,7 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/reduce.h"
 
 using namespace tg::kernels;

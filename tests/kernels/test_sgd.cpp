@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "kernels/cpu/common.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/sgd.h"
 
 using namespace tg::kernels;

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "kernels/cpu/common.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "kernels/softmax.h"
 
 using namespace tg::kernels::cpu;

@@ -15,8 +15,8 @@
 #include <random>
 #include <sstream>
 
-#include "learner/callbacks.h"
-#include "learner/checkpoint.h"
+#include "learner/callbacks/callbacks.h"
+#include "learner/io/checkpoint.h"
 #include "learner_fixture.h"
 #include "tensor/grad_mode.h"
 #include "test_util.h"

@@ -7,7 +7,7 @@
 #include <set>
 #include <sstream>
 
-#include "learner/callbacks.h"
+#include "learner/callbacks/callbacks.h"
 #include "learner_fixture.h"
 #include "tensor/grad_mode.h"
 #include "tensor/ops.h"

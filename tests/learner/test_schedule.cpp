@@ -6,7 +6,7 @@
 #include <cmath>
 #include <numbers>
 
-#include "learner/callbacks.h"
+#include "learner/callbacks/callbacks.h"
 #include "learner/schedule.h"
 #include "learner_fixture.h"
 #include "test_util.h"

@@ -1,5 +1,5 @@
 // Bytes in and out of files for the IDX reader: whole-file reads, gzip inflation and deflation
-// with zlib, and the atomic write used by idx::write.
+// with zlib.
 //
 // Why streaming inflate with a bound: a gzip header says nothing trustworthy about the size it
 // inflates to, so the output grows in steps and the read fails as soon as it passes max_bytes
@@ -11,14 +11,13 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 
-#include "learner/idx.h"
-#include "learner/idx_detail.h"
+#include "learner/data/idx.h"
+#include "learner/data/idx_detail.h"
 
 namespace tg::idx {
 
@@ -143,37 +142,6 @@ std::string gzip(const std::string& bytes, const std::string& name) {
     out.append(reinterpret_cast<const char*>(buf.data()), buf.size() - zs.avail_out);
   }
   return out;
-}
-
-void write_atomic(const std::string& path, const std::string& contents) {
-  static std::atomic<unsigned> counter{0};
-  const std::string tmp =
-      path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  TG_CHECK(fd >= 0, "idx::write", "cannot create '", tmp, "': ", std::strerror(errno));
-  auto fail = [&](const char* what) {
-    const int err = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    TG_FAIL("idx::write", "cannot ", what, " '", tmp, "': ", std::strerror(err));
-  };
-  for (size_t done = 0; done < contents.size();) {
-    const ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail("write");
-    done += size_t(n);
-  }
-  if (::fsync(fd) != 0) fail("fsync");
-  if (::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    TG_FAIL("idx::write", "cannot close '", tmp, "': ", std::strerror(err));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    TG_FAIL("idx::write", "cannot rename '", tmp, "' to '", path, "': ", std::strerror(err));
-  }
 }
 
 }  // namespace detail

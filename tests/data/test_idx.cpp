@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "idx_fixture.h"
-#include "learner/idx.h"
+#include "learner/data/idx.h"
 #include "tensor/creation.h"
 #include "tensor/storage.h"
 #include "test_util.h"

@@ -9,7 +9,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "learner/callbacks.h"
+#include "learner/callbacks/callbacks.h"
 
 namespace tg {
 

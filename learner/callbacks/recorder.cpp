@@ -5,8 +5,8 @@
 #include <set>
 #include <sstream>
 
-#include "learner/callbacks.h"
-#include "learner/checkpoint.h"
+#include "learner/callbacks/callbacks.h"
+#include "learner/io/checkpoint.h"
 #include "tensor/creation.h"
 #include "tensor/grad_mode.h"
 

@@ -6,7 +6,7 @@
 #include <limits>
 #include <string>
 
-#include "learner/json.h"
+#include "learner/io/json.h"
 #include "test_util.h"
 
 using tg::Json;

@@ -7,8 +7,8 @@
 #include <limits>
 #include <utility>
 
-#include "learner/callbacks.h"
-#include "learner/checkpoint.h"
+#include "learner/callbacks/callbacks.h"
+#include "learner/io/checkpoint.h"
 #include "tensor/creation.h"
 #include "tensor/grad_mode.h"
 #include "tensor/ops.h"

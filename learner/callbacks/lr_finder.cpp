@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include "learner/callbacks.h"
+#include "learner/callbacks/callbacks.h"
 #include "tensor/grad_mode.h"
 
 namespace tg {

@@ -1,11 +1,11 @@
 // Built-in data sets and the standard MNIST-like preparation: flatten, normalise with the
 // training statistics, wrap in loaders.
-#include "learner/datasets.h"
+#include "learner/data/datasets.h"
 
 #include <cstdlib>
 #include <filesystem>
 
-#include "learner/idx.h"
+#include "learner/data/idx.h"
 #include "tensor/ops.h"
 
 namespace tg {

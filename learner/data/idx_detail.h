@@ -8,8 +8,5 @@ namespace tg::idx::detail {
 
 // The gzip encoding (one member, default level) of bytes; `name` is used in errors.
 std::string gzip(const std::string& bytes, const std::string& name);
-// Writes contents to path through a temporary file in the same folder (fsync, then rename),
-// so a reader never sees a partial file; the temporary is removed on failure.
-void write_atomic(const std::string& path, const std::string& contents);
 
 }  // namespace tg::idx::detail

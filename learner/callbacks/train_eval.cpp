@@ -3,7 +3,7 @@
 #include <iomanip>
 #include <iostream>
 
-#include "learner/callbacks.h"
+#include "learner/callbacks/callbacks.h"
 #include "tensor/creation.h"
 #include "tensor/grad_mode.h"
 #include "tensor/ops.h"

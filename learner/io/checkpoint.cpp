@@ -2,13 +2,12 @@
 // read back by validating every header field against the file before touching the data, since a
 // checkpoint may come from anywhere. A training checkpoint is a safetensors file with
 // "model.*" and "optim.*" tensors and "format": "tapegrad-checkpoint-1" in its metadata.
-#include "learner/checkpoint.h"
+#include "learner/io/checkpoint.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstdio>
@@ -17,7 +16,7 @@
 #include <fstream>
 #include <vector>
 
-#include "learner/json.h"
+#include "learner/io/json.h"
 #include "tensor/grad_mode.h"
 
 namespace tg {
@@ -58,40 +57,6 @@ std::string errno_text() {
 }
 
 }  // namespace
-
-void write_file_atomic(const std::string& path, const std::string& contents) {
-  const char* op = "write_file_atomic";
-  static std::atomic<uint64_t> counter{0};
-  std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-  TG_CHECK(fd >= 0, op, "cannot write '", path, "': cannot create the temporary file '", tmp,
-           "': ", errno_text());
-  // On any failure: close, remove the temporary file, report; the target is never touched.
-  auto fail = [&](const char* step) {
-    std::string why = errno_text();
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    TG_FAIL(op, "cannot write '", path, "': ", step, " '", tmp, "' failed: ", why);
-  };
-  const char* p = contents.data();
-  size_t left = contents.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail("writing");
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) fail("fsync of");
-  int rc = ::close(fd);
-  fd = -1;
-  if (rc != 0) fail("closing");
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("renaming");
-  // Make the rename itself durable; a failure here leaves a complete file, so it is ignored.
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) ::fsync(dfd), ::close(dfd);
-}
 
 void save_safetensors(const std::string& path, const TensorMap& tensors, const Metadata& meta) {
   const char* op = "save_safetensors";
@@ -260,6 +225,10 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const opt
   Metadata m = meta;
   m["format"] = kFormat;
   save_safetensors(path, tensors, m);
+}
+
+void export_state_dict(const std::string& path, const nn::Module& model, const Metadata& meta) {
+  save_safetensors(path, model.state_dict(), meta);
 }
 
 Metadata load_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer* opt) {

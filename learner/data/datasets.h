@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "learner/data.h"
+#include "learner/data/data.h"
 
 namespace tg {
 

@@ -13,6 +13,7 @@
 #include <map>
 #include <string>
 
+#include "base/file.h"  // write_file_atomic, which writes them
 #include "nn/module.h"
 #include "optim/optimizer.h"
 #include "tensor/tensor.h"
@@ -30,13 +31,13 @@ TensorMap load_safetensors(const std::string& path, Metadata* meta = nullptr);
 // optimizer's (when given), and the metadata (epoch, metrics, architecture, ...).
 void save_checkpoint(const std::string& path, const nn::Module& model,
                      const optim::Optimizer* opt = nullptr, const Metadata& meta = {});
+// The model's state dict alone, under PyTorch's names ("0.weight", "0.bias", ...; no "model."
+// prefix, no optimizer keys), so that PyTorch loads it as it is:
+//   model.load_state_dict(safetensors.torch.load_file(path))
+void export_state_dict(const std::string& path, const nn::Module& model, const Metadata& meta = {});
 // Loads into model (strict: names, shapes, dtypes must match) and opt (when given and
 // present in the file). Returns the metadata.
 Metadata load_checkpoint(const std::string& path, nn::Module& model,
                          optim::Optimizer* opt = nullptr);
-
-// Writes a whole file atomically: temp file in the same folder, fsync, rename. Shared by every
-// writer of the library (checkpoints, CSV, SVG, JSON).
-void write_file_atomic(const std::string& path, const std::string& contents);
 
 }  // namespace tg

@@ -5,13 +5,14 @@
 // data is exactly as long as the header says — and only then allocates a tensor sized from the
 // header. A corrupt or hostile file therefore fails with a message, never with a huge
 // allocation. The gzip code (zlib, streaming, size-bounded) lives in idx_gzip.cpp.
-#include "learner/idx.h"
+#include "learner/data/idx.h"
 
 #include <cstring>
 #include <filesystem>
 #include <limits>
 
-#include "learner/idx_detail.h"
+#include "base/file.h"
+#include "learner/data/idx_detail.h"
 #include "tensor/creation.h"
 
 namespace tg::idx {
@@ -177,7 +178,7 @@ void write(const std::string& path, const Tensor& data_u8, uint32_t magic) {
       bytes.push_back(char((uint64_t(d) >> shift) & 0xFF));
   bytes.append(reinterpret_cast<const char*>(x.data<uint8_t>()), size_t(x.numel()));
   const bool gz = path.size() >= 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
-  detail::write_atomic(path, gz ? detail::gzip(bytes, path) : bytes);
+  write_file_atomic(path, gz ? detail::gzip(bytes, path) : bytes);
 }
 
 std::string find_file(const std::string& dir, const std::string& stem) {

@@ -17,7 +17,7 @@
 
 #include <omp.h>
 
-#include "learner/data.h"
+#include "learner/data/data.h"
 #include "tensor/creation.h"
 #include "tensor/random.h"
 

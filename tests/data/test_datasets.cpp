@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "learner/datasets.h"
+#include "learner/data/datasets.h"
 #include "test_util.h"
 
 using namespace tg;

@@ -16,7 +16,7 @@
 #include <random>
 
 #include "autograd/autograd.h"
-#include "learner/checkpoint.h"
+#include "learner/io/checkpoint.h"
 #include "nn/nn.h"
 #include "tensor/creation.h"
 #include "test_util.h"

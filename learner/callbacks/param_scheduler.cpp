@@ -2,7 +2,7 @@
 // before each training batch (the course's 05_anneal ParamScheduler).
 #include <utility>
 
-#include "learner/callbacks.h"
+#include "learner/callbacks/callbacks.h"
 
 namespace tg {
 

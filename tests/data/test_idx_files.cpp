@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "idx_fixture.h"
-#include "learner/data.h"
-#include "learner/idx.h"
-#include "learner/idx_detail.h"
+#include "learner/data/data.h"
+#include "learner/data/idx.h"
+#include "learner/data/idx_detail.h"
 #include "tensor/creation.h"
 #include "tensor/ops.h"
 #include "test_util.h"

@@ -1,14 +1,14 @@
 // SVG line charts: each panel maps its data onto a fixed plot box through an axis (linear or
 // log10) whose range is widened to "nice" tick values, then draws grid, frame, one <path> per
 // series (broken at skipped points), markers for short series, labels and a legend.
-#include "learner/plot.h"
+#include "learner/io/plot.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace tg {
 

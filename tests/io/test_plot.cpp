@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "learner/plot.h"
+#include "learner/io/plot.h"
 #include "test_util.h"
 
 using namespace tg;

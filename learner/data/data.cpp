@@ -4,7 +4,7 @@
 // blocks), so the result is accurate for tens of millions of pixels and does not depend on
 // anything but the data. Its std is the unbiased one (divide by n - 1), as torch's
 // x_train.std() is, so normalised values match the course's notebooks.
-#include "learner/data.h"
+#include "learner/data/data.h"
 
 #include <cmath>
 #include <vector>

@@ -1,14 +1,14 @@
 // Json: a recursive-descent reader (one pass, byte offsets in every error, a depth limit so a
 // hostile file cannot overflow the stack) and a writer (shortest round-trip doubles via
 // std::to_chars, strings escaped, non-ASCII UTF-8 passed through).
-#include "learner/json.h"
+#include "learner/io/json.h"
 
 #include <charconv>
 #include <cmath>
 #include <system_error>
 #include <unordered_set>
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace tg {
 

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "learner/data.h"
+#include "learner/data/data.h"
 #include "tensor/creation.h"
 #include "tensor/ops.h"
 #include "test_util.h"

@@ -1,5 +1,5 @@
 // DeviceCallback and CudaGraphStep (device.h explains both).
-#include "learner/device.h"
+#include "learner/callbacks/device.h"
 
 #include "autograd/tape.h"
 #include "learner/events.h"

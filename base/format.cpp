@@ -1,0 +1,48 @@
+// num, fixed and sig (format.h).
+#include "base/format.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+namespace tg {
+
+namespace {
+
+// The spellings shared by the three: a finite value is formatted by the caller.
+bool special(double v, std::string& out) {
+  if (std::isnan(v)) return out = "nan", true;
+  if (std::isinf(v)) return out = v > 0 ? "inf" : "-inf", true;
+  return false;
+}
+
+std::string printf_double(const char* f, int digits, double v) {
+  char buf[512];  // %.*f of 1e308 is 309 digits before the point
+  const int n = std::snprintf(buf, sizeof buf, f, digits, v);
+  return std::string(buf, n > 0 && static_cast<size_t>(n) < sizeof buf ? static_cast<size_t>(n)
+                                                                        : sizeof buf - 1);
+}
+
+}  // namespace
+
+std::string num(double v) {
+  std::string s;
+  if (special(v, s)) return s;
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+std::string fixed(double v, int digits) {
+  std::string s;
+  if (special(v, s)) return s;
+  return printf_double("%.*f", digits < 0 ? 0 : digits > 40 ? 40 : digits, v);
+}
+
+std::string sig(double v, int digits) {
+  std::string s;
+  if (special(v, s)) return s;
+  return printf_double("%.*g", digits < 1 ? 1 : digits > 40 ? 40 : digits, v);
+}
+
+}  // namespace tg

@@ -1,0 +1,20 @@
+// Numbers as text, the one way tapegrad writes them (messages, CSV, metadata, plots, flags).
+//
+//   tg::num(0.1)          -> "0.1"     shortest text that reads back to the same double
+//   tg::num(1e-7)         -> "1e-07"
+//   tg::fixed(0.98375, 4) -> "0.9838"  printf's %.4f
+//   tg::sig(0.000123, 3)  -> "0.000123" printf's %.3g
+//
+// Not-a-number is "nan" whatever its sign bit (printf writes "-nan" for some NaNs, which reads
+// as if the sign meant something); infinities are "inf" and "-inf".
+#pragma once
+
+#include <string>
+
+namespace tg {
+
+std::string num(double v);
+std::string fixed(double v, int digits);
+std::string sig(double v, int digits);
+
+}  // namespace tg
