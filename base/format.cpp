@@ -19,8 +19,8 @@ bool special(double v, std::string& out) {
 std::string printf_double(const char* f, int digits, double v) {
   char buf[512];  // %.*f of 1e308 is 309 digits before the point
   const int n = std::snprintf(buf, sizeof buf, f, digits, v);
-  return std::string(buf, n > 0 && static_cast<size_t>(n) < sizeof buf ? static_cast<size_t>(n)
-                                                                        : sizeof buf - 1);
+  return std::string(
+      buf, n > 0 && static_cast<size_t>(n) < sizeof buf ? static_cast<size_t>(n) : sizeof buf - 1);
 }
 
 }  // namespace
