@@ -27,32 +27,43 @@
 
 namespace tg {
 
+// The one table of events, in the order of a fit. Everything else is generated from it: the
+// enum, event_name(), Callback's handlers and its dispatch. Adding an event is one line here
+// (and the place in learner.cpp that fires it).
+#define TG_EVENTS(X)       \
+  X(after_create)          \
+  X(before_fit)            \
+  X(before_epoch)          \
+  X(before_train)          \
+  X(before_batch)          \
+  X(after_pred)            \
+  X(after_loss)            \
+  X(before_backward)       \
+  X(after_backward)        \
+  X(before_step)           \
+  X(after_step)            \
+  X(after_batch)           \
+  X(after_train)           \
+  X(before_validate)       \
+  X(after_validate)        \
+  X(after_epoch)           \
+  X(after_fit)             \
+  X(after_cancel_backward) \
+  X(after_cancel_step)     \
+  X(after_cancel_batch)    \
+  X(after_cancel_train)    \
+  X(after_cancel_validate) \
+  X(after_cancel_epoch)    \
+  X(after_cancel_fit)
+
 enum class Event {
-  after_create,
-  before_fit,
-  before_epoch,
-  before_train,
-  before_batch,
-  after_pred,
-  after_loss,
-  before_backward,
-  after_backward,
-  before_step,
-  after_step,
-  after_batch,
-  after_train,
-  before_validate,
-  after_validate,
-  after_epoch,
-  after_fit,
-  after_cancel_backward,
-  after_cancel_step,
-  after_cancel_batch,
-  after_cancel_train,
-  after_cancel_validate,
-  after_cancel_epoch,
-  after_cancel_fit,
+#define TG_EVENT_ENUM(name) name,
+  TG_EVENTS(TG_EVENT_ENUM)
+#undef TG_EVENT_ENUM
 };
+#define TG_EVENT_COUNT(name) +1
+inline constexpr int kNumEvents = 0 TG_EVENTS(TG_EVENT_COUNT);
+#undef TG_EVENT_COUNT
 const char* event_name(Event e);
 
 // Control flow from callbacks. Not tg::Error: they are not errors.

@@ -6,22 +6,12 @@
 #include <algorithm>
 #include <sstream>
 
+#include "autograd/functions.h"
 #include "autograd/tape.h"
 #include "learner/callbacks/callbacks.h"
 #include "tensor/ops.h"
 
 namespace tg {
-
-Metric accuracy_metric() {
-  // One kernel for int32 labels of (n, classes) logits; any other layout through the ops.
-  auto acc = [](const Tensor& pred, const Tensor& y) {
-    if (pred.dim() == 2 && y.dim() == 1 && y.dtype() == DType::i32) return ops::accuracy(pred, y);
-    Tensor hit = ops::binary(BinaryOp::eq, ops::argmax(pred, -1).to(DType::f32), y.to(DType::f32));
-    return ops::reduce(ReduceOp::mean, hit, {}, false);
-  };
-  return {"accuracy", [acc](const Tensor& p, const Tensor& y) { return acc(p, y).item<double>(); },
-          acc};
-}
 
 Learner::Learner(std::shared_ptr<nn::Module> model_, std::shared_ptr<optim::Optimizer> opt_,
                  LossFn loss_func_, DataBunch data_, LearnerOptions options,
@@ -34,6 +24,9 @@ Learner::Learner(std::shared_ptr<nn::Module> model_, std::shared_ptr<optim::Opti
   TG_CHECK(model != nullptr, "Learner", "no model given");
   TG_CHECK(opt != nullptr, "Learner", "no optimizer given");
   TG_CHECK(static_cast<bool>(loss_func), "Learner", "no loss function given");
+  using LossPtr = Tensor (*)(const Tensor&, const Tensor&);
+  if (const LossPtr* f = loss_func.target<LossPtr>(); f && *f == &tg::cross_entropy)
+    activation = [](const Tensor& logits) { return ops::softmax(logits); };
   if (options.train_eval) add_cb(std::make_shared<TrainEval>());
   for (auto& cb : cbs) add_cb(std::move(cb));
   event(Event::after_create);
@@ -55,41 +48,80 @@ void Learner::remove_cb(const Callback* cb) {
   std::erase_if(cbs_, [cb](const auto& c) { return c.get() == cb; });
 }
 
+namespace {
+// Runs cb's handler for e; anything but a Cancel is wrapped with where it happened.
+void run_handler(Learner& l, Callback& cb, Event e) {
+  try {
+    cb.handle(e, l);
+  } catch (const CancelException&) {
+    throw;
+  } catch (...) {
+    // Name where it happened, repeat the cause's message, and keep the cause nested.
+    std::ostringstream os;
+    os << "callback " << cb.name() << " failed in " << event_name(e) << " (epoch " << l.epoch
+       << ", iter " << l.iter << ", " << (l.training ? "training" : "validating") << ", context "
+       << context_name(l.context) << ")";
+    try {
+      throw;
+    } catch (const std::exception& inner) {
+      os << ": " << inner.what();
+    } catch (...) {
+      os << ": unknown exception";
+    }
+    std::throw_with_nested(Error(os.str()));
+  }
+}
+}  // namespace
+
 void Learner::event(Event e) {
   // Copy: a handler may add or remove callbacks.
   std::vector<std::shared_ptr<Callback>> cbs = cbs_;
-  for (const auto& cb : cbs) {
-    try {
-      cb->handle(e, *this);
-    } catch (const CancelException&) {
-      throw;
-    } catch (...) {
-      // Name where it happened, repeat the cause's message, and keep the cause nested.
-      std::ostringstream os;
-      os << "callback " << cb->name() << " failed in " << event_name(e) << " (epoch " << epoch
-         << ", iter " << iter << ", " << (training ? "training" : "validating") << ", context "
-         << context_name(context) << ")";
-      try {
-        throw;
-      } catch (const std::exception& inner) {
-        os << ": " << inner.what();
-      } catch (...) {
-        os << ": unknown exception";
-      }
-      std::throw_with_nested(Error(os.str()));
-    }
-  }
+  for (const auto& cb : cbs) run_handler(*this, *cb, e);
 }
 
+void Learner::event_for(Event e, GraphMode mode) {
+  std::vector<std::shared_ptr<Callback>> cbs = cbs_;
+  for (const auto& cb : cbs)
+    if (cb->graph_mode() == mode) run_handler(*this, *cb, e);
+}
+
+// flush: the phase levels (fit, epoch, train, validate) make the tally current before their
+// after_ events, however their body ended, so those events read current figures.
 template <typename Cancel, typename F>
-void Learner::with_events(Event before, Event after_cancel, Event after, F&& body) {
+void Learner::with_events(Event before, Event after_cancel, Event after, F&& body, bool flush) {
   try {
     event(before);
     body();
   } catch (const Cancel&) {
+    if (flush) tally.flush();
     event(after_cancel);
   }
+  if (flush) tally.flush();
   event(after);
+}
+
+void Learner::backward_level(const std::function<void()>& body) {
+  with_events<CancelBackward>(Event::before_backward, Event::after_cancel_backward,
+                              Event::after_backward, body);
+}
+
+void Learner::step_level(const std::function<void()>& body) {
+  with_events<CancelStep>(Event::before_step, Event::after_cancel_step, Event::after_step, body);
+}
+
+void Learner::record_batch() {
+  tally.add(loss, pred, yb, static_cast<double>(xb.size(0)));
+}
+
+void EagerStep::train_batch(Learner& l) {
+  l.pred = (*l.model)(l.xb);
+  l.event(Event::after_pred);
+  l.loss = l.loss_func(l.pred, l.yb);
+  l.record_batch();
+  l.event(Event::after_loss);
+  l.backward_level([&] { backward(l.loss); });
+  l.step_level([&] { l.opt->step(); });
+  l.opt->zero_grad(/*set_to_none=*/true);  // the next backward writes .grad afresh
 }
 
 void Learner::reset_state() {
@@ -99,6 +131,7 @@ void Learner::reset_state() {
   pct_train = 0;
   training = false;
   values.clear();
+  tally = Tally();
 }
 
 std::vector<std::shared_ptr<Callback>> Learner::add_for_run(
@@ -121,7 +154,14 @@ namespace {
 struct RunGuard {
   Learner& learn;
   std::vector<std::shared_ptr<Callback>> added;
+  BatchStep* step = nullptr;  // whose end_fit is due
   ~RunGuard() {
+    if (step) {
+      try {
+        step->end_fit(learn);
+      } catch (...) {  // a destructor must not throw; end_fit only releases
+      }
+    }
     for (auto& cb : added) learn.remove_cb(cb.get());
     learn.context = RunContext::none;
     learn.dl = nullptr;
@@ -149,35 +189,49 @@ void Learner::fit_in_context(RunContext ctx, int64_t n_epochs,
   reset_state();
   context = ctx;
   epochs = n_epochs;
+  TG_CHECK(step != nullptr, "fit", "learn.step is null (the default is an EagerStep)");
   try {
-    with_events<CancelFit>(Event::before_fit, Event::after_cancel_fit, Event::after_fit, [&] {
-      for (epoch = 0; epoch < epochs; ++epoch) do_epoch();
-    });
+    with_events<CancelFit>(
+        Event::before_fit, Event::after_cancel_fit, Event::after_fit,
+        [&] {
+          guard.step = step.get();
+          step->begin_fit(*this);
+          for (epoch = 0; epoch < epochs; ++epoch) do_epoch();
+        },
+        /*flush=*/true);
   } catch (const CancelException& c) {
     stray_cancel(c, "fit");
   }
 }
 
 void Learner::do_epoch() {
-  with_events<CancelEpoch>(Event::before_epoch, Event::after_cancel_epoch, Event::after_epoch, [&] {
-    do_train();
-    do_validate(&data.valid_dl);
-  });
+  with_events<CancelEpoch>(
+      Event::before_epoch, Event::after_cancel_epoch, Event::after_epoch,
+      [&] {
+        do_train();
+        do_validate(&data.valid_dl);
+      },
+      /*flush=*/true);
 }
 
+// Each phase starts a new tally and flushes it before its after_ events.
 void Learner::do_train() {
   training = true;
   dl = &data.train_dl;
-  with_events<CancelTrain>(Event::before_train, Event::after_cancel_train, Event::after_train,
-                           [&] { all_batches(); });
+  tally.begin(&metrics, /*keep_losses=*/true);
+  with_events<CancelTrain>(
+      Event::before_train, Event::after_cancel_train, Event::after_train, [&] { all_batches(); },
+      /*flush=*/true);
 }
 
 void Learner::do_validate(DataLoader* loader) {
   NoGrad guard;
   training = false;
   dl = loader;
-  with_events<CancelValidate>(Event::before_validate, Event::after_cancel_validate,
-                              Event::after_validate, [&] { all_batches(); });
+  tally.begin(&metrics, /*keep_losses=*/false);
+  with_events<CancelValidate>(
+      Event::before_validate, Event::after_cancel_validate, Event::after_validate,
+      [&] { all_batches(); }, /*flush=*/true);
 }
 
 void Learner::all_batches() {
@@ -195,16 +249,12 @@ void Learner::all_batches() {
 void Learner::one_batch() {
   pred = loss = Tensor();  // undefined until this batch computes them: never last batch's
   with_events<CancelBatch>(Event::before_batch, Event::after_cancel_batch, Event::after_batch, [&] {
+    if (training) return step->train_batch(*this);
     pred = (*model)(xb);
     event(Event::after_pred);
     loss = loss_func(pred, yb);
+    record_batch();
     event(Event::after_loss);
-    if (!training) return;
-    with_events<CancelBackward>(Event::before_backward, Event::after_cancel_backward,
-                                Event::after_backward, [&] { backward(loss); });
-    with_events<CancelStep>(Event::before_step, Event::after_cancel_step, Event::after_step,
-                            [&] { opt->step(); });
-    opt->zero_grad(/*set_to_none=*/true);  // the next backward writes .grad afresh
   });
 }
 
@@ -225,21 +275,6 @@ void Learner::run_validation(RunContext ctx, DataLoader* loader,
 }
 
 namespace {
-
-// Size-weighted sums of the loss and the metrics over a validation run.
-struct SumStats : Callback {
-  const std::vector<Metric>* metrics = nullptr;
-  double n = 0, loss = 0;
-  std::vector<double> m;
-  int order() const override { return 1000; }
-  void after_loss(Learner& l) override {
-    double bs = static_cast<double>(l.xb.size(0));
-    n += bs;
-    loss += bs * l.loss.item<double>();
-    m.resize(metrics->size());
-    for (size_t i = 0; i < metrics->size(); ++i) m[i] += bs * (*metrics)[i].fn(l.pred, l.yb);
-  }
-};
 
 // Keeps every batch's predictions and targets.
 struct GatherPreds : Callback {
@@ -270,22 +305,20 @@ Tensor concat_rows(const std::vector<Tensor>& parts) {
 
 std::map<std::string, double> Learner::validate(DataLoader* loader,
                                                 std::vector<std::shared_ptr<Callback>> extra_cbs) {
-  auto sums = std::make_shared<SumStats>();
-  sums->metrics = &metrics;
-  extra_cbs.push_back(sums);
   run_validation(RunContext::validate, loader, std::move(extra_cbs));
-  std::map<std::string, double> out;
-  out["loss"] = sums->n > 0 ? sums->loss / sums->n : 0.0;
-  for (size_t i = 0; i < metrics.size(); ++i)
-    out[metrics[i].name] = sums->n > 0 && i < sums->m.size() ? sums->m[i] / sums->n : 0.0;
+  std::map<std::string, double> out;  // the tally of the validation pass, flushed at its end
+  out["loss"] = tally.mean_loss();
+  for (size_t i = 0; i < metrics.size(); ++i) out[metrics[i].name] = tally.metric_mean(i);
   return out;
 }
 
-Learner::Preds Learner::get_preds(DataLoader* loader) {
+Learner::Preds Learner::get_preds(DataLoader* loader, bool raw) {
   auto gather = std::make_shared<GatherPreds>();
   run_validation(RunContext::get_preds, loader, {gather});
   NoGrad guard;
-  return {concat_rows(gather->preds), concat_rows(gather->targets)};
+  Tensor preds = concat_rows(gather->preds);
+  if (!raw && activation && preds.defined()) preds = activation(preds);
+  return {preds, concat_rows(gather->targets)};
 }
 
 }  // namespace tg

@@ -25,22 +25,14 @@
 
 #include "learner/callback.h"
 #include "learner/data/data.h"
+#include "learner/step.h"
+#include "learner/tally.h"
 #include "nn/module.h"
 #include "optim/optimizer.h"
 
 namespace tg {
 
 using LossFn = std::function<Tensor(const Tensor& pred, const Tensor& target)>;
-
-// A metric of one batch, averaged over batches weighted by their size. tensor_fn, when set,
-// computes the same value as a one-element tensor on the batch's device without reading it:
-// AvgStats uses it on a GPU so that a training step never waits for the GPU.
-struct Metric {
-  std::string name;
-  std::function<double(const Tensor& pred, const Tensor& target)> fn;
-  std::function<Tensor(const Tensor& pred, const Tensor& target)> tensor_fn = nullptr;
-};
-Metric accuracy_metric();  // fraction of rows whose argmax is the label
 
 struct LearnerOptions {
   std::vector<Metric> metrics;
@@ -62,11 +54,12 @@ class Learner {
   std::map<std::string, double> validate(DataLoader* dl = nullptr,
                                          std::vector<std::shared_ptr<Callback>> extra_cbs = {});
   // Predictions and targets of every batch of dl (default: data.valid_dl), concatenated; runs
-  // the validation events with context get_preds.
+  // the validation events with context get_preds. The predictions go through `activation`
+  // (probabilities for cross-entropy, as fastai gives them) unless raw is true.
   struct Preds {
     Tensor preds, targets;
   };
-  Preds get_preds(DataLoader* dl = nullptr);
+  Preds get_preds(DataLoader* dl = nullptr, bool raw = false);
 
   // Callbacks, sorted by order(), ties in insertion order; one per type.
   void add_cb(std::shared_ptr<Callback> cb);
@@ -87,11 +80,28 @@ class Learner {
 
   // Runs every callback's handler for e, in order (what fit does at each event).
   void event(Event e);
+  // Runs the handlers for e of the callbacks whose graph_mode() is mode only (a captured step
+  // fires its in-step events this way: callback.h).
+  void event_for(Event e, GraphMode mode);
+
+  // --- for BatchStep implementations (learner/step.h) -----------------------------------------
+  // The backward and the step levels: before_, body, after_, with CancelBackward / CancelStep
+  // turned into after_cancel_ as events.h says.
+  void backward_level(const std::function<void()>& body);
+  void step_level(const std::function<void()>& body);
+  // Adds the current batch (loss, pred, yb, its size) to the tally; a step calls it once per
+  // batch, after the loss and before after_loss.
+  void record_batch();
 
   // --- the state callbacks read and write -------------------------------------------------
   std::shared_ptr<nn::Module> model;
   std::shared_ptr<optim::Optimizer> opt;
   LossFn loss_func;
+  // What get_preds applies to the model's outputs: softmax when loss_func is tg::cross_entropy
+  // (set by the constructor), none (an empty function) otherwise.
+  std::function<Tensor(const Tensor&)> activation;
+  // The body of a training batch: EagerStep unless set (CudaGraphStep, learner/graph_step.h).
+  std::shared_ptr<BatchStep> step = std::make_shared<EagerStep>();
   DataBunch data;
   std::vector<Metric> metrics;
 
@@ -105,6 +115,9 @@ class Learner {
   int64_t train_iter = 0;                 // training batches done in this fit (TrainEval)
   double pct_train = 0;                   // fraction of this fit's training done, 0..1
   bool training = false;                  // in the training phase
+  // The running figures of the current phase (tally.h): flushed before after_train and
+  // after_validate, read there by AvgStats, Recorder, TerminateOnNaN.
+  Tally tally;
   // The latest epoch's figures ("train_loss", "valid_loss", "valid_accuracy", ...), written by
   // AvgStats and read by EarlyStopping, SaveModel, Recorder and the trainer.
   std::map<std::string, double> values;
@@ -115,7 +128,7 @@ class Learner {
 
  private:
   template <typename Cancel, typename F>
-  void with_events(Event before, Event after_cancel, Event after, F&& body);
+  void with_events(Event before, Event after_cancel, Event after, F&& body, bool flush = false);
   void do_epoch();
   void do_train();
   void do_validate(DataLoader* loader);

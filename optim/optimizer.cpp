@@ -1,11 +1,11 @@
-// Optimizer: parameter groups with named hyper-parameters (filled from the defaults), gradient
-// zeroing, and the state dict ("param_groups.<g>.<name>", "state.<g>.<i>.<name>").
+// Optimizer: parameter groups whose hyper-parameters are slots of the optimizer's name table
+// (filled from the defaults, checked once when set), gradient zeroing, and the state dict
+// ("param_groups.<g>.<name>", "state.<g>.<i>.<name>").
 #include "optim/optimizer.h"
 
 #include <algorithm>
 #include <charconv>
 #include <set>
-#include <string_view>
 #include <unordered_set>
 
 #include "autograd/tape.h"
@@ -15,13 +15,6 @@
 namespace tg::optim {
 
 namespace {
-
-template <typename Map>
-std::string known_names(const Map& m) {
-  std::string s;
-  for (const auto& [k, v] : m) s += (s.empty() ? "" : ", ") + k;
-  return s;
-}
 
 std::string join(const std::vector<std::string>& names) {
   std::string s;
@@ -60,35 +53,79 @@ Key parse_key(std::string_view s) {
 
 }  // namespace
 
-double ParamGroup::get(const std::string& name) const {
-  auto it = hyper.find(name);
-  TG_CHECK(it != hyper.end(), "ParamGroup.get", "unknown hyper-parameter '", name,
-           "'; known: ", known_names(hyper));
-  return it->second;
+Optimizer::Optimizer(std::vector<std::string> names, std::vector<double> defaults)
+    : names_(std::move(names)), defaults_(std::move(defaults)) {
+  TG_CHECK(names_.size() == defaults_.size(), "Optimizer", names_.size(), " names but ",
+           defaults_.size(), " defaults");
 }
 
-void ParamGroup::set(const std::string& name, double v) {
-  auto it = hyper.find(name);
-  TG_CHECK(it != hyper.end(), "ParamGroup.set", "unknown hyper-parameter '", name,
-           "'; known: ", known_names(hyper));
-  it->second = v;
+size_t Optimizer::hyper_id(std::string_view name) const {
+  for (size_t i = 0; i < names_.size(); ++i)
+    if (names_[i] == name) return i;
+  std::vector<std::string> sorted = names_;
+  std::sort(sorted.begin(), sorted.end());
+  TG_FAIL("Optimizer", "unknown hyper-parameter '", name, "'; known: ", join(sorted));
 }
 
-Optimizer::Optimizer(std::vector<ParamGroup> groups, std::map<std::string, double> defaults)
-    : defaults_(std::move(defaults)) {
-  for (auto& g : groups) add_param_group(std::move(g));
+const std::vector<Tensor>& Optimizer::params(size_t group) const {
+  TG_CHECK(group < params_.size(), "Optimizer.params", "group ", group, " is out of range for ",
+           params_.size(), " groups");
+  return params_[group];
+}
+
+double Optimizer::get(size_t id, size_t group) const {
+  TG_CHECK(group < hyper_.size(), "Optimizer.get", "group ", group, " is out of range for ",
+           hyper_.size(), " groups");
+  TG_CHECK(id < names_.size(), "Optimizer.get", "hyper-parameter id ", id, " is out of range for ",
+           names_.size());
+  return hyper_[group][id];
+}
+
+void Optimizer::commit(size_t group, std::vector<double> values) {
+  hyper_[group] = std::move(values);
+  hyper_changed(group);
+}
+
+// Every group is checked with the new value before any changes, so a rejected value changes
+// nothing. This is the one place a scheduled value is validated.
+void Optimizer::set(size_t id, double value) {
+  TG_CHECK(id < names_.size(), "Optimizer.set", "hyper-parameter id ", id, " is out of range for ",
+           names_.size());
+  for (const auto& values : hyper_) {
+    std::vector<double> v = values;
+    v[id] = value;
+    check_hyper(v);
+  }
+  for (size_t g = 0; g < hyper_.size(); ++g) {
+    hyper_[g][id] = value;
+    hyper_changed(g);
+  }
+}
+
+void Optimizer::set(size_t id, double value, size_t group) {
+  TG_CHECK(group < hyper_.size(), "Optimizer.set", "group ", group, " is out of range for ",
+           hyper_.size(), " groups");
+  TG_CHECK(id < names_.size(), "Optimizer.set", "hyper-parameter id ", id, " is out of range for ",
+           names_.size());
+  std::vector<double> v = hyper_[group];
+  v[id] = value;
+  check_hyper(v);
+  commit(group, std::move(v));
 }
 
 void Optimizer::add_param_group(ParamGroup group) {
   const char* op = "Optimizer.add_param_group";
-  size_t gi = groups_.size();
-  for (const auto& [name, v] : group.hyper)
-    TG_CHECK(defaults_.count(name), op, "unknown hyper-parameter '", name, "' in group ", gi,
-             "; known: ", known_names(defaults_));
-  for (const auto& [name, v] : defaults_) group.hyper.emplace(name, v);  // keeps given values
+  const size_t gi = params_.size();
+  std::vector<double> values = defaults_;
+  for (const auto& [name, v] : group.hyper) {
+    auto it = std::find(names_.begin(), names_.end(), name);
+    TG_CHECK(it != names_.end(), op, "unknown hyper-parameter '", name, "' in group ", gi,
+             "; known: ", join(names_));
+    values[static_cast<size_t>(it - names_.begin())] = v;
+  }
   std::unordered_set<const TensorImpl*> seen;
-  for (const auto& g : groups_)
-    for (const auto& p : g.params) seen.insert(p.impl());
+  for (const auto& ps : params_)
+    for (const auto& p : ps) seen.insert(p.impl());
   for (size_t i = 0; i < group.params.size(); ++i) {
     const Tensor& p = group.params[i];
     TG_CHECK(p.defined(), op, "parameter ", i, " of group ", gi, " is undefined");
@@ -98,48 +135,25 @@ void Optimizer::add_param_group(ParamGroup group) {
     TG_CHECK(seen.insert(p.impl()).second, op, "parameter ", i, " of group ", gi, " (shape ",
              p.shape_str(), ") appears more than once in the optimizer");
   }
-  check_group(group);
+  check_hyper(values);
   state_.emplace_back(group.params.size());
-  groups_.push_back(std::move(group));
-}
-
-double Optimizer::get(const std::string& name, size_t group) const {
-  TG_CHECK(group < groups_.size(), "Optimizer.get", "group ", group, " is out of range for ",
-           groups_.size(), " groups");
-  return groups_[group].get(name);
-}
-
-// Checks every group with the new value before changing any, so a rejected value changes
-// nothing. No allocation: a scheduler calls this every batch.
-void Optimizer::set(const std::string& name, double value) {
-  TG_CHECK(defaults_.count(name), "Optimizer.set", "unknown hyper-parameter '", name,
-           "'; known: ", known_names(defaults_));
-  for (auto& g : groups_) {
-    double old = g.get(name);
-    g.set(name, value);
-    try {
-      check_group(g);
-    } catch (...) {
-      g.set(name, old);
-      throw;
-    }
-    g.set(name, old);
-  }
-  for (auto& g : groups_) g.set(name, value);
+  params_.push_back(std::move(group.params));
+  hyper_.emplace_back();
+  commit(gi, std::move(values));
 }
 
 void Optimizer::zero_grad(bool set_to_none) {
-  for (const auto& g : groups_) tg::zero_grad(g.params, set_to_none);
+  for (const auto& ps : params_) tg::zero_grad(ps, set_to_none);
 }
 
 // The momentum buffers are cloned: a checkpoint must not change as training goes on.
 std::map<std::string, Tensor> Optimizer::state_dict() const {
   std::map<std::string, Tensor> out;
   NoGrad guard;
-  for (size_t g = 0; g < groups_.size(); ++g) {
+  for (size_t g = 0; g < params_.size(); ++g) {
     std::string prefix = std::to_string(g) + ".";
-    for (const auto& [name, v] : groups_[g].hyper)
-      out.emplace("param_groups." + prefix + name, scalar_tensor(v, DType::f64));
+    for (size_t k = 0; k < names_.size(); ++k)
+      out.emplace("param_groups." + prefix + names_[k], scalar_tensor(hyper_[g][k], DType::f64));
     for (size_t i = 0; i < state_[g].size(); ++i)
       for (const auto& [name, t] : state_[g][i])
         out.emplace("state." + prefix + std::to_string(i) + "." + name, t.clone());
@@ -157,23 +171,26 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
     if (k.kind != Key::bad) n_groups = std::max(n_groups, k.group + 1);
     keys.emplace_back(&key, std::move(k));
   }
-  TG_CHECK(n_groups == groups_.size(), op, "the state dict has ", n_groups,
-           " parameter groups, the optimizer has ", groups_.size());
-  std::vector<ParamGroup> groups = groups_;  // hyper-parameters staged here, checked, then kept
-  std::vector<std::vector<std::map<std::string, Tensor>>> st(groups_.size());
-  for (size_t g = 0; g < groups_.size(); ++g) st[g].resize(groups_[g].params.size());
+  TG_CHECK(n_groups == params_.size(), op, "the state dict has ", n_groups,
+           " parameter groups, the optimizer has ", params_.size());
+  // Staged here, checked, then kept.
+  std::vector<std::vector<double>> hyper = hyper_;
+  std::vector<std::vector<std::map<std::string, Tensor>>> st(params_.size());
+  for (size_t g = 0; g < params_.size(); ++g) st[g].resize(params_[g].size());
   std::vector<std::string> unexpected, missing;
-  std::set<std::pair<size_t, std::string>> found;
+  std::set<std::pair<size_t, size_t>> found;
   for (const auto& [key, k] : keys) {
     const Tensor& t = state.at(*key);
-    if (k.kind == Key::hyper && groups[k.group].hyper.count(k.name)) {
+    auto slot = std::find(names_.begin(), names_.end(), k.name);
+    if (k.kind == Key::hyper && slot != names_.end()) {
       TG_CHECK(t.numel() == 1, op, "'", *key, "' must hold one value, got shape ", t.shape_str());
-      groups[k.group].hyper[k.name] = t.item<double>();
-      found.emplace(k.group, k.name);
+      const size_t id = static_cast<size_t>(slot - names_.begin());
+      hyper[k.group][id] = t.item<double>();
+      found.emplace(k.group, id);
     } else if (k.kind == Key::state) {
-      TG_CHECK(k.index < groups[k.group].params.size(), op, "'", *key, "' is for parameter ",
-               k.index, " of group ", k.group, ", which this optimizer lacks");
-      const Tensor& p = groups[k.group].params[k.index];
+      TG_CHECK(k.index < params_[k.group].size(), op, "'", *key, "' is for parameter ", k.index,
+               " of group ", k.group, ", which this optimizer lacks");
+      const Tensor& p = params_[k.group][k.index];
       TG_CHECK(t.shape() == p.shape() && t.dtype() == p.dtype(), op, "'", *key, "' has shape ",
                t.shape_str(), " (", dtype_name(t.dtype()), ") but its parameter has shape ",
                p.shape_str(), " (", dtype_name(p.dtype()), ")");
@@ -182,19 +199,19 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
       unexpected.push_back(*key);
     }
   }
-  for (size_t g = 0; g < groups.size(); ++g)
-    for (const auto& [name, v] : groups[g].hyper)
-      if (!found.count({g, name}))
-        missing.push_back("param_groups." + std::to_string(g) + "." + name);
+  for (size_t g = 0; g < hyper.size(); ++g)
+    for (size_t id = 0; id < names_.size(); ++id)
+      if (!found.count({g, id}))
+        missing.push_back("param_groups." + std::to_string(g) + "." + names_[id]);
   TG_CHECK(missing.empty() && unexpected.empty(), op, "missing keys: [", join(missing),
            "]; unexpected keys: [", join(unexpected), "]");
-  for (const auto& g : groups) check_group(g);
+  for (const auto& v : hyper) check_hyper(v);
   NoGrad guard;
   for (auto& per_group : st)
     for (auto& per_param : per_group)
       for (auto& [name, t] : per_param) t = t.clone();  // own the buffers
-  groups_ = std::move(groups);
   state_ = std::move(st);
+  for (size_t g = 0; g < hyper.size(); ++g) commit(g, std::move(hyper[g]));
 }
 
 }  // namespace tg::optim

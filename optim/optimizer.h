@@ -1,61 +1,99 @@
-// Optimizer: parameter groups with named hyper-parameters, and SGD.
+// Optimizer: parameter groups with typed hyper-parameters, and SGD.
 //
 //   tg::optim::SGD opt(model.parameters(), {.lr = 0.1, .momentum = 0.9});
 //   opt.zero_grad(); tg::backward(loss); opt.step();
-//   opt.set("lr", 0.05);                        // what a scheduler callback does
-//   double lr = opt.param_groups()[0].get("lr");
+//   opt.set("lr", 0.05);                         // what a scheduler does: checked here, once
+//   const size_t lr = opt.hyper_id("lr");        // or resolve the name once ...
+//   opt.set(lr, 0.05);                           // ... and set by id every batch
+//   double v = opt.get("lr", /*group=*/0);
 //
-// Hyper-parameters are read and written by name so that schedulers and callbacks can drive
-// any of them without knowing the optimizer's type; an unknown name is a tg::Error.
+// Names are for the boundary only: schedulers, callbacks and checkpoints name a hyper-parameter
+// ("lr", "momentum", ...) without knowing the optimizer's type. Inside, each group holds one
+// value per slot of the optimizer's name table, and the optimizer keeps its own typed copy of
+// them (SGD: kernels::SgdHyper), rebuilt and validated when a value changes, never by step().
+// An unknown name or an invalid value is a tg::Error, and a rejected value changes nothing.
 #pragma once
 
 #include <array>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "kernels/sgd.h"
 #include "tensor/tensor.h"
 
 namespace tg::optim {
 
+// How a group is given: its parameters and the hyper-parameters it sets; the rest take the
+// optimizer's defaults.
 struct ParamGroup {
   std::vector<Tensor> params;
-  std::map<std::string, double> hyper;  // "lr", "momentum", ...
-
-  double get(const std::string& name) const;    // throws tg::Error naming known names
-  void set(const std::string& name, double v);  // throws for names the optimizer lacks
+  std::map<std::string, double> hyper;
 };
 
 class Optimizer {
  public:
-  Optimizer(std::vector<ParamGroup> groups, std::map<std::string, double> defaults);
   virtual ~Optimizer() = default;
   virtual void step() = 0;
   // Zeroes the gradients in place, or with set_to_none drops them (tg::zero_grad says why that
   // is faster); step() skips a parameter without a gradient.
   void zero_grad(bool set_to_none = false);
 
-  std::vector<ParamGroup>& param_groups() { return groups_; }
-  const std::vector<ParamGroup>& param_groups() const { return groups_; }
-  void add_param_group(ParamGroup group);  // missing hyper-parameters take the defaults
-  double get(const std::string& name, size_t group = 0) const;
-  void set(const std::string& name, double value);  // in every group
+  // Missing hyper-parameters take the defaults; the values are checked before anything is kept.
+  void add_param_group(ParamGroup group);
+  size_t num_groups() const { return params_.size(); }
+  const std::vector<Tensor>& params(size_t group) const;
+
+  // The hyper-parameters by name: the table, a name's id (a tg::Error naming the known names),
+  // and get/set by id or by name. set() without a group changes every group.
+  const std::vector<std::string>& hyper_names() const { return names_; }
+  size_t hyper_id(std::string_view name) const;
+  double get(size_t id, size_t group = 0) const;
+  double get(std::string_view name, size_t group = 0) const { return get(hyper_id(name), group); }
+  void set(size_t id, double value);
+  void set(size_t id, double value, size_t group);
+  void set(std::string_view name, double value) { set(hyper_id(name), value); }
+  void set(std::string_view name, double value, size_t group) { set(hyper_id(name), value, group); }
 
   // Hyper-parameters ("param_groups.0.lr", [] float64) and per-parameter state
   // ("state.<group>.<index>.<name>"), so a checkpoint restores training exactly.
   virtual std::map<std::string, Tensor> state_dict() const;
   virtual void load_state_dict(const std::map<std::string, Tensor>& state);
 
- protected:
-  // Checks one group's hyper-parameter values (SGD: lr >= 0, ...) and throws tg::Error; called
-  // by add_param_group(), set() and load_state_dict(). The base accepts any values. (Not called
-  // for the groups given to the base constructor: a derived constructor checks those.)
-  virtual void check_group(const ParamGroup& group) const { (void)group; }
+  // What a step captured into a CUDA Graph needs (the Learner's CudaGraphStep asks for it, so
+  // it works with any optimizer that supports it and names no optimizer type):
+  // - capturable(): whether step() may be captured (its kernels read every value that can
+  //   change from device memory, and it makes no host copies while capturing);
+  // - prepare_capture(): called before the capture, after eager warm-up steps: puts the
+  //   hyper-parameters in device memory and checks that every state buffer a step uses exists
+  //   (a buffer created during capture would be created once, not per replay);
+  // - before_replay(): called before each replay: copies changed hyper-parameters to the
+  //   device, so a scheduler still steers a replayed step.
+  virtual bool capturable() const { return false; }
+  virtual void prepare_capture() {}
+  virtual void before_replay() {}
 
-  std::vector<ParamGroup> groups_;
-  std::map<std::string, double> defaults_;
+ protected:
+  // names: the optimizer's hyper-parameters in slot order; defaults: one value per name.
+  // A derived constructor adds its groups (add_param_group), so that its checks apply.
+  Optimizer(std::vector<std::string> names, std::vector<double> defaults);
+  // Checks one group's values (SGD: lr >= 0, ...), throwing tg::Error.
+  virtual void check_hyper(const std::vector<double>& values) const { (void)values; }
+  // A group's values changed (and passed check_hyper): rebuild the typed copy.
+  virtual void hyper_changed(size_t group) { (void)group; }
+
+  const std::vector<double>& hyper(size_t group) const { return hyper_[group]; }
+
   // Per-parameter named state (e.g. "momentum_buffer"), indexed [group][param].
   std::vector<std::vector<std::map<std::string, Tensor>>> state_;
+
+ private:
+  void commit(size_t group, std::vector<double> values);
+  std::vector<std::string> names_;
+  std::vector<double> defaults_;
+  std::vector<std::vector<Tensor>> params_;  // [group][param]
+  std::vector<std::vector<double>> hyper_;   // [group][slot]
 };
 
 struct SGDOptions {
@@ -67,21 +105,28 @@ struct SGDOptions {
 };
 
 // torch.optim.SGD, same numbers for the same inputs (see kernels/sgd.h for the formulas).
-// Parameters without a gradient are skipped.
+// Parameters without a gradient are skipped. Hyper-parameters: lr, momentum, dampening,
+// weight_decay, nesterov (0 or 1).
 class SGD : public Optimizer {
  public:
   SGD(const std::vector<Tensor>& params, const SGDOptions& opt);
   SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults);
   void step() override;
   // CUDA: copies each group's lr, momentum, dampening and weight decay to the device buffer
-  // the update kernel reads. step() does it itself except under CUDA Graph capture; before
-  // replaying a captured step, call this so the replay uses the current values.
+  // the update kernel reads, when they changed since the last copy. step() does it itself
+  // except under CUDA Graph capture.
   void upload_hyper();
 
+  bool capturable() const override { return true; }
+  void prepare_capture() override;
+  void before_replay() override { upload_hyper(); }
+
  protected:
-  void check_group(const ParamGroup& group) const override;
+  void check_hyper(const std::vector<double>& values) const override;
+  void hyper_changed(size_t group) override;
 
  private:
+  std::vector<kernels::SgdHyper> typed_;          // per group, checked when set
   std::vector<Tensor> hyper_dev_;                 // per group: 4 floats on the group's device
   std::vector<std::array<float, 4>> hyper_sent_;  // what each holds: an unchanged set is not sent
 };

@@ -7,7 +7,9 @@
 // On CUDA the kernel reads lr, momentum, dampening and weight decay from a small device
 // buffer per group, which step() refreshes from the host values before the kernels; under
 // CUDA Graph capture it does not (a copy from the host cannot be captured), and whoever
-// replays the graph calls upload_hyper() first, so a scheduler's changes still apply.
+// replays the graph calls before_replay() (upload_hyper) first, so a scheduler's changes still
+// apply. The hyper-parameters were checked when they were set (Optimizer::set): step() reads
+// its typed copy and validates nothing.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -22,48 +24,29 @@ namespace tg::optim {
 
 namespace {
 
-// Names as function-local statics: map lookups in step() then build no strings.
-const std::string& k_lr() {
-  static const std::string s = "lr";
-  return s;
+// The slots of SGD's name table, in order.
+enum Slot : size_t { kLr, kMomentum, kDampening, kWeightDecay, kNesterov, kSlots };
+
+std::vector<std::string> names() {
+  return {"lr", "momentum", "dampening", "weight_decay", "nesterov"};
 }
-const std::string& k_momentum() {
-  static const std::string s = "momentum";
-  return s;
+std::vector<double> defaults(const SGDOptions& o) {
+  return {o.lr, o.momentum, o.dampening, o.weight_decay, o.nesterov ? 1.0 : 0.0};
 }
-const std::string& k_dampening() {
-  static const std::string s = "dampening";
-  return s;
-}
-const std::string& k_weight_decay() {
-  static const std::string s = "weight_decay";
-  return s;
-}
-const std::string& k_nesterov() {
-  static const std::string s = "nesterov";
-  return s;
-}
+
 const std::string& k_buffer() {
   static const std::string s = "momentum_buffer";
   return s;
 }
 
-std::map<std::string, double> to_map(const SGDOptions& o) {
-  return {{k_lr(), o.lr},
-          {k_momentum(), o.momentum},
-          {k_dampening(), o.dampening},
-          {k_weight_decay(), o.weight_decay},
-          {k_nesterov(), o.nesterov ? 1.0 : 0.0}};
-}
-
-// The hyper-parameters of one group, checked as torch.optim.SGD checks them (NaN fails too).
-kernels::SgdHyper read_hyper(const ParamGroup& g) {
+// One group's values, checked as torch.optim.SGD checks them (NaN fails too).
+kernels::SgdHyper typed(const std::vector<double>& v) {
   kernels::SgdHyper h;
-  h.lr = g.hyper.at(k_lr());
-  h.momentum = g.hyper.at(k_momentum());
-  h.dampening = g.hyper.at(k_dampening());
-  h.weight_decay = g.hyper.at(k_weight_decay());
-  double nesterov = g.hyper.at(k_nesterov());
+  h.lr = v[kLr];
+  h.momentum = v[kMomentum];
+  h.dampening = v[kDampening];
+  h.weight_decay = v[kWeightDecay];
+  const double nesterov = v[kNesterov];
   TG_CHECK(h.lr >= 0, "SGD", "invalid learning rate: ", h.lr, " (must be >= 0)");
   TG_CHECK(h.momentum >= 0, "SGD", "invalid momentum value: ", h.momentum, " (must be >= 0)");
   TG_CHECK(h.weight_decay >= 0, "SGD", "invalid weight_decay value: ", h.weight_decay,
@@ -119,27 +102,46 @@ struct CudaBatch {};
 SGD::SGD(const std::vector<Tensor>& params, const SGDOptions& opt)
     : SGD(std::vector<ParamGroup>{ParamGroup{params, {}}}, opt) {}
 
-SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults)
-    : Optimizer(std::move(groups), to_map(defaults)) {
-  for (const auto& g : groups_) check_group(g);
+SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults_)
+    : Optimizer(names(), defaults(defaults_)) {
+  for (auto& g : groups) add_param_group(std::move(g));
 }
 
-void SGD::check_group(const ParamGroup& group) const {
-  read_hyper(group);
+void SGD::check_hyper(const std::vector<double>& values) const {
+  typed(values);
+}
+
+void SGD::hyper_changed(size_t group) {
+  if (typed_.size() <= group) typed_.resize(group + 1);
+  typed_[group] = typed(hyper(group));
+}
+
+void SGD::prepare_capture() {
+  upload_hyper();
+  for (size_t gi = 0; gi < num_groups(); ++gi) {
+    if (typed_[gi].momentum == 0) continue;
+    const auto& ps = params(gi);
+    for (size_t i = 0; i < ps.size(); ++i)
+      TG_CHECK(!ps[i].grad().defined() || state_[gi][i].count(k_buffer()), "SGD", "parameter ", i,
+               " of group ", gi, " (shape ", ps[i].shape_str(),
+               ") has no momentum buffer yet: run at least one eager step before capturing one "
+               "(the first step creates the buffers; a captured first step would replay as a "
+               "first step every time)");
+  }
 }
 
 void SGD::upload_hyper() {
-  hyper_dev_.resize(groups_.size());
-  hyper_sent_.resize(groups_.size());
-  for (size_t gi = 0; gi < groups_.size(); ++gi) {
-    const auto& params = groups_[gi].params;
-    if (params.empty() || !params.front().device().is_cuda()) continue;
-    const kernels::SgdHyper h = read_hyper(groups_[gi]);
+  hyper_dev_.resize(num_groups());
+  hyper_sent_.resize(num_groups());
+  for (size_t gi = 0; gi < num_groups(); ++gi) {
+    const auto& ps = params(gi);
+    if (ps.empty() || !ps.front().device().is_cuda()) continue;
+    const kernels::SgdHyper& h = typed_[gi];
     const float host[4] = {static_cast<float>(h.lr), static_cast<float>(h.momentum),
                            static_cast<float>(h.dampening), static_cast<float>(h.weight_decay)};
     Tensor& dev = hyper_dev_[gi];
-    if (!dev.defined() || dev.device() != params.front().device()) {
-      dev = empty({4}, DType::f32, params.front().device());
+    if (!dev.defined() || dev.device() != ps.front().device()) {
+      dev = empty({4}, DType::f32, ps.front().device());
     } else if (std::equal(host, host + 4, hyper_sent_[gi].begin())) {
       continue;  // a constant schedule: the device already holds these values
     }
@@ -153,12 +155,12 @@ void SGD::step() {
   NoGrad guard;
   const bool capturing = cuda::is_capturing();
   bool uploaded = false;
-  for (size_t gi = 0; gi < groups_.size(); ++gi) {
-    const kernels::SgdHyper h = read_hyper(groups_[gi]);
-    const std::vector<Tensor>& params = groups_[gi].params;
+  for (size_t gi = 0; gi < num_groups(); ++gi) {
+    const kernels::SgdHyper& h = typed_[gi];  // checked when it was set, not here
+    const std::vector<Tensor>& ps = params(gi);
     CudaBatch multi;  // the group's CUDA parameters, updated by one launch per dtype
-    for (size_t i = 0; i < params.size(); ++i) {
-      const Tensor& p = params[i];
+    for (size_t i = 0; i < ps.size(); ++i) {
+      const Tensor& p = ps[i];
       Tensor grad = p.grad();
       if (!grad.defined()) continue;
       TG_CHECK(p.device() == grad.device(), "SGD", "parameter ", i, " of group ", gi, " is on ",

@@ -25,9 +25,10 @@
 #include "apps/train/report.h"
 #include "autograd/functions.h"
 #include "learner/callbacks/callbacks.h"
-#include "learner/io/checkpoint.h"
-#include "learner/data/datasets.h"
 #include "learner/callbacks/device.h"
+#include "learner/data/datasets.h"
+#include "learner/graph_step.h"
+#include "learner/io/checkpoint.h"
 #include "learner/learner.h"
 #include "nn/layers.h"
 #include "optim/optimizer.h"
@@ -200,7 +201,7 @@ int run(const Options& o, std::ostream& out) {
                 db, {.metrics = {accuracy_metric()}});
   if (device.is_cuda()) {
     learn.add_cb(std::make_shared<DeviceCallback>(device));
-    if (!o.no_cuda_graph) learn.add_cb(std::make_shared<CudaGraphStep>());
+    if (!o.no_cuda_graph) learn.step = std::make_shared<CudaGraphStep>();
   }
 
   if (!o.quiet)

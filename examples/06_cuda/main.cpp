@@ -31,8 +31,9 @@
 #include "examples/common/course.h"
 #include "kernels/gemm.h"
 #include "learner/callbacks/callbacks.h"
-#include "learner/data/data.h"
 #include "learner/callbacks/device.h"
+#include "learner/data/data.h"
+#include "learner/graph_step.h"
 #include "learner/learner.h"
 #include "tensor/creation.h"
 #include "tensor/cuda.h"
@@ -107,7 +108,7 @@ void print_memory(const tg::cuda::MemoryStats& before, const tg::cuda::MemorySta
       mib(after.allocated), mib(after.reserved), mib(after.cached), mib(after.peak_allocated));
 }
 
-// CudaGraphStep drops its graph at after_fit (graph_nodes() is 0 after the fit): this reads
+// CudaGraphStep drops its graph when the fit ends (graph_nodes() is 0 after it): this reads
 // the graph's size at the end of each training phase, while the graph exists.
 class GraphSize : public tg::Callback {
  public:
@@ -136,14 +137,14 @@ Result train_once(const Setup& s, const course::Data& data, const course::Option
   tg::Learner learn(model, opt, tg::cross_entropy, db, {.metrics = {tg::accuracy_metric()}},
                     {stats});
 
-  // The GPU parts are callbacks for this fit: DeviceCallback (order -20) moves the model at
-  // before_fit and each batch at before_batch; CudaGraphStep (order 100) replaces the step.
+  // DeviceCallback (order -20) moves the model at before_fit and each batch at before_batch;
+  // CudaGraphStep is the Learner's step: the body of each training batch (learner/step.h).
   std::vector<std::shared_ptr<tg::Callback>> cbs;
   std::shared_ptr<tg::CudaGraphStep> graph;
   std::shared_ptr<GraphSize> size;
   if (s.gpu) cbs.push_back(std::make_shared<tg::DeviceCallback>(kGpu));
   if (s.graph) {
-    cbs.push_back(graph = std::make_shared<tg::CudaGraphStep>(kWarmup));
+    learn.step = graph = std::make_shared<tg::CudaGraphStep>(kWarmup);
     cbs.push_back(size = std::make_shared<GraphSize>(graph));
   }
 

@@ -36,40 +36,38 @@ class TrainEval : public Callback {
   void before_validate(Learner& l) override;
 };
 
-// Loss and metrics (learn.metrics) averaged over each phase with batch-size weights. After
-// each epoch it writes learn.values ("train_loss", "train_<metric>", "valid_loss",
-// "valid_<metric>", "epoch_seconds"), appends them to history, and — when printing — writes one
-// line per epoch to out.
+// Loss and metrics (learn.metrics) averaged over each phase with batch-size weights, read from
+// the Learner's tally at after_train and after_validate. After each epoch it writes
+// learn.values ("train_loss", "train_<metric>", "valid_loss", "valid_<metric>",
+// "epoch_seconds"), appends them to history, and — when printing — writes one line per epoch to
+// out, unless a ProgressBar is among the callbacks (it prints the same figures as its table).
 class AvgStats : public Callback {
  public:
   explicit AvgStats(bool print = true, std::ostream* out = nullptr);  // out: std::cout
   int order() const override { return 10; }
   void before_fit(Learner& l) override;
   void before_epoch(Learner& l) override;
-  void after_loss(Learner& l) override;
+  void after_train(Learner& l) override;
+  void after_validate(Learner& l) override;
   void after_epoch(Learner& l) override;
 
   struct Phase {
     double n = 0, loss = 0;
     std::vector<double> metrics;  // size-weighted sums
     double avg_loss() const { return n > 0 ? loss / n : 0; }
-    // On a GPU: [loss, metrics...] size-weighted sums kept on the device and added to the
-    // fields above at the end of the epoch, so no batch waits for the GPU to read its loss.
-    Tensor device_sums;
   };
   Phase train, valid;
   std::vector<std::map<std::string, double>> history;  // one entry per epoch
 
  private:
-  void add_on_device(Learner& l, Phase& p, double bs);
-  static void fold_device_sums(Phase& p);
   bool print_;
   std::ostream* out_;
   std::chrono::steady_clock::time_point start_;
 };
 
 // Records the learning rate and loss of every training batch, and every epoch's figures; writes
-// them as CSV (atomically).
+// them as CSV (atomically). The lr is read at after_batch, the loss from the tally (so on a GPU
+// the losses of a phase arrive when it ends).
 class Recorder : public Callback {
  public:
   int order() const override { return 20; }
@@ -87,19 +85,19 @@ class Recorder : public Callback {
   void write_batches_csv(const std::string& path) const;
 
  private:
-  // learn.loss at the previous after_batch: the Learner keeps a loss until the next batch
-  // computes one, so a batch cancelled before its loss still shows its predecessor's.
-  Tensor seen_loss_;
-  // On a GPU the losses are copied into a device buffer and read once per training phase.
-  void flush_device_losses();
-  Tensor device_losses_;
-  int64_t device_count_ = 0;
+  // Batches of the tally seen so far; the tally indices of the batches whose loss is due.
+  void take_losses(Learner& l);
+  int64_t seen_ = 0;
+  std::vector<int64_t> pending_;
+  size_t lr_id_ = 0;
 };
 
-// Sets an optimizer hyper-parameter (any name: "lr", "momentum", ...) from a schedule of
+// Sets optimizer hyper-parameters (any name: "lr", "momentum", ...) from schedules of
 // learn.pct_train before every training batch. A Learner holds one callback per type, so
 // several parameters go in one ParamScheduler:
 //   ParamScheduler({{"lr", one_cycle_lr(0.1)}, {"momentum", one_cycle_mom()}})
+// The names are resolved to the optimizer's ids once, at before_fit (an unknown name fails
+// there); each batch sets the values by id, and the optimizer checks each value once.
 class ParamScheduler : public Callback {
  public:
   ParamScheduler(std::string param, Schedule sched);
@@ -112,11 +110,16 @@ class ParamScheduler : public Callback {
   std::vector<double> values;              // what was set for param, per training batch
   std::map<std::string, Schedule> scheds;  // every scheduled parameter
   std::map<std::string, std::vector<double>> values_of;  // what was set, per parameter
+
+ private:
+  std::vector<std::pair<size_t, const std::string*>> ids_;  // resolved at before_fit
 };
 
-// Stops the fit (CancelFit) when the loss is NaN or infinite, checked at after_loss — before
-// backward and step, so the weights stay those of the last good step. On a GPU the losses are
-// summed on the device and checked once per phase (reading each would stall every step).
+// Stops the fit (CancelFit) when a loss is NaN or infinite, read from the Learner's tally: at
+// after_loss — before backward and step, so the weights stay those of the last good step —
+// and at after_train / after_validate. On the CPU the tally is current at every batch; on a
+// GPU it is read once per phase (reading each loss would stall every step), so there the fit
+// stops at the end of the phase in which the loss went bad.
 class TerminateOnNaN : public Callback {
  public:
   int order() const override { return -9; }
@@ -128,9 +131,7 @@ class TerminateOnNaN : public Callback {
   std::ostream* out = nullptr;  // where the one-line message goes; std::cerr when null
 
  private:
-  void check_device_sum(Learner& l);
-  [[noreturn]] void stop(Learner& l, double v, const std::string& where);
-  Tensor device_sum_;  // on a GPU: the phase's losses summed on the device
+  void check(Learner& l, const std::string& where);
 };
 
 enum class Mode { automatic, min, max };  // automatic: max for names with "acc", else min

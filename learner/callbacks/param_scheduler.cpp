@@ -25,14 +25,16 @@ void ParamScheduler::before_fit(Learner& l) {
   values.clear();
   values_of.clear();
   // An unknown name fails here, before any training, with the optimizer's list of names.
-  for (const auto& [name, s] : scheds) l.opt->get(name);
+  ids_.clear();
+  for (const auto& [name, s] : scheds) ids_.emplace_back(l.opt->hyper_id(name), &name);
 }
 
 void ParamScheduler::before_batch(Learner& l) {
   if (!l.training || l.context == RunContext::lr_find) return;
+  auto id = ids_.begin();
   for (const auto& [name, s] : scheds) {
     const double v = s(l.pct_train);
-    l.opt->set(name, v);
+    l.opt->set((id++)->first, v);  // checked by the optimizer, once
     values_of[name].push_back(v);
     if (name == param) values.push_back(v);
   }

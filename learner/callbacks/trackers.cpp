@@ -1,17 +1,14 @@
 // Callbacks that watch a figure of the fit and act on it: TerminateOnNaN (stop on a NaN or
 // infinite loss), EarlyStopping (stop when the monitor stops improving) and SaveModel (keep
 // the best epoch's weights on disk).
-#include <charconv>
 #include <cmath>
 #include <iostream>
 #include <limits>
 #include <utility>
 
+#include "base/format.h"
 #include "learner/callbacks/callbacks.h"
 #include "learner/io/checkpoint.h"
-#include "tensor/creation.h"
-#include "tensor/grad_mode.h"
-#include "tensor/ops.h"
 
 namespace tg {
 
@@ -41,57 +38,34 @@ double monitored(const Learner& l, const std::string& monitor, const char* who) 
           "] (AvgStats writes them; is it among the callbacks?)");
 }
 
-std::string num(double v) {
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, r.ptr);
-}
-
 }  // namespace
 
 // --- TerminateOnNaN ---------------------------------------------------------------------------
 
 void TerminateOnNaN::before_fit(Learner&) {
   stopped = false;
-  device_sum_ = Tensor();
 }
 
 // At after_loss, before backward and step: the fit stops with the weights of the last good
 // step, not with weights a NaN gradient has already spoilt (fastai checks after the step).
 void TerminateOnNaN::after_loss(Learner& l) {
-  if (!l.loss.defined()) return;
-  if (l.loss.device().is_cuda()) {
-    // Reading each loss would make every step wait for the GPU: sum them on the device and
-    // look once per phase (a NaN or an infinity anywhere makes the sum non-finite).
-    NoGrad off;
-    if (!device_sum_.defined()) device_sum_ = zeros({1}, DType::f32, l.loss.device());
-    ops::axpy_(device_sum_, 1.0, l.loss.detach().reshape({1}).to(DType::f32));
-    return;
-  }
-  const double v = l.loss.item<double>();
-  if (std::isfinite(v)) return;
-  stop(l, v, "batch " + std::to_string(l.iter + 1));
+  check(l, "batch " + std::to_string(l.iter + 1));
 }
 
 void TerminateOnNaN::after_train(Learner& l) {
-  check_device_sum(l);
+  check(l, "the end of the phase");
 }
 
 void TerminateOnNaN::after_validate(Learner& l) {
-  check_device_sum(l);
+  check(l, "the end of the phase");
 }
 
-void TerminateOnNaN::check_device_sum(Learner& l) {
-  if (!device_sum_.defined()) return;
-  const double v = device_sum_.item<double>();
-  device_sum_ = Tensor();
-  if (!std::isfinite(v)) stop(l, v, "one of its batches (checked once per phase on a GPU)");
-}
-
-void TerminateOnNaN::stop(Learner& l, double v, const std::string& where) {
+void TerminateOnNaN::check(Learner& l, const std::string& where) {
+  if (l.tally.finite()) return;
   stopped = true;
-  (out ? *out : std::cerr) << "TerminateOnNaN: the loss is " << v << " at epoch " << (l.epoch + 1)
-                           << ", " << where << " (" << (l.training ? "training" : "validating")
+  (out ? *out : std::cerr) << "TerminateOnNaN: the loss is not finite (the phase's loss sum is "
+                           << num(l.tally.loss_sum()) << ") at epoch " << (l.epoch + 1) << ", "
+                           << where << " (" << (l.training ? "training" : "validating")
                            << "); stopping the fit" << std::endl;
   throw CancelFit();
 }
@@ -148,8 +122,10 @@ void SaveModel::after_epoch(Learner& l) {
   if (l.context == RunContext::lr_find) return;  // the finder's weights are thrown away
   const double v = monitored(l, monitor, "SaveModel");
   if (!improved(v, best, 0, maximise(monitor, mode))) return;
-  save_checkpoint(path, *l.model, l.opt.get(),
-                  {{"epoch", std::to_string(l.epoch)}, {"monitor", monitor}, {"value", num(v)}});
+  // "epoch" counts from 1, as the console and the history CSV do.
+  save_checkpoint(
+      path, *l.model, l.opt.get(),
+      {{"epoch", std::to_string(l.epoch + 1)}, {"monitor", monitor}, {"value", num(v)}});
   best = v;
   best_epoch = l.epoch;
 }

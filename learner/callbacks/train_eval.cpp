@@ -4,9 +4,6 @@
 #include <iostream>
 
 #include "learner/callbacks/callbacks.h"
-#include "tensor/creation.h"
-#include "tensor/grad_mode.h"
-#include "tensor/ops.h"
 
 namespace tg {
 
@@ -41,54 +38,28 @@ void AvgStats::before_fit(Learner&) {
 }
 
 void AvgStats::before_epoch(Learner& l) {
-  train = Phase{0, 0, std::vector<double>(l.metrics.size(), 0.0), Tensor()};
+  train = Phase{0, 0, std::vector<double>(l.metrics.size(), 0.0)};
   valid = train;
   start_ = std::chrono::steady_clock::now();
 }
 
-void AvgStats::after_loss(Learner& l) {
-  Phase& p = l.training ? train : valid;
-  const double bs = static_cast<double>(l.xb.size(0));
-  p.n += bs;
-  if (l.loss.device().is_cuda()) {
-    add_on_device(l, p, bs);
-    return;
-  }
-  p.loss += bs * l.loss.item<double>();
-  p.metrics.resize(l.metrics.size());
-  for (size_t i = 0; i < l.metrics.size(); ++i) p.metrics[i] += bs * l.metrics[i].fn(l.pred, l.yb);
+namespace {
+AvgStats::Phase phase_of(const Tally& t, size_t n_metrics) {
+  AvgStats::Phase p{t.samples(), t.loss_sum(), std::vector<double>(n_metrics, 0.0)};
+  for (size_t i = 0; i < n_metrics; ++i) p.metrics[i] = t.metric_mean(i) * t.samples();
+  return p;
+}
+}  // namespace
+
+void AvgStats::after_train(Learner& l) {
+  train = phase_of(l.tally, l.metrics.size());
 }
 
-void AvgStats::add_on_device(Learner& l, Phase& p, double bs) {
-  NoGrad off;
-  const int64_t m = static_cast<int64_t>(l.metrics.size());
-  p.metrics.resize(l.metrics.size());
-  if (!p.device_sums.defined()) p.device_sums = zeros({1 + m}, DType::f32, l.loss.device());
-  auto add = [&](int64_t slot, const Tensor& v) {
-    Tensor dst = p.device_sums.narrow(0, slot, 1);
-    ops::axpy_(dst, bs, v.detach().reshape({1}).to(DType::f32));
-  };
-  add(0, l.loss);
-  for (int64_t i = 0; i < m; ++i) {
-    const Metric& metric = l.metrics[static_cast<size_t>(i)];
-    if (metric.tensor_fn)
-      add(1 + i, metric.tensor_fn(l.pred, l.yb));
-    else  // a host-only metric: it waits for the GPU, once per batch
-      p.metrics[static_cast<size_t>(i)] += bs * metric.fn(l.pred, l.yb);
-  }
-}
-
-void AvgStats::fold_device_sums(Phase& p) {
-  if (!p.device_sums.defined()) return;
-  const std::vector<double> sums = p.device_sums.to_vector<double>();  // waits for the GPU
-  p.loss += sums[0];
-  for (size_t i = 1; i < sums.size() && i - 1 < p.metrics.size(); ++i) p.metrics[i - 1] += sums[i];
-  p.device_sums = Tensor();
+void AvgStats::after_validate(Learner& l) {
+  valid = phase_of(l.tally, l.metrics.size());
 }
 
 void AvgStats::after_epoch(Learner& l) {
-  fold_device_sums(train);
-  fold_device_sums(valid);
   std::map<std::string, double> v;
   auto put = [&](const std::string& prefix, const Phase& p) {
     if (p.n == 0) return;
@@ -102,7 +73,7 @@ void AvgStats::after_epoch(Learner& l) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   for (const auto& [k, x] : v) l.values[k] = x;
   history.push_back(v);
-  if (!print_) return;
+  if (!print_ || l.cb<ProgressBar>()) return;  // a ProgressBar prints these figures itself
   std::ostream& os = *out_;
   os << "epoch " << (l.epoch + 1) << "/" << l.epochs << std::fixed << std::setprecision(4);
   for (const char* phase : {"train", "valid"})

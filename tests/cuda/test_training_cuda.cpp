@@ -19,8 +19,9 @@
 #include "autograd/autograd.h"
 #include "cuda/cuda_test_util.h"
 #include "learner/callbacks/callbacks.h"
-#include "learner/data/data.h"
 #include "learner/callbacks/device.h"
+#include "learner/data/data.h"
+#include "learner/graph_step.h"
 #include "learner/learner.h"
 #include "learner/schedule.h"
 #include "nn/layers.h"
@@ -122,9 +123,10 @@ struct Fit {
   Device model_device;
 };
 
-Fit fit(DataBunch data, Cbs cbs) {
+Fit fit(DataBunch data, Cbs cbs, std::shared_ptr<BatchStep> step = nullptr) {
   NoTf32 exact;
   auto learn = make_learner(std::move(data));
+  if (step) learn->step = std::move(step);
   auto stats = std::make_shared<AvgStats>(/*print=*/false);
   cbs.push_back(stats);
   learn->fit(kEpochs, std::move(cbs));
@@ -276,7 +278,7 @@ TEST_CASE("cuda training: CudaGraphStep replays every later full batch and match
   const Fit eager = fit(to_device(make_data(), kCuda), {on_gpu()});
   auto graph = std::make_shared<CudaGraphStep>(kWarmup);
   auto probe = std::make_shared<GraphProbe>(graph);
-  const Fit replayed = fit(to_device(make_data(), kCuda), {on_gpu(), graph, probe});
+  const Fit replayed = fit(to_device(make_data(), kCuda), {on_gpu(), probe}, graph);
   CHECK(probe->captured == std::vector<bool>(kEpochs, true));
   for (size_t n : probe->nodes) CHECK(n > 0);
   // The first kWarmup training batches run eagerly; the next is captured and replayed, and so
@@ -298,7 +300,7 @@ TEST_CASE("cuda training: a replayed step follows a ParamScheduler that changes 
   auto sched_graph = std::make_shared<ParamScheduler>(scheds);
   const Fit eager = fit(to_device(make_data(), kCuda), {on_gpu(), sched_eager});
   auto graph = std::make_shared<CudaGraphStep>(kWarmup);
-  const Fit replayed = fit(to_device(make_data(), kCuda), {on_gpu(), sched_graph, graph});
+  const Fit replayed = fit(to_device(make_data(), kCuda), {on_gpu(), sched_graph}, graph);
   CHECK(graph->replays() == kEpochs * kFullBatches - kWarmup);
   // The same values were set before every training batch of both fits ...
   REQUIRE(sched_eager->values.size() == static_cast<size_t>(kEpochs * (kFullBatches + 1)));

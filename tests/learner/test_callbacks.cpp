@@ -392,12 +392,13 @@ TEST_CASE("callbacks: SaveModel writes only on improvement, so the file holds th
   auto probe = std::make_shared<FileProbe>(path);
   auto learn = small_learner();
   learn->fit(5, {script, save, probe});
-  CHECK(probe->saved_epoch == std::vector<std::string>{"0", "1", "1", "3", "3"});
+  // The metadata counts epochs from 1, as the console does; best_epoch is the 0-based index.
+  CHECK(probe->saved_epoch == std::vector<std::string>{"1", "2", "2", "4", "4"});
   CHECK(save->best_epoch == 3);
   CHECK(save->best == 0.4);
   Metadata meta;
   TensorMap file = load_safetensors(path, &meta);
-  CHECK(meta.at("epoch") == "3");
+  CHECK(meta.at("epoch") == "4");
   CHECK(meta.at("monitor") == "valid_loss");
   CHECK(std::strtod(meta.at("value").c_str(), nullptr) == 0.4);
   for (const auto& [name, t] : probe->weights[3]) CHECK(same_bits(file.at("model." + name), t));

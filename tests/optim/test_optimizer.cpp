@@ -52,18 +52,21 @@ TEST_CASE("hyper-parameters are read and written by name") {
   CHECK(opt.get("dampening") == 0);
   CHECK(opt.get("weight_decay") == 0);
   CHECK(opt.get("nesterov") == 1);
-  opt.param_groups()[0].set("momentum", 0.5);
-  CHECK(opt.param_groups()[0].get("momentum") == 0.5);
+  opt.set("momentum", 0.5, 0);
+  CHECK(opt.get("momentum", 0) == 0.5);
+  CHECK(opt.hyper_names() ==
+        std::vector<std::string>{"lr", "momentum", "dampening", "weight_decay", "nesterov"});
+  CHECK(opt.get(opt.hyper_id("momentum")) == 0.5);
   CHECK_THROWS_WITH_AS(
       opt.get("betas"),
-      "ParamGroup.get: unknown hyper-parameter 'betas'; known: dampening, lr, momentum, "
+      "Optimizer: unknown hyper-parameter 'betas'; known: dampening, lr, momentum, "
       "nesterov, weight_decay",
       Error);
   CHECK_THROWS_WITH_AS(
       opt.set("betas", 1),
-      doctest::Contains("Optimizer.set: unknown hyper-parameter 'betas'; known: dampening, lr"),
-      Error);
-  CHECK_THROWS_AS(opt.param_groups()[0].set("eps", 1), Error);
+      doctest::Contains("Optimizer: unknown hyper-parameter 'betas'; known: dampening, lr"), Error);
+  CHECK_THROWS_AS(opt.set("eps", 1, 0), Error);
+  CHECK_THROWS_WITH_AS(opt.set(size_t{7}, 1.0), doctest::Contains("id 7 is out of range"), Error);
   CHECK_THROWS_WITH_AS(opt.get("lr", 1), doctest::Contains("group 1 is out of range"), Error);
 }
 
@@ -96,7 +99,7 @@ TEST_CASE("parameter groups keep their own lr and take the defaults for the rest
   CHECK(vals(b)[0] == doctest::Approx(0.375));
   Tensor c = param(1, 1);
   opt.add_param_group({{c}, {{"momentum", 0.9}}});
-  REQUIRE(opt.param_groups().size() == 3);
+  REQUIRE(opt.num_groups() == 3);
   CHECK(opt.get("lr", 2) == 0.5);
   CHECK(opt.get("momentum", 2) == 0.9);
   CHECK_THROWS_WITH_AS(opt.add_param_group({{param(0, 0)}, {{"betas", 0.9}}}),
@@ -113,9 +116,31 @@ TEST_CASE("a rejected hyper-parameter value changes nothing") {
   CHECK_THROWS_AS(opt.set("nesterov", 1), Error);
   CHECK(opt.get("nesterov", 1) == 0);
   CHECK_THROWS_AS(opt.set("nesterov", 2), Error);
-  opt.param_groups()[0].set("momentum", -1);  // bypasses the check: step() refuses it
-  give_grad(a, {1, 1});
-  CHECK_THROWS_WITH_AS(opt.step(), doctest::Contains("invalid momentum"), Error);
+  // One group at a time is checked too, and a refused value leaves the group as it was.
+  CHECK_THROWS_WITH_AS(opt.set("momentum", -1, 0), doctest::Contains("invalid momentum"), Error);
+  CHECK(opt.get("momentum", 0) == 0);
+  CHECK_THROWS_AS(opt.set("nesterov", 1, 0), Error);
+  CHECK_NOTHROW(opt.set("nesterov", 1, 1));
+  CHECK(opt.get("nesterov", 1) == 1);
+  CHECK(opt.get("nesterov", 0) == 0);
+}
+
+// The values are checked when they are set, once: step() trusts the optimizer's typed copy,
+// and a value set by id reaches the update as it does by name.
+TEST_CASE("a value set by id is what the next step uses, in every group") {
+  Tensor a = param(1, 1), b = param(1, 1);
+  SGD opt(std::vector<ParamGroup>{{{a}, {}}, {{b}, {{"lr", 0.3}}}}, {.lr = 0.1});
+  const size_t lr = opt.hyper_id("lr");
+  opt.set(lr, 0.5);
+  give_grad(a, {1, 2});
+  give_grad(b, {2, 4});
+  opt.step();
+  CHECK(vals(a) == std::vector<float>{0.5f, 0.0f});   // 1 - 0.5 * {1, 2}
+  CHECK(vals(b) == std::vector<float>{0.0f, -1.0f});  // 1 - 0.5 * {2, 4}
+  opt.set(lr, 0.25, 1);
+  give_grad(b, {4, 4});
+  opt.step();
+  CHECK(vals(b) == std::vector<float>{-1.0f, -2.0f});  // b - 0.25 * 4
 }
 
 TEST_CASE("Optimizer.zero_grad zeroes every group's gradients in place") {
