@@ -134,6 +134,23 @@ class TerminateOnNaN : public Callback {
   void check(Learner& l, const std::string& where);
 };
 
+// Scales the gradients so that their global L2 norm is at most max_norm, between backward and
+// the optimizer step (torch.nn.utils.clip_grad_norm_: scale = min(1, max_norm / (norm + 1e-6))).
+// It is tensor work only — the norm is never read on the host — so it runs on every device and
+// inside a captured CUDA Graph step (graph_mode record: its kernels are part of the graph).
+// learn.values gets nothing; grad_norm() is the last norm seen (a tensor on the model's device).
+class GradientClip : public Callback {
+ public:
+  explicit GradientClip(double max_norm);
+  GraphMode graph_mode() const override { return GraphMode::record; }
+  void after_backward(Learner& l) override;
+  double max_norm;
+  const Tensor& grad_norm() const { return norm_; }
+
+ private:
+  Tensor norm_;
+};
+
 enum class Mode { automatic, min, max };  // automatic: max for names with "acc", else min
 
 // Stops the fit (CancelFit) when `monitor` (a key of learn.values) has not improved by more

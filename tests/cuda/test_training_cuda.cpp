@@ -13,11 +13,13 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "autograd/autograd.h"
 #include "cuda/cuda_test_util.h"
+#include "event_tracer.h"
 #include "learner/callbacks/callbacks.h"
 #include "learner/callbacks/device.h"
 #include "learner/data/data.h"
@@ -311,6 +313,144 @@ TEST_CASE("cuda training: a replayed step follows a ParamScheduler that changes 
   const Fit unscheduled = fit(to_device(make_data(), kCuda), {on_gpu()});
   CHECK(std::fabs(unscheduled.history.back().at("train_loss") -
                   eager.history.back().at("train_loss")) > 1e-3);
+}
+
+// --- one batch seam: the same events and numbers on every device and step ------------------------
+
+TEST_CASE("cuda training: the CPU, eager CUDA and replayed CUDA fits fire the same events") {
+  TG_SKIP_WITHOUT_CUDA();
+  auto cpu = std::make_shared<test::Tracer>();
+  fit(make_data(), {cpu});
+  auto eager = std::make_shared<test::Tracer>();
+  fit(to_device(make_data(), kCuda), {on_gpu(), eager});
+  auto replayed = std::make_shared<test::Tracer>();
+  auto graph = std::make_shared<CudaGraphStep>(kWarmup);
+  fit(to_device(make_data(), kCuda), {on_gpu(), replayed}, graph);
+  REQUIRE(graph->replays() == kEpochs * kFullBatches - kWarmup);  // the replays were traced
+  const int64_t batches = kEpochs * (kFullBatches + 1);
+  CHECK(std::count(cpu->trace.begin(), cpu->trace.end(), "before_step") == batches);
+  CHECK(std::count(cpu->trace.begin(), cpu->trace.end(), "after_backward") == batches);
+  CHECK(eager->trace == cpu->trace);
+  CHECK(replayed->trace == cpu->trace);
+}
+
+namespace {
+// Checks between backward and step that the gradients' global norm is at most `limit`; in
+// record mode its kernels are captured, so a replayed step checks too (the flag is on the
+// device and read at the end).
+struct NormAtMost : Callback {
+  double limit;
+  Tensor worst;  // the largest norm seen, on the device
+  explicit NormAtMost(double l) : limit(l) {}
+  int order() const override { return 10; }  // after GradientClip (0)
+  GraphMode graph_mode() const override { return GraphMode::record; }
+  void after_backward(Learner& l) override {
+    NoGrad off;
+    Tensor total;
+    for (const Tensor& p : l.opt->params(0)) {
+      if (!p.grad().defined()) continue;
+      Tensor sq = ops::reduce(ReduceOp::sum, ops::unary(UnaryOp::square, p.grad()), {}, false);
+      total = total.defined() ? ops::binary(BinaryOp::add, total, sq) : sq;
+    }
+    const Tensor norm = ops::unary(UnaryOp::sqrt, total).reshape({1});
+    if (!worst.defined()) worst = zeros({1}, DType::f32, norm.device());
+    worst.copy_(ops::binary(BinaryOp::max, worst, norm));
+  }
+};
+}  // namespace
+
+TEST_CASE("cuda training: GradientClip inside a captured step gives the eager fit's numbers") {
+  TG_SKIP_WITHOUT_CUDA();
+  constexpr double kMax = 0.05;  // far below this problem's gradient norms: every step clipped
+  auto run = [&](std::shared_ptr<BatchStep> step, std::shared_ptr<NormAtMost> probe) {
+    return fit(to_device(make_data(), kCuda),
+               {on_gpu(), std::make_shared<GradientClip>(kMax), probe}, std::move(step));
+  };
+  auto eager_probe = std::make_shared<NormAtMost>(kMax);
+  const Fit eager = run(nullptr, eager_probe);
+  auto graph = std::make_shared<CudaGraphStep>(kWarmup);
+  auto graph_probe = std::make_shared<NormAtMost>(kMax);
+  const Fit replayed = run(graph, graph_probe);
+  CHECK(graph->replays() == kEpochs * kFullBatches - kWarmup);
+  check_same_fit(replayed, eager);
+  CHECK(eager_probe->worst.item<double>() <= kMax * 1.0001);
+  CHECK(graph_probe->worst.item<double>() <= kMax * 1.0001);
+  // Clipping mattered: the unclipped fit ends elsewhere.
+  const Fit plain = fit(to_device(make_data(), kCuda), {on_gpu()});
+  CHECK(std::fabs(plain.history.back().at("train_loss") - eager.history.back().at("train_loss")) >
+        1e-3);
+  // And on the CPU the same clipped fit.
+  check_same_fit(eager, fit(make_data(), {std::make_shared<GradientClip>(kMax)}));
+}
+
+TEST_CASE("cuda training: what a captured step refuses, it refuses before the fit starts") {
+  TG_SKIP_WITHOUT_CUDA();
+  struct Refuses : Callback {
+    GraphMode graph_mode() const override { return GraphMode::refuse; }
+  };
+  auto learn = make_learner(to_device(make_data(), kCuda));
+  learn->step = std::make_shared<CudaGraphStep>(kWarmup);
+  CHECK_THROWS_WITH_AS(learn->fit(1, {on_gpu(), std::make_shared<Refuses>()}),
+                       doctest::Contains("Refuses cannot run with a captured step"), Error);
+  // The model stays where the data is not: the step names the missing DeviceCallback.
+  auto cpu_model = make_learner(make_data());
+  cpu_model->step = std::make_shared<CudaGraphStep>(kWarmup);
+  CHECK_THROWS_WITH_AS(cpu_model->fit(1), doctest::Contains("add a DeviceCallback"), Error);
+  // An optimizer that cannot be captured is named.
+  struct Plain : optim::Optimizer {
+    explicit Plain(std::vector<Tensor> ps) : optim::Optimizer({"lr"}, {0.1}) {
+      add_param_group({std::move(ps), {}});
+    }
+    void step() override {}
+  };
+  Generator gen(5);
+  auto model = nn::mlp({8, 32, 4}, gen);
+  Learner plain(
+      model, std::make_shared<Plain>(model->parameters()),
+      [](const Tensor& p, const Tensor& y) { return cross_entropy(p, y); },
+      to_device(make_data(), kCuda));
+  plain.step = std::make_shared<CudaGraphStep>(kWarmup);
+  CHECK_THROWS_WITH_AS(plain.fit(1, {on_gpu()}), doctest::Contains("Plain cannot be captured"),
+                       Error);
+}
+
+TEST_CASE("cuda training: a host callback cannot cancel the step of a replayed batch") {
+  TG_SKIP_WITHOUT_CUDA();
+  struct SkipSteps : Callback {  // from the batch after the warm-up: the first replay
+    int n = 0;
+    void before_step(Learner&) override {
+      if (++n > kWarmup) throw CancelStep();
+    }
+  };
+  // Eagerly, CancelStep skips the step; after a replay it has already run: a clear error.
+  auto learn = make_learner(to_device(make_data(), kCuda));
+  learn->step = std::make_shared<CudaGraphStep>(kWarmup);
+  try {
+    learn->fit(1, {on_gpu(), std::make_shared<SkipSteps>()});
+    FAIL("the fit should have failed");
+  } catch (const Error& e) {
+    CHECK(has(test::messages(e), "CancelStep was thrown in before_step after a replayed step"));
+  }
+}
+
+TEST_CASE("cuda training: TerminateOnNaN stops a GPU fit at the end of the phase that went bad") {
+  TG_SKIP_WITHOUT_CUDA();
+  int calls = 0;
+  LossFn loss = [&calls](const Tensor& p, const Tensor& y) {
+    const Tensor l = cross_entropy(p, y);
+    return ++calls == 4 ? l * std::nan("") : l;  // the fourth batch of epoch 1
+  };
+  Generator gen(5);
+  auto model = nn::mlp({8, 32, 4}, gen);
+  auto opt = std::make_shared<optim::SGD>(model->parameters(), optim::SGDOptions{.lr = 0.1});
+  Learner learn(model, opt, loss, to_device(make_data(), kCuda));
+  auto nan = std::make_shared<TerminateOnNaN>();
+  std::ostringstream msg;
+  nan->out = &msg;
+  learn.fit(kEpochs, {on_gpu(), nan});
+  CHECK(nan->stopped);
+  CHECK(learn.epoch == 0);  // stopped in the first epoch, at its training phase's end
+  CHECK(has(msg.str(), "at epoch 1, the end of the phase (training)"));
 }
 
 // --- tg::cuda::Graph directly -------------------------------------------------------------------

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "event_tracer.h"
 #include "learner/callbacks/callbacks.h"
 #include "learner_fixture.h"
 #include "tensor/grad_mode.h"
@@ -30,50 +31,7 @@ const std::vector<Event> kAllEvents = {Event::after_create,       Event::before_
                                        Event::after_cancel_train, Event::after_cancel_validate,
                                        Event::after_cancel_epoch, Event::after_cancel_fit};
 
-// Records every event; optionally throws `thrower` the first time `at` fires.
-struct Tracer : Callback {
-  std::vector<std::string> trace;
-  Event at = Event::after_create;
-  std::function<void()> thrower;
-  bool fired = false;
-  int order() const override { return 100; }
-  void on(Event e, Learner&) {
-    trace.push_back(event_name(e));
-    if (thrower && !fired && e == at) {
-      fired = true;
-      thrower();
-    }
-  }
-#define TG_TRACE(ev)             \
-  void ev(Learner& l) override { \
-    on(Event::ev, l);            \
-  }
-  TG_TRACE(after_create)
-  TG_TRACE(before_fit)
-  TG_TRACE(before_epoch)
-  TG_TRACE(before_train)
-  TG_TRACE(before_batch)
-  TG_TRACE(after_pred)
-  TG_TRACE(after_loss)
-  TG_TRACE(before_backward)
-  TG_TRACE(after_backward)
-  TG_TRACE(before_step)
-  TG_TRACE(after_step)
-  TG_TRACE(after_batch)
-  TG_TRACE(after_train)
-  TG_TRACE(before_validate)
-  TG_TRACE(after_validate)
-  TG_TRACE(after_epoch)
-  TG_TRACE(after_fit)
-  TG_TRACE(after_cancel_backward)
-  TG_TRACE(after_cancel_step)
-  TG_TRACE(after_cancel_batch)
-  TG_TRACE(after_cancel_train)
-  TG_TRACE(after_cancel_validate)
-  TG_TRACE(after_cancel_epoch)
-  TG_TRACE(after_cancel_fit)
-#undef TG_TRACE
-};
+using tg::test::Tracer;
 
 using Trace = std::vector<std::string>;
 
@@ -101,6 +59,35 @@ Trace fit_trace(const std::shared_ptr<Tracer>& t) {
 }
 
 }  // namespace
+
+// The table in events.h is the one list: these names, in this order, and each event reaches the
+// handler of its own name.
+TEST_CASE("events: the event table holds the 24 events in order, each dispatched to its handler") {
+  const std::vector<std::string> names = {"after_create",       "before_fit",
+                                          "before_epoch",       "before_train",
+                                          "before_batch",       "after_pred",
+                                          "after_loss",         "before_backward",
+                                          "after_backward",     "before_step",
+                                          "after_step",         "after_batch",
+                                          "after_train",        "before_validate",
+                                          "after_validate",     "after_epoch",
+                                          "after_fit",          "after_cancel_backward",
+                                          "after_cancel_step",  "after_cancel_batch",
+                                          "after_cancel_train", "after_cancel_validate",
+                                          "after_cancel_epoch", "after_cancel_fit"};
+  REQUIRE(kNumEvents == static_cast<int>(names.size()));
+  REQUIRE(kAllEvents.size() == names.size());
+  auto learn = tiny_learner();
+  Tracer t;
+  for (int i = 0; i < kNumEvents; ++i) {
+    const Event e = static_cast<Event>(i);
+    CHECK(e == kAllEvents[static_cast<size_t>(i)]);
+    CHECK(event_name(e) == names[static_cast<size_t>(i)]);
+    t.handle(e, *learn);
+  }
+  CHECK(t.trace == names);
+  CHECK(std::string(event_name(static_cast<Event>(kNumEvents))) == "unknown_event");
+}
 
 TEST_CASE("events: the exact trace of a full fit") {
   auto t = std::make_shared<Tracer>();
