@@ -68,9 +68,12 @@ struct SgdTensor {
 // more in several): the same update, element for element, as one sgd_step_dev per tensor.
 // A model's whole step is then one launch, or one CUDA Graph node, instead of one per
 // parameter (PyTorch's "multi-tensor apply").
+// skip_if_nonfinite, when not null, is one double on the device read by the kernel itself: when
+// it is NaN or infinite the whole update is skipped (no parameter or buffer changes), so a
+// non-finite loss summed into it never reaches the weights, with no host synchronisation.
 inline constexpr int kSgdMultiChunk = 48;
 template <typename T>
 void sgd_step_dev_multi(const SgdTensor<T>* tensors, int64_t count, const float* hyper_dev,
-                        bool nesterov);
+                        bool nesterov, const double* skip_if_nonfinite = nullptr);
 
 }  // namespace tg::kernels::cuda

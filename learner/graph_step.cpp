@@ -24,6 +24,7 @@ CudaGraphStep::~CudaGraphStep() = default;
 void CudaGraphStep::begin_fit(Learner& l) {
   eager_done_ = replays_ = 0;
   nodes_ = 0;
+  loss_in_graph_ = false;
   graph_.reset();
   x_ = y_ = pred_ = loss_ = Tensor();
   if (l.context != RunContext::fit) return;  // an LR find runs eagerly: nothing to check
@@ -67,6 +68,10 @@ void CudaGraphStep::capture(Learner& l) {
     y_ = l.yb.detach().clone();
   }
   l.opt->prepare_capture();
+  // The tally's running loss sum is added inside the graph, before the optimizer step, so a
+  // guarded step (Optimizer::set_nonfinite_guard) sees this batch's loss, as an eager one does.
+  loss_in_graph_ = l.tally.device_loss_sum().defined();
+  const double bs = static_cast<double>(x_.size(0));
   // During the capture the record callbacks see the graph's own tensors.
   const Tensor xb = l.xb, yb = l.yb;
   l.xb = x_;
@@ -79,6 +84,7 @@ void CudaGraphStep::capture(Learner& l) {
       record_event(l, Event::after_pred);
       loss_ = l.loss_func(pred_, y_);
       l.loss = loss_;
+      if (loss_in_graph_) l.tally.add_to_loss_sum(loss_, bs);
       record_event(l, Event::after_loss);
       record_event(l, Event::before_backward);
       backward(loss_);
@@ -105,7 +111,7 @@ void CudaGraphStep::capture(Learner& l) {
 // batch's tally entry between after_pred and after_loss as the eager step makes it.
 void CudaGraphStep::host_events(Learner& l) {
   l.event_for(Event::after_pred, GraphMode::host);
-  l.record_batch();
+  l.record_batch(/*loss_summed=*/loss_in_graph_);
   l.event_for(Event::after_loss, GraphMode::host);
   for (Event e :
        {Event::before_backward, Event::after_backward, Event::before_step, Event::after_step}) {

@@ -50,6 +50,7 @@ class CudaGraphStep : public BatchStep {
   EagerStep eager_;
   int64_t warmup_, eager_done_ = 0, replays_ = 0;
   size_t nodes_ = 0;
+  bool loss_in_graph_ = false;  // the graph adds the loss to the tally's sum before its step
   std::unique_ptr<cuda::Graph> graph_;
   Tensor x_, y_, pred_, loss_;  // the graph's inputs and outputs
 };

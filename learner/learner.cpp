@@ -109,8 +109,10 @@ void Learner::step_level(const std::function<void()>& body) {
   with_events<CancelStep>(Event::before_step, Event::after_cancel_step, Event::after_step, body);
 }
 
-void Learner::record_batch() {
-  tally.add(loss, pred, yb, static_cast<double>(xb.size(0)));
+void Learner::record_batch(bool loss_summed) {
+  tally.add(loss, pred, yb, static_cast<double>(xb.size(0)), loss_summed);
+  // On a GPU the step's kernel skips the update once the running loss sum is not finite.
+  if (guard_nonfinite_steps) opt->set_nonfinite_guard(tally.device_loss_sum());
 }
 
 void EagerStep::train_batch(Learner& l) {
@@ -132,6 +134,7 @@ void Learner::reset_state() {
   training = false;
   values.clear();
   tally = Tally();
+  guard_nonfinite_steps = false;
 }
 
 std::vector<std::shared_ptr<Callback>> Learner::add_for_run(
@@ -166,6 +169,7 @@ struct RunGuard {
     learn.context = RunContext::none;
     learn.dl = nullptr;
     learn.training = false;
+    learn.opt->set_nonfinite_guard(Tensor());  // the tally it points at belongs to this run
   }
 };
 

@@ -90,8 +90,8 @@ class Learner {
   void backward_level(const std::function<void()>& body);
   void step_level(const std::function<void()>& body);
   // Adds the current batch (loss, pred, yb, its size) to the tally; a step calls it once per
-  // batch, after the loss and before after_loss.
-  void record_batch();
+  // batch, after the loss and before after_loss (loss_summed: Tally::add says).
+  void record_batch(bool loss_summed = false);
 
   // --- the state callbacks read and write -------------------------------------------------
   std::shared_ptr<nn::Module> model;
@@ -118,6 +118,9 @@ class Learner {
   // The running figures of the current phase (tally.h): flushed before after_train and
   // after_validate, read there by AvgStats, Recorder, TerminateOnNaN.
   Tally tally;
+  // Set by TerminateOnNaN at before_fit: each batch hands the tally's device loss sum to the
+  // optimizer (Optimizer::set_nonfinite_guard), so on a GPU no step applies a non-finite loss.
+  bool guard_nonfinite_steps = false;
   // The latest epoch's figures ("train_loss", "valid_loss", "valid_accuracy", ...), written by
   // AvgStats and read by EarlyStopping, SaveModel, Recorder and the trainer.
   std::map<std::string, double> values;

@@ -29,12 +29,28 @@ void Tally::begin(const std::vector<Metric>* metrics, bool keep_losses) {
   metric_sums_.assign(metrics ? metrics->size() : 0, 0.0);
   losses_.clear();
   finite_ = true;
-  dev_sums_ = Tensor();  // the device buffers are made on the first batch, where it lives
+  // The device buffers are made on the first batch, where it lives, and then reused.
+  if (dev_sums_.defined()) {
+    NoGrad off;
+    // The same metrics for a whole fit, so the same size: a captured step keeps its address.
+    if (dev_sums_.size(0) == 1 + int64_t(metric_sums_.size()))
+      dev_sums_.fill_(0.0);
+    else
+      dev_sums_ = dev_loss_sum_ = Tensor();
+  }
   dev_losses_used_ = 0;
   dirty_ = false;
 }
 
-void Tally::add(const Tensor& loss, const Tensor& pred, const Tensor& target, double bs) {
+void Tally::add_to_loss_sum(const Tensor& loss, double bs) {
+  TG_CHECK(dev_loss_sum_.defined() && dev_loss_sum_.device() == loss.device(), "Tally",
+           "add_to_loss_sum needs the device sums of an earlier batch on ", loss.device().str());
+  NoGrad off;
+  ops::axpy_(dev_loss_sum_, bs, loss.detach().reshape({1}).to(DType::f64));
+}
+
+void Tally::add(const Tensor& loss, const Tensor& pred, const Tensor& target, double bs,
+                bool loss_summed) {
   NoGrad off;
   const size_t m = metric_sums_.size();
   ++batches_;
@@ -49,13 +65,15 @@ void Tally::add(const Tensor& loss, const Tensor& pred, const Tensor& target, do
   }
   // On the device: the sums in one buffer, the batch losses in another (grown by doubling).
   const Device dev = loss.device();
-  if (!dev_sums_.defined())
+  if (!dev_sums_.defined() || dev_sums_.device() != dev) {
     dev_sums_ = zeros({1 + int64_t(m)}, DType::f64, dev);  // float64: long phases
+    dev_loss_sum_ = dev_sums_.narrow(0, 0, 1);
+  }
   auto add_to = [&](int64_t slot, const Tensor& v) {
     Tensor dst = dev_sums_.narrow(0, slot, 1);
     ops::axpy_(dst, bs, v.detach().reshape({1}).to(DType::f64));
   };
-  add_to(0, loss);
+  if (!loss_summed) add_to(0, loss);
   for (size_t i = 0; i < m; ++i) {
     const Metric& metric = (*metrics_)[i];
     if (metric.tensor_fn)

@@ -33,8 +33,13 @@ class Tally {
  public:
   // A new phase: sums cleared; keep_losses keeps every batch's loss (training).
   void begin(const std::vector<Metric>* metrics, bool keep_losses);
-  // One batch of bs samples (pred, target, loss as the Learner has them).
-  void add(const Tensor& loss, const Tensor& pred, const Tensor& target, double bs);
+  // One batch of bs samples (pred, target, loss as the Learner has them). loss_summed: the
+  // loss is already in the device sum (add_to_loss_sum ran inside a captured step).
+  void add(const Tensor& loss, const Tensor& pred, const Tensor& target, double bs,
+           bool loss_summed = false);
+  // On a GPU, once device_loss_sum() exists: bs * loss into the running sum, as tensor work
+  // only (a captured step does it before its optimizer step, which reads the sum).
+  void add_to_loss_sum(const Tensor& loss, double bs);
   // Makes the figures below current (on a GPU: one read of the device sums). Cheap when
   // nothing changed; the Learner calls it at the end of each phase.
   void flush();
@@ -49,6 +54,10 @@ class Tally {
   bool finite() const { return finite_; }
   // The loss of batch i of this phase (keep_losses), NaN where not yet flushed.
   double batch_loss(int64_t i) const;
+  // On a GPU: the running loss sum as a one-element float64 device tensor (the same memory
+  // for the whole fit, so a captured step may read it); none on the CPU or before the first
+  // batch. Optimizer::set_nonfinite_guard takes it.
+  const Tensor& device_loss_sum() const { return dev_loss_sum_; }
 
  private:
   const std::vector<Metric>* metrics_ = nullptr;
@@ -58,7 +67,8 @@ class Tally {
   std::vector<double> metric_sums_, losses_;
   bool finite_ = true;
   // On a GPU: [loss, metrics...] size-weighted sums and the phase's batch losses, on the device.
-  Tensor dev_sums_, dev_losses_;
+  // Kept across phases (zeroed, not reallocated), so their addresses hold for a fit.
+  Tensor dev_sums_, dev_losses_, dev_loss_sum_;
   int64_t dev_losses_used_ = 0;  // losses copied into dev_losses_ and not yet read
   bool dirty_ = false;           // device sums not yet read
 };

@@ -74,6 +74,15 @@ class Optimizer {
   virtual void prepare_capture() {}
   virtual void before_replay() {}
 
+  // A one-element float64 tensor on the parameters' device, or none. While set, step() on a
+  // GPU skips the whole update when its value is NaN or infinite, decided by the update
+  // kernel itself (no host synchronisation, and inside a captured step too). The Learner sets
+  // it to its tally's running loss sum when TerminateOnNaN is present, so that a non-finite
+  // loss stops the weights changing before the host can see it. On the CPU it is ignored:
+  // there TerminateOnNaN stops the fit before the step.
+  void set_nonfinite_guard(Tensor guard) { guard_ = std::move(guard); }
+  const Tensor& nonfinite_guard() const { return guard_; }
+
  protected:
   // names: the optimizer's hyper-parameters in slot order; defaults: one value per name.
   // A derived constructor adds its groups (add_param_group), so that its checks apply.
@@ -87,6 +96,7 @@ class Optimizer {
 
   // Per-parameter named state (e.g. "momentum_buffer"), indexed [group][param].
   std::vector<std::vector<std::map<std::string, Tensor>>> state_;
+  Tensor guard_;  // set_nonfinite_guard
 
  private:
   void commit(size_t group, std::vector<double> values);

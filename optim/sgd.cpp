@@ -75,9 +75,9 @@ class CudaBatch {
     list<T>().push_back(kernels::cuda::SgdTensor<T>{p, grad, buf, n, first});
   }
   bool empty() const { return list<float>().empty() && list<double>().empty(); }
-  void launch(const float* hyper_dev, bool nesterov) {
-    launch_one<float>(hyper_dev, nesterov);
-    launch_one<double>(hyper_dev, nesterov);
+  void launch(const float* hyper_dev, bool nesterov, const double* skip) {
+    launch_one<float>(hyper_dev, nesterov, skip);
+    launch_one<double>(hyper_dev, nesterov, skip);
   }
 
  private:
@@ -87,10 +87,10 @@ class CudaBatch {
     return v;
   }
   template <typename T>
-  static void launch_one(const float* hyper_dev, bool nesterov) {
+  static void launch_one(const float* hyper_dev, bool nesterov, const double* skip) {
     const auto& v = list<T>();
     if (!v.empty())
-      kernels::cuda::sgd_step_dev_multi<T>(v.data(), int64_t(v.size()), hyper_dev, nesterov);
+      kernels::cuda::sgd_step_dev_multi<T>(v.data(), int64_t(v.size()), hyper_dev, nesterov, skip);
   }
 };
 #else
@@ -209,7 +209,18 @@ void SGD::step() {
       });
     }
 #if TG_WITH_CUDA
-    if (!multi.empty()) multi.launch(hyper_dev_[gi].data<float>(), h.nesterov);
+    if (!multi.empty()) {
+      const double* skip = nullptr;
+      if (guard_.defined() && guard_.device().is_cuda()) {
+        TG_CHECK(guard_.dtype() == DType::f64 && guard_.numel() == 1 &&
+                     guard_.device() == hyper_dev_[gi].device(),
+                 "SGD", "the non-finite guard must be one float64 on ",
+                 hyper_dev_[gi].device().str(), ", got ", guard_.shape_str(), " ",
+                 dtype_name(guard_.dtype()), " on ", guard_.device().str());
+        skip = guard_.data<double>();
+      }
+      multi.launch(hyper_dev_[gi].data<float>(), h.nesterov, skip);
+    }
 #endif
   }
 }

@@ -12,9 +12,9 @@
 // Cost: up to 7n FLOPs; reads p, grad (and buf), writes p (and buf): 3n to 5n * sizeof(T) bytes.
 #include <cstdint>
 
+#include "base/error.h"
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/runtime.h"
-#include "base/error.h"
 #include "kernels/sgd.h"
 
 namespace tg::kernels::cuda {
@@ -86,7 +86,10 @@ struct MultiArgs {
 // A grid-stride walk over the concatenation; each element finds its tensor by binary search
 // over start (threads of a warp almost always land in the same one).
 template <typename T>
-__global__ void sgd_dev_multi_kernel(MultiArgs<T> a, const float* hyper, bool nesterov) {
+__global__ void sgd_dev_multi_kernel(MultiArgs<T> a, const float* hyper, bool nesterov,
+                                     const double* skip) {
+  // x - x is 0 for a finite x and NaN for NaN and the infinities: one uniform branch.
+  if (skip != nullptr && !(*skip - *skip == 0.0)) return;
   const Hyper<T> h = hyper_from<T>(hyper, nullptr);  // use_mom is set per tensor below
   const int64_t total = a.start[a.count];
   TG_GRID_STRIDE(i, total) {
@@ -139,7 +142,7 @@ void sgd_step_dev(T* p, const T* grad, T* buf, int64_t n, const float* hyper_dev
 
 template <typename T>
 void sgd_step_dev_multi(const SgdTensor<T>* tensors, int64_t count, const float* hyper_dev,
-                        bool nesterov) {
+                        bool nesterov, const double* skip_if_nonfinite) {
   TG_CHECK(count >= 0, "sgd_step", "negative tensor count ", count);
   TG_CHECK(count == 0 || tensors != nullptr, "sgd_step", "null tensor list of ", count);
   TG_CHECK(hyper_dev != nullptr, "sgd_step", "the device hyper-parameters pointer is null");
@@ -159,8 +162,8 @@ void sgd_step_dev_multi(const SgdTensor<T>* tensors, int64_t count, const float*
     }
     if (a.count == 0) continue;
     const int64_t total = a.start[a.count];
-    sgd_dev_multi_kernel<T>
-        <<<blocks_for(total, kThreads), kThreads, 0, current_stream()>>>(a, hyper_dev, nesterov);
+    sgd_dev_multi_kernel<T><<<blocks_for(total, kThreads), kThreads, 0, current_stream()>>>(
+        a, hyper_dev, nesterov, skip_if_nonfinite);
     TG_CUDA_CHECK_LAUNCH("sgd_dev_multi_kernel");
   }
 }
@@ -171,7 +174,9 @@ template void sgd_step_dev<float>(float*, const float*, float*, int64_t, const f
 template void sgd_step_dev<double>(double*, const double*, double*, int64_t, const float*, bool,
                                    bool);
 
-template void sgd_step_dev_multi<float>(const SgdTensor<float>*, int64_t, const float*, bool);
-template void sgd_step_dev_multi<double>(const SgdTensor<double>*, int64_t, const float*, bool);
+template void sgd_step_dev_multi<float>(const SgdTensor<float>*, int64_t, const float*, bool,
+                                        const double*);
+template void sgd_step_dev_multi<double>(const SgdTensor<double>*, int64_t, const float*, bool,
+                                         const double*);
 
 }  // namespace tg::kernels::cuda

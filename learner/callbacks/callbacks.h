@@ -119,7 +119,10 @@ class ParamScheduler : public Callback {
 // after_loss — before backward and step, so the weights stay those of the last good step —
 // and at after_train / after_validate. On the CPU the tally is current at every batch; on a
 // GPU it is read once per phase (reading each loss would stall every step), so there the fit
-// stops at the end of the phase in which the loss went bad.
+// stops at the end of the phase in which the loss went bad — but no step applies the bad batch
+// or any after it: TerminateOnNaN sets learn.guard_nonfinite_steps, and the optimizer's update
+// kernel skips itself once the tally's running loss sum is not finite (eager and replayed
+// steps alike). Both devices end with the weights of the last good step.
 class TerminateOnNaN : public Callback {
  public:
   int order() const override { return -9; }

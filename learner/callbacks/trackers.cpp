@@ -42,8 +42,9 @@ double monitored(const Learner& l, const std::string& monitor, const char* who) 
 
 // --- TerminateOnNaN ---------------------------------------------------------------------------
 
-void TerminateOnNaN::before_fit(Learner&) {
+void TerminateOnNaN::before_fit(Learner& l) {
   stopped = false;
+  l.guard_nonfinite_steps = true;  // on a GPU the step itself skips a non-finite batch
 }
 
 // At after_loss, before backward and step: the fit stops with the weights of the last good

@@ -5,13 +5,15 @@
 #include <cuda_runtime.h>  // cudaMalloc(T**, size_t), used by DeviceBuffer
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "cuda/cuda_test_util.h"
 #include "base/error.h"
+#include "cuda/cuda_test_util.h"
 #include "kernels/sgd.h"
 
 using tg::kernels::SgdHyper;
@@ -271,4 +273,28 @@ TEST_CASE("cuda sgd_step_dev_multi host checks") {
                        doctest::Contains("tensor 0: negative size -1"), tg::Error);
   gpu::sgd_step_dev_multi<float>(nullptr, 0, hyper.data(), false);  // nothing to do
   CHECK(p.download() == std::vector<float>{1, 2});
+}
+
+// The guard is read by the kernel: a NaN or an infinity skips the whole update (parameters and
+// momentum buffers alike), a finite value lets it run.
+TEST_CASE("cuda sgd_step_dev_multi skips the update when its guard is not finite") {
+  TG_SKIP_WITHOUT_CUDA();
+  DeviceBuffer<float> hyper(std::vector<float>{0.5f, 0.9f, 0, 0});
+  const double inf = std::numeric_limits<double>::infinity();
+  for (double guard : {std::nan(""), inf, -inf, 0.0, 123.5}) {
+    CAPTURE(guard);
+    DeviceBuffer<float> p(std::vector<float>{1, 2}), g(std::vector<float>{1, 1}),
+        b(std::vector<float>{4, 4});
+    DeviceBuffer<double> dguard(std::vector<double>{guard});
+    gpu::SgdTensor<float> t{p.data(), g.data(), b.data(), 2, false};
+    tg::test::wait_uploads();
+    gpu::sgd_step_dev_multi(&t, 1, hyper.data(), false, dguard.data());
+    if (std::isfinite(guard)) {
+      CHECK(b.download() == std::vector<float>{4.6f, 4.6f});  // 0.9 * 4 + 1
+      CHECK(p.download() == std::vector<float>{1 - 0.5f * 4.6f, 2 - 0.5f * 4.6f});
+    } else {
+      CHECK(p.download() == std::vector<float>{1, 2});
+      CHECK(b.download() == std::vector<float>{4, 4});
+    }
+  }
 }

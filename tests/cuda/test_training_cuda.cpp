@@ -433,24 +433,63 @@ TEST_CASE("cuda training: a host callback cannot cancel the step of a replayed b
   }
 }
 
-TEST_CASE("cuda training: TerminateOnNaN stops a GPU fit at the end of the phase that went bad") {
+TEST_CASE("cuda training: TerminateOnNaN stops a GPU fit with the last good step's weights") {
   TG_SKIP_WITHOUT_CUDA();
-  int calls = 0;
-  LossFn loss = [&calls](const Tensor& p, const Tensor& y) {
-    const Tensor l = cross_entropy(p, y);
-    return ++calls == 4 ? l * std::nan("") : l;  // the fourth batch of epoch 1
+  std::shared_ptr<BatchStep> step;
+  int64_t bad = 0;
+  SUBCASE("eager") {
+    bad = 4;
+  }
+  SUBCASE("replayed") {
+    step = std::make_shared<CudaGraphStep>(kWarmup);
+    bad = kWarmup + 3;  // a replayed batch
+  }
+  // Batch `bad` of the first epoch gets NaN inputs, so its loss is NaN on the device.
+  DataBunch data = to_device(make_data(), kCuda);
+  struct PoisonBatch : Callback {  // writes NaN into one training batch's inputs
+    int64_t at, seen = 0;
+    explicit PoisonBatch(int64_t a) : at(a) {}
+    int order() const override { return -15; }  // after DeviceCallback (-20)
+    void before_batch(Learner& l) override {
+      if (!l.training || ++seen != at) return;
+      NoGrad off;
+      l.xb = l.xb.clone();
+      l.xb.fill_(std::nan(""));
+    }
   };
   Generator gen(5);
   auto model = nn::mlp({8, 32, 4}, gen);
-  auto opt = std::make_shared<optim::SGD>(model->parameters(), optim::SGDOptions{.lr = 0.1});
-  Learner learn(model, opt, loss, to_device(make_data(), kCuda));
+  auto opt = std::make_shared<optim::SGD>(model->parameters(),
+                                          optim::SGDOptions{.lr = 0.1, .momentum = 0.9});
+  Learner learn(
+      model, opt, [](const Tensor& p, const Tensor& y) { return cross_entropy(p, y); }, data);
+  if (step) learn.step = step;
   auto nan = std::make_shared<TerminateOnNaN>();
   std::ostringstream msg;
   nan->out = &msg;
-  learn.fit(kEpochs, {on_gpu(), nan});
+  // Snapshot the weights after the last good step.
+  struct Keep : Callback {
+    int64_t upto, seen = 0;
+    std::vector<Tensor> weights;
+    explicit Keep(int64_t u) : upto(u) {}
+    int order() const override { return 150; }
+    void after_batch(Learner& l) override {
+      if (!l.training || ++seen != upto) return;
+      NoGrad off;
+      weights.clear();
+      for (const Tensor& p : l.model->parameters()) weights.push_back(p.detach().to(Device::cpu()));
+    }
+  };
+  auto keep = std::make_shared<Keep>(bad - 1);
+  learn.fit(kEpochs, {on_gpu(), std::make_shared<PoisonBatch>(bad), nan, keep});
   CHECK(nan->stopped);
   CHECK(learn.epoch == 0);  // stopped in the first epoch, at its training phase's end
   CHECK(has(msg.str(), "at epoch 1, the end of the phase (training)"));
+  // The guarded steps skipped the bad batch and every one after it.
+  REQUIRE(keep->weights.size() == learn.model->parameters().size());
+  const auto ps = learn.model->parameters();
+  for (size_t i = 0; i < ps.size(); ++i)
+    CHECK(test::same_bits(ps[i].detach().to(Device::cpu()), keep->weights[i]));
 }
 
 // --- tg::cuda::Graph directly -------------------------------------------------------------------
