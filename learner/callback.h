@@ -39,7 +39,6 @@ enum class GraphMode {
   // Cannot run with a captured step: a fit with CudaGraphStep refuses to start, naming it.
   refuse,
 };
-const char* graph_mode_name(GraphMode m);
 
 class Callback {
  public:

@@ -33,18 +33,6 @@ const char* context_name(RunContext c) {
   return "unknown";
 }
 
-const char* graph_mode_name(GraphMode m) {
-  switch (m) {
-    case GraphMode::host:
-      return "host";
-    case GraphMode::record:
-      return "record";
-    case GraphMode::refuse:
-      return "refuse";
-  }
-  return "unknown";
-}
-
 std::string Callback::name() const {
   return type_name(typeid(*this));
 }
