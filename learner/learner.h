@@ -2,10 +2,12 @@
 // watch and steer every step (the fastai Learner, in C++).
 //
 //   auto model = tg::nn::mlp({784, 50, 10}, gen);
-//   auto opt = std::make_shared<tg::optim::SGD>(model->parameters(), tg::optim::SGDOptions{.lr =
-//   0.5}); tg::Learner learn(model, opt, tg::cross_entropy, data, {.metrics =
-//   {tg::accuracy_metric()}}); learn.fit(3, {std::make_shared<tg::AvgStats>()});   // callbacks for
-//   this fit only
+//   auto opt = std::make_shared<Sgd>(model->parameters(), SgdOptions{.lr = 0.5});  // tg::optim
+//   tg::Learner learn(model, opt, tg::cross_entropy, data, {.metrics = {tg::accuracy_metric()}});
+//   learn.fit(3, {std::make_shared<tg::AvgStats>()});  // callbacks for this fit only
+//
+// The Learner works with any tg::optim::Optimizer and never names a concrete one; the body of
+// a training batch is learn.step (step.h), the running figures are learn.tally (tally.h).
 //
 // The state is public and plain: callbacks read and write it (see callback.h). The event order
 // and the cancel rules are in events.h; callbacks passed to fit() are removed when it ends,
