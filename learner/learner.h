@@ -2,7 +2,7 @@
 // watch and steer every step (the fastai Learner, in C++).
 //
 //   auto model = tg::nn::mlp({784, 50, 10}, gen);
-//   auto opt = std::make_shared<Sgd>(model->parameters(), SgdOptions{.lr = 0.5});  // tg::optim
+//   auto opt = std::make_shared<SGD>(model->parameters(), SGDOptions{.lr = 0.5});  // of tg::optim
 //   tg::Learner learn(model, opt, tg::cross_entropy, data, {.metrics = {tg::accuracy_metric()}});
 //   learn.fit(3, {std::make_shared<tg::AvgStats>()});  // callbacks for this fit only
 //
