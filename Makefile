@@ -8,6 +8,12 @@ PRESET ?= release
 BUILD  ?= build
 JOBS   ?= $(shell nproc)
 CMAKE_ARGS ?=
+# A folder of header-only dependencies staged by scripts/stage-deps.sh (machines without network).
+TG_DEPS_PREFIX ?=
+export TG_DEPS_PREFIX
+ifneq ($(TG_DEPS_PREFIX),)
+CMAKE_ARGS += -DCMAKE_PREFIX_PATH=$(abspath $(TG_DEPS_PREFIX))
+endif
 BENCH_ARGS ?=
 ARGS ?=
 DATA_DIR ?= data/mnist

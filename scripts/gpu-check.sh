@@ -17,7 +17,8 @@
 #     train-cpu memcheck racecheck bench-gemm-cuda ctest-all
 #   The order is by priority: when the time budget runs out, the last steps are skipped.
 # Run from anywhere; it works in the repository root. MNIST must be in data/mnist (git-ignored:
-# carry it to the GPU machine). Environment:
+# carry it to the GPU machine), and so must build-deps/ (scripts/stage-deps.sh: nlohmann-json
+# and CLI11, which the GPU machine lacks and cannot download). Environment:
 #   GPU_CHECK_BUDGET  seconds for the whole run (default 540, under a 10-minute command limit);
 #                     each step gets at most what is left, and a step that finds under 15 s left
 #                     is skipped
@@ -32,7 +33,7 @@ if [[ ${1:-} == --bundle ]]; then
   shift
 fi
 if [[ $# -lt 1 || $1 == -h || $1 == --help ]]; then
-  sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
   [[ $# -lt 1 ]] && exit 1 || exit 0
 fi
 outdir=$1
@@ -242,7 +243,14 @@ sanitize() {
 echo "gpu-check: logs in $logdir, summary in $summary, budget ${budget}s"
 run_step nvidia-smi 30 gpu_info
 run_step env 60 env_info
+# Header-only dependencies staged by scripts/stage-deps.sh (the GPU machine has no network).
+deps_args=()
+if [[ -d $root/build-deps ]]; then
+  export TG_DEPS_PREFIX=$root/build-deps
+  deps_args=(-DCMAKE_PREFIX_PATH="$root/build-deps")
+fi
 run_step configure 120 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTG_NATIVE=ON \
+  "${deps_args[@]}" \
   -DTG_CUDA=ON
 # -k 0: a target that fails to compile does not stop the others (the trainer, the benchmarks).
 run_step build 330 cmake --build "$build" -j "$ncpu" -- -k 0

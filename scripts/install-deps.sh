@@ -14,7 +14,11 @@ want_bench=0
 
 missing=()
 optional=()
-have_header() { [[ -f /usr/include/$1 || -f /usr/local/include/$1 ]]; }
+# TG_DEPS_PREFIX: a folder staged by scripts/stage-deps.sh, for a machine without network.
+have_header() {
+  [[ -f /usr/include/$1 || -f /usr/local/include/$1 ||
+    (-n ${TG_DEPS_PREFIX:-} && -f ${TG_DEPS_PREFIX:-}/include/$1) ]]
+}
 have_cmake_pkg() {
   local d
   for d in /usr/lib/cmake /usr/lib/x86_64-linux-gnu/cmake /usr/lib/aarch64-linux-gnu/cmake \
