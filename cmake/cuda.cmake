@@ -49,6 +49,20 @@ else()
   message(STATUS "tapegrad: CUDA backend OFF (TG_CUDA=${TG_CUDA})")
 endif()
 
+# How the backend is packaged, and why. Everything that calls the CUDA runtime (kernels/cuda:
+# the kernels, runtime.cpp, memory.cpp) is one shared library, libtg_cuda.so, which links the
+# runtime statically (CUDA::cudart_static) and dlopens cuBLAS (kernels/cuda/cublas_api.h); the
+# layers stay static and call it through plain C++ functions. So a program built against an
+# installed tapegrad links only our libraries: it needs neither the CUDA toolkit nor its headers
+# (no find_dependency(CUDAToolkit), no CUDA include path in the installed headers), and runs on a
+# machine with no driver (tg::cuda::is_available() is false), while on a GPU it gets the backend.
+# Chosen over dlopen'ing libcudart (kernel launches and fat-binary registration go through the
+# runtime's private entry points, which a shim would have to mirror per CUDA release) and over
+# shipping static archives that need cudart at the consumer's link; it is what NCCL does. The
+# library exports only tg:: symbols (tg_cuda.map), so its copy of the runtime never interposes
+# on a CUDA consumer's own libcudart; device pointers and streams still pass between the two
+# (both use the device's primary context).
+#
 # Flags for our own CUDA sources: warnings from the host compiler, line info for
 # compute-sanitizer and profilers (no effect on the generated code's speed).
 function(tg_cuda_flags target)
@@ -56,4 +70,10 @@ function(tg_cuda_flags target)
     target_compile_options(${target} PRIVATE
       $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall -lineinfo --expt-relaxed-constexpr>)
   endif()
+endfunction()
+
+# tg_cuda_headers(target): the CUDA headers for a target of ours that includes kernels/cuda/*.h
+# (for their types) without linking the runtime. Private and build-tree only: never exported.
+function(tg_cuda_headers target)
+  target_include_directories(${target} SYSTEM PRIVATE ${CUDAToolkit_INCLUDE_DIRS})
 endfunction()

@@ -1,7 +1,9 @@
 // tg::cuda (cuda.h, cuda_graph.h) and the CUDA allocator. With the backend: the caching
 // allocator is a BlockPool over cudaMalloc/cudaFree per device, copies go through
-// cudaMemcpyAsync on the current stream, and a Graph wraps stream capture. Without it: the
-// same functions answer "no CUDA" so that callers need no #ifdef.
+// cudaMemcpyAsync on the current stream, and a Graph wraps stream capture, all through
+// kernels/cuda/memory.h (this file calls no CUDA runtime function itself, so the static
+// tg_tensor needs no CUDA library to link). Without it: the same functions answer "no CUDA" so
+// that callers need no #ifdef.
 #include "tensor/cuda.h"
 
 #include <array>
@@ -12,6 +14,7 @@
 #include "tensor/storage.h"
 
 #if TG_WITH_CUDA
+#include "kernels/cuda/memory.h"
 #include "kernels/cuda/runtime.h"
 #include "tensor/block_pool.h"
 #endif
@@ -28,12 +31,9 @@ namespace kc = kernels::cuda;
 class DeviceGuard {
  public:
   explicit DeviceGuard(int index) : prev_(kc::current_device()) {
-    if (index != prev_) TG_CUDA_CHECK(cudaSetDevice(index));
+    if (index != prev_) kc::set_device(index);
   }
-  ~DeviceGuard() {
-    int now = 0;
-    if (cudaGetDevice(&now) == cudaSuccess && now != prev_) cudaSetDevice(prev_);
-  }
+  ~DeviceGuard() { kc::restore_device(prev_); }
 
  private:
   int prev_;
@@ -41,17 +41,8 @@ class DeviceGuard {
 
 class CudaDriver final : public BlockPool::Driver {
  public:
-  void* alloc(size_t bytes) override {
-    void* p = nullptr;
-    const cudaError_t e = cudaMalloc(&p, bytes);
-    if (e == cudaErrorMemoryAllocation) {
-      (void)cudaGetLastError();  // out of memory is not sticky: clear it and report nullptr
-      return nullptr;
-    }
-    TG_CUDA_CHECK(e);
-    return p;
-  }
-  void free(void* p) override { TG_CUDA_CHECK(cudaFree(p)); }
+  void* alloc(size_t bytes) override { return kc::device_alloc(bytes); }
+  void free(void* p) override { kc::device_free(p); }
 };
 
 class CudaAllocator final : public Allocator {
@@ -63,13 +54,12 @@ class CudaAllocator final : public Allocator {
     const auto stream = reinterpret_cast<BlockPool::Stream>(kc::current_stream());
     void* p = pool_.allocate(bytes, stream);
     if (!p) {
-      size_t free_b = 0, total_b = 0;
-      (void)cudaMemGetInfo(&free_b, &total_b);
+      const kc::MemoryInfo mem = kc::memory_info();
       const PoolStats st = pool_.stats();
       TG_FAIL("cuda_allocator", "out of memory on cuda:", index_, ": tried to allocate ", bytes,
-              " bytes (", BlockPool::size_class(bytes), " with rounding); the device has ", free_b,
-              " bytes free of ", total_b, "; this process holds ", st.reserved, " bytes (",
-              st.allocated, " in live tensors)");
+              " bytes (", BlockPool::size_class(bytes), " with rounding); the device has ",
+              mem.free, " bytes free of ", mem.total, "; this process holds ", st.reserved,
+              " bytes (", st.allocated, " in live tensors)");
     }
     return p;
   }
@@ -81,19 +71,7 @@ class CudaAllocator final : public Allocator {
   void copy_bytes(void* dst, const void* src, size_t bytes) override {
     if (!bytes) return;
     DeviceGuard guard(index_);
-    cudaPointerAttributes attr{};
-    TG_CUDA_CHECK(cudaPointerGetAttributes(&attr, dst));
-    const bool to_host = attr.type != cudaMemoryTypeDevice && attr.type != cudaMemoryTypeManaged;
-    cudaStream_t s = kc::current_stream();
-    if (to_host) {
-      TG_CHECK(!kc::is_capturing(), "Tensor::to",
-               "a copy to the CPU waits for the GPU and cannot happen during CUDA Graph capture");
-    }
-    TG_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, s));
-    if (to_host) {
-      TG_CUDA_CHECK(cudaStreamSynchronize(s));
-      kc::raise_device_error();
-    }
+    kc::copy_bytes("Tensor::to", dst, src, bytes);
   }
 
   BlockPool& pool() { return pool_; }
@@ -176,9 +154,7 @@ Graph::Graph() : impl_(std::make_unique<Impl>()) {
 }
 
 Graph::~Graph() {
-  if (impl_->exec) cudaGraphExecDestroy(impl_->exec);
-  if (impl_->graph) cudaGraphDestroy(impl_->graph);
-  if (impl_->last_stream) cudaStreamSynchronize(impl_->last_stream);  // queued replays first
+  kc::destroy_graph(impl_->graph, impl_->exec, impl_->last_stream);  // queued replays first
   release_pool();
 }
 
@@ -197,40 +173,35 @@ void Graph::capture(const std::function<void()>& f) {
   cudaStream_t s = kc::current_stream();
   impl_->pool_id = pool.begin_private();
   // Relaxed: the allocator may still call cudaMalloc while capturing (its private pool grows).
-  cudaError_t begin = cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed);
-  if (begin != cudaSuccess) {
+  try {
+    kc::begin_capture(s);
+  } catch (...) {
     pool.end_private();
-    kc::throw_cuda_error(begin, "cudaStreamBeginCapture", __FILE__, __LINE__);
+    throw;
   }
   try {
     f();
   } catch (...) {
-    cudaGraph_t broken = nullptr;
-    cudaStreamEndCapture(s, &broken);
-    if (broken) cudaGraphDestroy(broken);
-    (void)cudaGetLastError();
+    kc::abort_capture(s);
     pool.end_private();
     release_pool();  // nothing captured ever ran: its memory is free for anyone
     throw;
   }
-  const cudaError_t end = cudaStreamEndCapture(s, &impl_->graph);
-  pool.end_private();
-  if (end != cudaSuccess) {
-    (void)cudaGetLastError();
+  try {
+    impl_->graph = kc::end_capture("cuda::Graph::capture", s);
+  } catch (...) {
+    pool.end_private();
     release_pool();
-    TG_FAIL("cuda::Graph::capture", "capture failed: ", cudaGetErrorName(end), " (",
-            cudaGetErrorString(end),
-            "); the captured code must only queue work on the current stream (no item(), no "
-            "copies to the CPU, no synchronisation)");
+    throw;
   }
-  TG_CUDA_CHECK(cudaGraphGetNodes(impl_->graph, nullptr, &impl_->nodes));
-  TG_CUDA_CHECK(cudaGraphInstantiate(&impl_->exec, impl_->graph, 0));
+  pool.end_private();
+  impl_->exec = kc::instantiate_graph(impl_->graph, &impl_->nodes);
 }
 
 void Graph::replay() {
   TG_CHECK(impl_->exec, "cuda::Graph::replay", "nothing was captured yet");
   impl_->last_stream = kc::current_stream();
-  TG_CUDA_CHECK(cudaGraphLaunch(impl_->exec, impl_->last_stream));
+  kc::launch_graph(impl_->exec, impl_->last_stream);
 }
 
 bool Graph::captured() const {
