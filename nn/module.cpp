@@ -143,14 +143,13 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
     TG_CHECK(src.defined(), op, "'", n, "' is an undefined tensor");
     TG_CHECK(src.shape() == p.shape(), op, "size mismatch for '", n, "': the model has ",
              p.shape_str(), ", the state dict has ", src.shape_str());
-    TG_CHECK(src.dtype() == p.dtype(), op, "dtype mismatch for '", n, "': the model has ",
-             dtype_name(p.dtype()), ", the state dict has ", dtype_name(src.dtype()));
   }
   NoGrad guard;
   for (auto& [n, p] : own) {
     auto it = state.find(n);
     if (it == state.end()) continue;
-    const Tensor& src = it->second;
+    // A different dtype is converted, as PyTorch's load_state_dict copies with conversion.
+    const Tensor src = it->second.to(p.dtype());
     if (src.raw_data() == p.raw_data() && src.strides() == p.strides()) continue;  // itself
     p.copy_(src.shares_storage(p) ? src.clone() : src);
   }

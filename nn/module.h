@@ -50,7 +50,8 @@ class Module {
   // Parameters by dotted name, sharing storage with the module (detached).
   StateDict state_dict() const;
   // Copies values in. strict: the names must match exactly (missing and unexpected keys are
-  // named in the error); shapes and dtypes must always match.
+  // named in the error); shapes must always match; a tensor of another dtype is converted to
+  // the parameter's, as PyTorch's load_state_dict does.
   void load_state_dict(const StateDict& state, bool strict = true);
 
   virtual std::string name() const { return "Module"; }

@@ -1,5 +1,5 @@
 // The trainer's outputs besides the progress lines: the --plot charts (drawn with
-// learner/io/plot.h), the --summary JSON (learner/io/json.h) and the LR finder's printed summary.
+// learner/io/plot.h), the --summary JSON (base/json.h) and the LR finder's printed summary.
 #include "apps/train/report.h"
 
 #include <algorithm>
@@ -9,13 +9,16 @@
 #include <ostream>
 #include <set>
 
+#include "base/json.h"
 #include "learner/io/checkpoint.h"
-#include "learner/io/json.h"
 #include "learner/io/plot.h"
 
 namespace tg::train {
 
 namespace {
+
+// The summary keeps the order its keys are set in (documented in docs/trainer.md).
+using Json = nlohmann::ordered_json;
 
 // One figure per epoch (x = 1, 2, ...), skipping epochs that lack it.
 Series per_epoch(const std::string& key, const std::vector<std::map<std::string, double>>& epochs) {
@@ -103,29 +106,28 @@ void print_lr_find(std::ostream& out, const LRFindResult& r, bool quiet) {
 }
 
 void write_summary(const std::string& path, const Options& o, const Outcome& r) {
-  Json arch = Json::array();
-  for (int64_t v : o.arch) arch.push(v);
-  Json config = Json::object();
-  config.set("dataset", o.dataset)
-      .set("data", o.data_folder())
-      .set("arch", std::move(arch))
-      .set("epochs", o.epochs)
-      .set("bs", o.bs)
-      .set("lr", o.lr)
-      .set("momentum", o.momentum)
-      .set("wd", o.wd)
-      .set("schedule", o.schedule)
-      .set("seed", o.seed)
-      .set("device", o.device)
-      .set("limit", o.limit)
-      .set("limit_valid", o.limit_valid)
-      .set("threads", r.threads)
-      .set("resume", o.resume.empty() ? Json(nullptr) : Json(o.resume))
-      .set("save", o.save.empty() ? Json(nullptr) : Json(o.save));
+  auto or_null = [](const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); };
+  Json config = {{"dataset", o.dataset},
+                 {"data", o.data_folder()},
+                 {"arch", o.arch},
+                 {"epochs", o.epochs},
+                 {"bs", o.bs},
+                 {"lr", o.lr},
+                 {"momentum", o.momentum},
+                 {"wd", o.wd},
+                 {"schedule", o.schedule},
+                 {"seed", o.seed},
+                 {"device", o.device},
+                 {"limit", o.limit},
+                 {"limit_valid", o.limit_valid},
+                 {"threads", r.threads},
+                 {"resume", or_null(o.resume)},
+                 {"save", or_null(o.save)}};
 
   Json seconds = Json::array();
   for (const auto& e : r.epochs)
-    if (auto it = e.find("epoch_seconds"); it != e.end()) seconds.push(number_or_null(it->second));
+    if (auto it = e.find("epoch_seconds"); it != e.end())
+      seconds.push_back(number_or_null(it->second));
   // Every other figure AvgStats kept, one list each, in name order.
   std::set<std::string> keys;
   for (const auto& e : r.epochs)
@@ -136,9 +138,9 @@ void write_summary(const std::string& path, const Options& o, const Outcome& r) 
     Json list = Json::array();
     for (const auto& e : r.epochs) {
       auto it = e.find(k);
-      list.push(it == e.end() ? Json(nullptr) : number_or_null(it->second));
+      list.push_back(it == e.end() ? Json(nullptr) : number_or_null(it->second));
     }
-    history.set(k, std::move(list));
+    history[k] = std::move(list);
   }
   auto last = [&](const std::string& k) {
     if (r.epochs.empty()) return Json(nullptr);
@@ -146,22 +148,23 @@ void write_summary(const std::string& path, const Options& o, const Outcome& r) 
     return it == r.epochs.back().end() ? Json(nullptr) : number_or_null(it->second);
   };
 
-  Json doc = Json::object();
-  doc.set("test_accuracy", number_or_null(r.test_accuracy))
-      .set("test_loss", number_or_null(r.test_loss))
-      .set("train_loss", last("train_loss"))
-      .set("valid_loss", last("valid_loss"))
-      .set("valid_accuracy", last("valid_accuracy"))
-      .set("epochs_run", static_cast<int64_t>(r.epochs.size()))
-      .set("epoch_seconds", std::move(seconds))
-      .set("total_seconds", number_or_null(r.total_seconds))
-      .set("best_epoch", r.best_epoch >= 0 ? Json(r.best_epoch + 1) : Json(nullptr))
-      .set("train_examples", r.train_examples)
-      .set("test_examples", r.test_examples)
-      .set("classes", r.classes)
-      .set("config", std::move(config))
-      .set("history", std::move(history));
-  write_file_atomic(path, doc.dump(2) + "\n");
+  Json doc = {{"test_accuracy", number_or_null(r.test_accuracy)},
+              {"test_loss", number_or_null(r.test_loss)},
+              {"train_loss", last("train_loss")},
+              {"valid_loss", last("valid_loss")},
+              {"valid_accuracy", last("valid_accuracy")},
+              {"epochs_run", r.epochs.size()},
+              {"epoch_seconds", std::move(seconds)},
+              {"total_seconds", number_or_null(r.total_seconds)},
+              {"best_epoch", r.best_epoch >= 0 ? Json(r.best_epoch + 1) : Json(nullptr)},
+              {"train_examples", r.train_examples},
+              {"test_examples", r.test_examples},
+              {"classes", r.classes},
+              {"config", std::move(config)},
+              {"history", std::move(history)}};
+  // Numbers went through number_or_null, so dump_json's refusal of NaN never fires here; it
+  // guards against a figure added later without it.
+  write_file_atomic(path, dump_json(doc, "--summary '" + path + "'", 2) + "\n");
 }
 
 }  // namespace tg::train

@@ -1,191 +1,162 @@
-// Json: what the reader accepts and refuses (with the byte offset of the problem), exact
-// integers, escapes and UTF-8, and what the writer produces, byte for byte.
+// base/json.h: the strictness parse_json adds to nlohmann (duplicate keys at any depth, a depth
+// limit that defuses "[[[[..." bombs), what nlohmann already refuses and how the error names
+// the text and the byte, the typed readers' refusals of sizes that do not fit, and the writer's
+// refusal of NaN and infinity with deterministic, byte-for-byte output.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <limits>
 #include <string>
 
-#include "learner/io/json.h"
+#include "base/json.h"
 #include "test_util.h"
 
-using tg::Json;
+using nlohmann::json;
+using nlohmann::ordered_json;
 using tg::test::error_of;
 using tg::test::has;
 
 namespace {
-std::string parse_error(const std::string& text) {
-  return error_of([&] { Json::parse(text); });
+std::string parse_error(const std::string& text, int max_depth = tg::kJsonMaxDepth) {
+  return error_of([&] { tg::parse_json(text, "hdr.json", max_depth); });
 }
 }  // namespace
 
-TEST_CASE("json: scalars parse to the right types and values") {
-  CHECK(Json::parse("null").is_null());
-  CHECK(Json::parse(" true ").as_bool() == true);
-  CHECK(Json::parse("\n\tfalse\r").as_bool() == false);
-  CHECK(Json::parse("\"hi\"").as_string() == "hi");
-  CHECK(Json::parse("42").as_int() == 42);
-  CHECK(Json::parse("42").is_int());
-  CHECK(Json::parse("2.5").as_number() == 2.5);
-  CHECK_FALSE(Json::parse("2.5").is_int());
+TEST_CASE("json: parse_json reads values with nlohmann's types") {
+  json j = tg::parse_json(R"( {"a": [1, -2, 2.5, "s", true, null], "b": {}} )", "t");
+  CHECK(j["a"][0].is_number_unsigned());
+  CHECK(j["a"][1].is_number_integer());
+  CHECK(j["a"][2].is_number_float());
+  CHECK(j["a"][3] == "s");
+  CHECK(j["a"][5].is_null());
+  CHECK(j["b"].is_object());
+  CHECK(tg::parse_json("\"\\u00e9\\ud83d\\ude00\"", "t") == "\xc3\xa9\xf0\x9f\x98\x80");
+  CHECK(tg::parse_json("18446744073709551615", "t").get<uint64_t>() == UINT64_MAX);
 }
 
-TEST_CASE("json: integers are exact int64, beyond that they become doubles") {
-  CHECK(Json::parse("9007199254740993").as_int() == 9007199254740993LL);  // 2^53 + 1
-  CHECK(Json::parse("9223372036854775807").as_int() == std::numeric_limits<int64_t>::max());
-  CHECK(Json::parse("-9223372036854775808").as_int() == std::numeric_limits<int64_t>::min());
-  Json big = Json::parse("9223372036854775808");  // 2^63: no int64, a double
-  CHECK_FALSE(big.is_int());
-  CHECK(big.as_number() == 9223372036854775808.0);
-  CHECK(has(error_of([&] { big.as_int(); }), "expected an integer"));
-  CHECK(Json::parse("-0").as_int() == 0);
-  CHECK(Json::parse("1e3").as_int() == 1000);  // an integral double is accepted by as_int
-  CHECK(has(error_of([] { Json::parse("2.5").as_int(); }), "Json: expected an integer, got 2.5"));
-  CHECK(Json::parse("9007199254740993").dump() == "9007199254740993");
+TEST_CASE("json: duplicate keys are refused at any depth, naming the key and the byte") {
+  // nlohmann alone keeps the last value; a header read two ways is a security hole.
+  CHECK(json::parse(R"({"a":1,"a":2})")["a"] == 2);
+  CHECK(has(parse_error(R"({"a":1,"b":2,"a":3})"),
+            "hdr.json: invalid JSON at byte 15: duplicate key \"a\""));
+  CHECK(has(parse_error(R"({"w":{"dtype":"F32","shape":[1],"dtype":"I64"}})"),
+            "duplicate key \"dtype\""));
+  CHECK(has(parse_error(R"([{"x":[{"k":1,"k":1}]}])"), "duplicate key \"k\""));
+  // The same key in two different objects is fine.
+  CHECK(tg::parse_json(R"({"a":{"k":1},"b":{"k":2}})", "t")["b"]["k"] == 2);
 }
 
-TEST_CASE("json: negatives, fractions and exponents") {
-  CHECK(Json::parse("-17").as_int() == -17);
-  CHECK(Json::parse("-0.5").as_number() == -0.5);
-  CHECK(Json::parse("1E+2").as_number() == 100.0);
-  CHECK(Json::parse("1e-2").as_number() == 0.01);
-  CHECK(Json::parse("-2.5e-3").as_number() == -0.0025);
-  CHECK(Json::parse("0.1").as_number() == 0.1);
-  CHECK(Json::parse("1.7976931348623157e308").as_number() == std::numeric_limits<double>::max());
-  CHECK(has(parse_error("1e999"), "out of the range of a double"));
+TEST_CASE("json: nesting deeper than max_depth is refused without deep recursion") {
+  std::string ok = std::string(128, '[') + std::string(128, ']');
+  CHECK(tg::parse_json(ok, "t").is_array());
+  std::string deep = std::string(129, '[') + std::string(129, ']');
+  CHECK(has(parse_error(deep), "hdr.json: invalid JSON at byte 128: nesting deeper than 128"));
+  std::string bomb(100'000, '[');  // a 100 kB bomb must not overflow the stack
+  CHECK(has(parse_error(bomb), "nesting deeper than 128 levels"));
+  std::string obj_bomb;
+  for (int i = 0; i < 20'000; ++i) obj_bomb += "{\"a\":";
+  CHECK(has(parse_error(obj_bomb), "nesting deeper than 128 levels"));
+  CHECK(has(parse_error(R"({"a":{"b":1}})", 1), "at byte 5: nesting deeper than 1 levels"));
+  CHECK(tg::parse_json(R"({"a":1})", "t", 1)["a"] == 1);
+  CHECK(has(parse_error("1", 0), "max_depth must be at least 1"));
 }
 
-TEST_CASE("json: malformed numbers are refused") {
-  for (const char* bad : {"01", "-01", "1.", ".5", "-", "+1", "1e", "1e+", "0x10", "NaN",
-                          "Infinity", "-Infinity", "1.5.2", "--1"}) {
+TEST_CASE("json: what RFC 8259 does not allow is refused, with the byte offset") {
+  CHECK(has(parse_error("NaN"), "hdr.json: invalid JSON at byte 0:"));
+  CHECK(has(parse_error("[Infinity]"), "invalid JSON at byte 1:"));
+  CHECK(has(parse_error("[-Infinity]"), "invalid JSON at byte"));
+  CHECK(has(parse_error("// c\n1"), "invalid JSON at byte 0:"));
+  CHECK(has(parse_error("/* c */ 1"), "invalid JSON at byte 0:"));
+  CHECK(has(parse_error("[1,]"), "invalid JSON at byte 3: line 1, column 4: syntax error"));
+  CHECK(has(parse_error(R"({"a":1,})"), "invalid JSON at byte 7:"));
+  CHECK(has(parse_error("01"), "invalid JSON at byte 1:"));
+  CHECK(has(parse_error("[1] x"), "expected end of input"));
+  // nlohmann alone stops at a NUL as if the text ended there.
+  CHECK(json::parse(std::string("[1]\0x", 5)) == json::array({1}));
+  CHECK(has(parse_error(std::string("[1]\0x", 5)), "invalid JSON at byte 3: a NUL byte"));
+  CHECK(has(parse_error(std::string("\"a\0\"", 4)), "invalid JSON at byte 2: a NUL byte"));
+  CHECK(has(parse_error("\"a\nb\""), "control character"));
+  CHECK(has(parse_error("{'a':1}"), "invalid JSON at byte 1:"));
+  CHECK(has(parse_error("1e400"), "number overflow"));
+  for (const char* bad : {"1.", ".5", "-", "+1", "1e", "0x10", "--1", "tru", "nul"}) {
     CAPTURE(bad);
-    CHECK(has(parse_error(bad), "Json.parse: at byte"));
+    CHECK(has(parse_error(bad), "hdr.json: invalid JSON at byte"));
   }
-  CHECK(has(parse_error("01"), "at byte 0: leading zeros"));
-  CHECK(has(parse_error("1."), "at byte 2: expected a digit"));
-  CHECK(has(parse_error("[1.5.2]"), "at byte 4: expected ']' or ','"));
 }
 
-TEST_CASE("json: string escapes are decoded and written back") {
-  Json s = Json::parse(R"("a\"b\\c\/d\b\f\n\r\t")");
-  CHECK(s.as_string() == "a\"b\\c/d\b\f\n\r\t");
-  CHECK(s.dump() == R"("a\"b\\c/d\b\f\n\r\t")");  // '/' needs no escape
-  CHECK(Json(std::string("\x01\x1f", 2)).dump() == R"("\u0001\u001f")");
-  CHECK(Json::parse(Json(std::string("\x01\x1f", 2)).dump()).as_string() == "\x01\x1f");
+TEST_CASE("json: truncated text and empty input are refused") {
+  CHECK(has(parse_error(""), "hdr.json: invalid JSON at byte 0:"));
+  CHECK(has(parse_error("   "), "unexpected end of input"));
+  CHECK(has(parse_error(R"({"a":)"), "invalid JSON at byte 5: line 1, column 6"));
+  CHECK(has(parse_error(R"({"a":1)"), "unexpected end of input"));
+  CHECK(has(parse_error("\"abc"), "invalid JSON at byte"));
+  CHECK(has(parse_error("[1, 2"), "unexpected end of input"));
 }
 
-TEST_CASE("json: unicode escapes become UTF-8, raw UTF-8 is validated") {
-  CHECK(Json::parse(R"("\u0041")").as_string() == "A");
-  CHECK(Json::parse(R"("\u00e9")").as_string() == "\xc3\xa9");                // é
-  CHECK(Json::parse(R"("\u20AC")").as_string() == "\xe2\x82\xac");            // €
-  CHECK(Json::parse(R"("\ud83d\ude00")").as_string() == "\xf0\x9f\x98\x80");  // 😀
-  CHECK(Json::parse("\"\xf0\x9f\x98\x80 ok\"").as_string() == "\xf0\x9f\x98\x80 ok");
-  CHECK(Json("\xc3\xa9").dump() == "\"\xc3\xa9\"");  // written as UTF-8, not escaped
-  CHECK(has(parse_error(R"("\ud83d")"), "at byte 1: high surrogate not followed"));
-  CHECK(has(parse_error(R"("\ude00")"), "at byte 1: lone low surrogate"));
-  CHECK(has(parse_error(R"("\u12G4")"), "at byte 3: bad hex digits"));
-  CHECK(has(parse_error(R"("\u12")"), "incomplete \\u escape"));
-  CHECK(has(parse_error("\"a\xff\""), "at byte 2: invalid UTF-8"));
-  CHECK(has(parse_error("\"\xc0\xaf\""), "at byte 1: invalid UTF-8"));      // overlong '/'
-  CHECK(has(parse_error("\"\xed\xa0\x80\""), "at byte 1: invalid UTF-8"));  // raw surrogate
+TEST_CASE("json: invalid UTF-8 and lone surrogates are refused") {
+  CHECK(has(parse_error("\"a\xff\""), "invalid JSON at byte 2:"));
+  CHECK(has(parse_error("\"a\xff\""), "ill-formed UTF-8"));
+  CHECK(has(parse_error("\"\xc0\xaf\""), "ill-formed UTF-8"));      // overlong '/'
+  CHECK(has(parse_error("\"\xed\xa0\x80\""), "ill-formed UTF-8"));  // a raw surrogate
+  CHECK(has(parse_error("\"\xf0\x9f\x98\""), "ill-formed UTF-8"));  // cut short
+  CHECK(has(parse_error(R"({"\ud83d":1})"), "surrogate"));
+  CHECK(has(parse_error(R"("\ude00")"), "surrogate"));
+  CHECK(json::parse("\xef\xbb\xbf{}").is_object());  // nlohmann alone skips a BOM
+  CHECK(has(parse_error("\xef\xbb\xbf{}"), "invalid JSON at byte 0: a byte order mark"));
 }
 
-TEST_CASE("json: dump compact and indented, byte for byte") {
-  Json j = Json::object();
-  j.set("name", "mlp").set("sizes", Json::array().push(4).push(8).push(3));
-  j.set("lr", 0.1).set("nesterov", false).set("extra", nullptr);
-  j.set("empty_a", Json::array()).set("empty_o", Json::object()).set("w", 3.0);
-  CHECK(j.dump() == R"({"name":"mlp","sizes":[4,8,3],"lr":0.1,"nesterov":false,"extra":null,)"
-                    R"("empty_a":[],"empty_o":{},"w":3.0})");
-  Json small = Json::object().set("a", 1).set("b", Json::array().push("x").push(Json::object()));
-  CHECK(small.dump(2) == "{\n  \"a\": 1,\n  \"b\": [\n    \"x\",\n    {}\n  ]\n}");
-  CHECK(Json(-0.0).dump() == "-0.0");
-  CHECK(Json(1e300).dump() == "1e+300");
-  CHECK(Json(0.1).dump() == "0.1");
-  CHECK(has(error_of([] { Json(std::nan("")).dump(); }), "Json.dump: cannot write nan"));
-  CHECK(has(error_of([] { Json(INFINITY).dump(); }), "JSON has no NaN/inf"));
+TEST_CASE("json: typed readers take integers that fit and name the field otherwise") {
+  json j = tg::parse_json(
+      R"([0, 9223372036854775807, 9223372036854775808, 18446744073709551615,
+          18446744073709551616, -1, -9223372036854775808, 1.5, 2.0, 1e3, 1e30, "7", null])",
+      "t");
+  auto err_u = [&](int i) { return error_of([&] { tg::json_uint64(j[i], "op", "size"); }); };
+  auto err_i = [&](int i) { return error_of([&] { tg::json_int64(j[i], "op", "size"); }); };
+  CHECK(tg::json_uint64(j[0], "op", "size") == 0);
+  CHECK(tg::json_uint64(j[3], "op", "size") == UINT64_MAX);
+  CHECK(tg::json_int64(j[1], "op", "size") == INT64_MAX);
+  CHECK(tg::json_int64(j[6], "op", "size") == INT64_MIN);
+  CHECK(tg::json_int64(j[5], "op", "size") == -1);
+  CHECK(has(err_i(2), "op: size must be an integer that fits in int64"));               // 2^63
+  CHECK(has(err_u(4), "op: size must be a non-negative integer that fits in uint64"));  // 2^64
+  CHECK(has(err_u(5), "op: size must be a non-negative integer, got -1"));
+  for (int i : {7, 8, 9, 10, 11, 12}) {  // 1.5, 2.0, 1e3, 1e30, "7", null
+    CAPTURE(i);
+    CHECK(has(err_u(i), "op: size must be a non-negative integer"));
+    CHECK(has(err_i(i), "op: size must be an integer"));
+  }
+  CHECK(has(err_u(10), "got 1e+30"));
+  CHECK(tg::json_string(j[11], "op", "name") == "7");
+  CHECK(has(error_of([&] { tg::json_string(j[0], "op", "name"); }), "op: name must be a string"));
+  CHECK(tg::json_array(j, "op", "list").size() == 13);
+  CHECK(has(error_of([&] { tg::json_array(j[11], "op", "list"); }),
+            "op: list must be an array, got \"7\""));
+  CHECK(has(error_of([&] { tg::json_object(j, "op", "hdr"); }), "op: hdr must be an object"));
+  json long_array(std::vector<int>(1000, 1));
+  CHECK(error_of([&] { tg::json_object(long_array, "op", "x"); }).size() < 100);  // cut short
 }
 
-TEST_CASE("json: parse then dump round trips, in key order") {
-  const std::string text =
-      R"({"z":1,"a":[true,false,null,-1.5,"s",{"k":[[],{}]}],"m":{"x":1e-07,"y":-123}})";
-  Json j = Json::parse(text);
-  CHECK(j.dump() == text);
-  CHECK(Json::parse(j.dump(4)) == j);
-  CHECK(j.as_object()[0].first == "z");  // file order kept, not sorted
+TEST_CASE("json: dump_json is deterministic, byte for byte") {
+  ordered_json o = {{"z", 1}, {"a", {1.5, -2, nullptr}}, {"m", {{"k", "v"}}}, {"w", 3.0}};
+  CHECK(tg::dump_json(o, "t") == R"({"z":1,"a":[1.5,-2,null],"m":{"k":"v"},"w":3.0})");
+  CHECK(tg::dump_json(o, "t", 2) ==
+        "{\n  \"z\": 1,\n  \"a\": [\n    1.5,\n    -2,\n    null\n  ],\n  \"m\": {\n    \"k\": "
+        "\"v\"\n  },\n  \"w\": 3.0\n}");
+  json sorted = {{"z", 1}, {"a", 2}};  // nlohmann::json sorts its keys
+  CHECK(tg::dump_json(sorted, "t") == R"({"a":2,"z":1})");
   for (double d : {0.1, 1.0 / 3, -2.5e-300, 6.02214076e23, 123456789.125}) {
     CAPTURE(d);
-    CHECK(Json::parse(Json(d).dump()).as_number() == d);  // shortest round-trip form
+    CHECK(tg::parse_json(tg::dump_json(json(d), "t"), "t").get<double>() == d);
   }
 }
 
-TEST_CASE("json: syntax errors name the byte offset") {
-  CHECK(has(parse_error("{\"a\": 1} x"), "at byte 9: unexpected 'x' after the value"));
-  CHECK(has(parse_error("[1, 2]]"), "at byte 6: unexpected ']'"));
-  CHECK(has(parse_error("\"abc"), "at byte 0: unterminated string"));
-  CHECK(has(parse_error("[\"ab\\"), "at byte 1: unterminated string"));
-  CHECK(has(parse_error("\"a\\qb\""), "at byte 2: bad escape '\\q'"));
-  CHECK(has(parse_error("\"a\nb\""), "at byte 2: raw control character 0x0a"));
-  CHECK(has(parse_error("{\"a\" 1}"), "at byte 5: expected ':' after an object key, found '1'"));
-  CHECK(has(parse_error("[1,]"), "at byte 3: expected a value, found ']'"));
-  CHECK(has(parse_error("{\"a\":1,}"), "at byte 7: expected a string key, found '}'"));
-  CHECK(has(parse_error("{1:2}"), "at byte 1: expected a string key"));
-  CHECK(has(parse_error(""), "at byte 0: expected a value, found the end of the input"));
-  CHECK(has(parse_error("  "), "at byte 2: expected a value"));
-  CHECK(has(parse_error("[1 2]"), "at byte 3: expected ']' or ','"));
-  CHECK(has(parse_error("tru"), "at byte 0: expected a value"));
-  CHECK(has(parse_error("// c\n1"), "at byte 0: expected a value, found '/'"));
-  CHECK(has(parse_error(std::string("1\0", 2)), "at byte 1: unexpected byte 0x00"));
-}
-
-TEST_CASE("json: nesting deeper than the limit is refused") {
-  std::string ok = std::string(128, '[') + std::string(128, ']');
-  CHECK(Json::parse(ok).is_array());
-  std::string deep = std::string(129, '[') + std::string(129, ']');
-  CHECK(has(parse_error(deep), "at byte 128: nesting deeper than 128 levels"));
-  std::string hostile(1'000'000, '[');  // must not overflow the stack
-  CHECK(has(parse_error(hostile), "nesting deeper than"));
-  CHECK(has(error_of([] { Json::parse(R"({"a":{"b":1}})", 1); }), "at byte 5: nesting deeper"));
-  CHECK(Json::parse(R"({"a":1})", 1).at("a").as_int() == 1);
-}
-
-TEST_CASE("json: duplicate keys are an error, not last-one-wins") {
-  CHECK(has(parse_error(R"({"a":1,"b":2,"a":3})"), "at byte 13: duplicate key \"a\""));
-  CHECK(has(error_of([] { Json(Json::Object{{"k", 1}, {"k", 2}}); }), "duplicate key \"k\""));
-  Json j = Json::object().set("k", 1).set("k", 2);  // set() replaces in place
-  CHECK(j.size() == 1);
-  CHECK(j.at("k").as_int() == 2);
-}
-
-TEST_CASE("json: accessors throw on type mismatch and missing keys") {
-  Json j = Json::parse(R"({"s":"x","n":1,"a":[1,2]})");
-  CHECK(has(error_of([&] { j.at("s").as_number(); }), "Json: expected number, got string"));
-  CHECK(has(error_of([&] { j.at("n").as_string(); }), "expected string, got number"));
-  CHECK(has(error_of([&] { j.as_array(); }), "expected array, got object"));
-  CHECK(has(error_of([&] { j.at("a").as_object(); }), "expected object, got array"));
-  CHECK(has(error_of([&] { j.at("a").as_bool(); }), "expected boolean, got array"));
-  CHECK(has(error_of([&] { j.at("missing"); }), "no key \"missing\""));
-  CHECK(has(error_of([&] { j.at("a").at(2); }), "index 2 is out of range for an array of 2"));
-  CHECK(has(error_of([&] { j.at("n").size(); }), "size() needs an array or object"));
-  CHECK(has(error_of([&] { Json(1).set("k", 1); }), "expected object, got number"));
-  CHECK(has(error_of([&] { Json().push(1); }), "expected array, got null"));
-  CHECK(j.contains("s"));
-  CHECK_FALSE(j.contains("S"));
-  CHECK(j.at("a").at(1).as_int() == 2);
-}
-
-TEST_CASE("json: builders accept the C++ types a caller has at hand") {
-  int i = 7;
-  int64_t big = int64_t{1} << 60;
-  size_t u = 5;
-  std::string str = "s";
-  Json j = Json::object().set("i", i).set("big", big).set("u", u).set("f", 1.5f);
-  j.set("str", str).set("sv", std::string_view("v")).set("b", true).set("c", "lit");
-  CHECK(j.dump() ==
-        R"({"i":7,"big":1152921504606846976,"u":5,"f":1.5,"str":"s","sv":"v","b":true,"c":"lit"})");
-  CHECK(j.at("big").as_int() == big);
-  CHECK(j.at("b").is_bool());    // not converted to a number
-  CHECK(j.at("c").is_string());  // not converted to bool
-  Json::Object o{{"x", 1}, {"y", Json::Array{1, "two", nullptr}}};
-  CHECK(Json(o).dump() == R"({"x":1,"y":[1,"two",null]})");
+TEST_CASE("json: dump_json refuses NaN and infinity, naming where they are") {
+  // nlohmann alone writes null, which reads back as something else.
+  CHECK(json(std::nan("")).dump() == "null");
+  ordered_json o = {{"history", {{"loss", {0.5, 0.25, std::nan("")}}}}};
+  CHECK(has(error_of([&] { tg::dump_json(o, "summary.json"); }),
+            "summary.json: the value at /history/loss/2 is not finite"));
+  CHECK(has(error_of([] { tg::dump_json(json(INFINITY), "t"); }), "t: the value at / is not"));
+  CHECK(has(error_of([] { tg::dump_json(json({1.0, -INFINITY}), "t"); }), "at /1 is not finite"));
+  CHECK(has(error_of([] { tg::dump_json(json("a\xff"), "t"); }), "t: cannot write JSON"));
 }
