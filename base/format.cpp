@@ -45,4 +45,11 @@ std::string sig(double v, int digits) {
   return printf_double("%.*g", digits < 1 ? 1 : digits > 40 ? 40 : digits, v);
 }
 
+std::string plural(long long n, const std::string& noun) {
+  if (n == 1) return "1 " + noun;
+  auto ends = [&](const char* e) { return noun.ends_with(e); };
+  const bool es = ends("s") || ends("x") || ends("ch") || ends("sh");  // batch -> batches
+  return std::to_string(n) + " " + noun + (es ? "es" : "s");
+}
+
 }  // namespace tg

@@ -4,6 +4,7 @@
 //   tg::num(1e-7)         -> "1e-07"
 //   tg::fixed(0.98375, 4) -> "0.9838"  printf's %.4f
 //   tg::sig(0.000123, 3)  -> "0.000123" printf's %.3g
+//   tg::plural(1, "epoch") -> "1 epoch"; tg::plural(2, "epoch") -> "2 epochs"
 //
 // Not-a-number is "nan" whatever its sign bit (printf writes "-nan" for some NaNs, which reads
 // as if the sign meant something); infinities are "inf" and "-inf".
@@ -16,5 +17,8 @@ namespace tg {
 std::string num(double v);
 std::string fixed(double v, int digits);
 std::string sig(double v, int digits);
+// A count and its noun: plural(1, "epoch") -> "1 epoch", plural(3, "epoch") -> "3 epochs",
+// plural(2, "batch") -> "2 batches" (English's -es after s, x, ch, sh).
+std::string plural(long long n, const std::string& noun);
 
 }  // namespace tg

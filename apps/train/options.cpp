@@ -190,6 +190,11 @@ const std::vector<Flag>& flags() {
        "write the best epoch's model and optimizer (by valid_accuracy), safetensors",
        [](const Options& o) { return or_none(o.save); },
        [](Options& o, const std::string&, std::string_view v) { o.save = v; }, nullptr},
+      {"--export", "PATH",
+       "write the final model's state dict alone (PyTorch's names, float32, safetensors), for "
+       "model.load_state_dict(safetensors.torch.load_file(PATH)) in PyTorch",
+       [](const Options& o) { return or_none(o.export_path); },
+       [](Options& o, const std::string&, std::string_view v) { o.export_path = v; }, nullptr},
       {"--resume", "PATH", "load model and optimizer state from a --save checkpoint first",
        [](const Options& o) { return or_none(o.resume); },
        [](Options& o, const std::string&, std::string_view v) { o.resume = v; }, nullptr},

@@ -38,6 +38,7 @@ struct Options {
   std::string resume;                          // --resume PATH
   std::string log_csv;                         // --log-csv PATH
   std::string plot;                            // --plot PATH.svg
+  std::string export_path;                     // --export PATH.safetensors
   std::string summary;                         // --summary PATH.json
   bool lr_find = false;                        // --lr-find
   int64_t limit = 0;                           // --limit N; 0: all training examples

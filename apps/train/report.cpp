@@ -1,6 +1,7 @@
 // The trainer's outputs besides the progress lines: the --plot charts (drawn with
 // learner/io/plot.h), the --summary JSON (base/json.h) and the LR finder's printed summary.
 #include "apps/train/report.h"
+#include "base/format.h"
 
 #include <algorithm>
 #include <cmath>
@@ -89,8 +90,8 @@ void write_lr_plot(const std::string& path, const LRFindResult& r) {
 void print_lr_find(std::ostream& out, const LRFindResult& r, bool quiet) {
   if (!quiet) {
     const size_t n = r.lrs.size();
-    out << "lr_find: " << n << " batches, lr " << fmt("%.3g", n ? r.lrs.front() : 0) << " .. "
-        << fmt("%.3g", n ? r.lrs.back() : 0) << "\n";
+    out << "lr_find: ran " << plural(n, "batch") << ", lr " << fmt("%.3g", n ? r.lrs.front() : 0)
+        << " .. " << fmt("%.3g", n ? r.lrs.back() : 0) << "\n";
     out << "  lr          loss      smoothed\n";
     const size_t step = std::max<size_t>(1, n / 12);
     for (size_t i = 0; i < n; i += step)
@@ -101,7 +102,8 @@ void print_lr_find(std::ostream& out, const LRFindResult& r, bool quiet) {
     out << "suggested_lr " << fmt("%.3g", r.suggested_lr)
         << "  (where the smoothed loss falls fastest)\n";
   } else {
-    out << "suggested_lr " << fmt("%.3g", r.suggested_lr) << "\n";
+    out << "suggested_lr " << fmt("%.3g", r.suggested_lr) << "  (" << plural(r.lrs.size(), "batch")
+        << ")\n";
   }
 }
 

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <ostream>
 #include <sstream>
@@ -24,6 +25,7 @@
 
 #include "apps/train/report.h"
 #include "autograd/functions.h"
+#include "base/format.h"
 #include "learner/callbacks/callbacks.h"
 #include "learner/callbacks/device.h"
 #include "learner/data/datasets.h"
@@ -40,6 +42,8 @@ namespace tg::train {
 namespace {
 
 namespace fs = std::filesystem;
+
+constexpr int64_t kLrFindBatches = 100;  // the LR finder's sweep, at most (it stops on divergence)
 using Clock = std::chrono::steady_clock;
 
 [[noreturn]] void fail(const std::string& what) {
@@ -151,17 +155,12 @@ Schedule momentum_cycle(double m) {
   return one_cycle_mom(m + d, m - d);
 }
 
-// Two ParamSchedulers cannot share a Learner (one callback per type): the momentum one gets its
-// own type.
-struct MomentumScheduler : ParamScheduler {
-  explicit MomentumScheduler(Schedule s) : ParamScheduler("momentum", std::move(s)) {}
-};
-
+// One ParamScheduler drives every scheduled hyper-parameter (a Learner holds one per type).
 void add_schedule(const Options& o, std::vector<std::shared_ptr<Callback>>& cbs) {
   if (o.schedule == "onecycle") {
-    cbs.push_back(std::make_shared<ParamScheduler>("lr", one_cycle_lr(o.lr)));
-    if (o.momentum > 0)
-      cbs.push_back(std::make_shared<MomentumScheduler>(momentum_cycle(o.momentum)));
+    std::map<std::string, Schedule> scheds = {{"lr", one_cycle_lr(o.lr)}};
+    if (o.momentum > 0) scheds["momentum"] = momentum_cycle(o.momentum);
+    cbs.push_back(std::make_shared<ParamScheduler>(std::move(scheds)));
   } else if (o.schedule == "cos") {
     cbs.push_back(std::make_shared<ParamScheduler>("lr", sched_cos(o.lr, o.lr / 100)));
   }
@@ -211,14 +210,15 @@ int run(const Options& o, std::ostream& out) {
         << "model  " << arch_str(o.arch) << " MLP, " << count_params(*model)
         << " parameters; SGD lr " << o.lr << " momentum " << o.momentum << " wd " << o.wd
         << ", schedule " << o.schedule << "\n"
-        << (o.lr_find ? "lr_find" : "fit   ")
-        << (o.lr_find ? std::string() : " " + std::to_string(o.epochs) + " epochs of") << " "
-        << db.train_dl.num_batches() << " batches of " << o.bs << ", seed " << o.seed << ", "
-        << omp_get_max_threads() << " threads on " << device.str()
-        << (o.resume.empty() ? "" : ", resumed from " + o.resume) << std::endl;
+        << (o.lr_find ? "lr_find up to " + plural(kLrFindBatches, "batch") + " (an epoch has " +
+                            std::to_string(db.train_dl.num_batches()) + ")"
+                      : "fit    " + plural(o.epochs, "epoch") + " of " +
+                            plural(db.train_dl.num_batches(), "batch"))
+        << " of " << o.bs << ", seed " << o.seed << ", " << omp_get_max_threads() << " threads on "
+        << device.str() << (o.resume.empty() ? "" : ", resumed from " + o.resume) << std::endl;
 
   if (o.lr_find) {
-    LRFindResult r = lr_find(learn);
+    LRFindResult r = lr_find(learn, 1e-7, 10, kLrFindBatches);
     print_lr_find(out, r, o.quiet);
     if (!o.plot.empty()) write_lr_plot(o.plot, r);
     return 0;
@@ -254,11 +254,18 @@ int run(const Options& o, std::ostream& out) {
   r.threads = omp_get_max_threads();
   r.best_epoch = saver ? saver->best_epoch : -1;
 
+  if (!o.export_path.empty())
+    export_state_dict(o.export_path, *model,
+                      {{"arch", arch_str(o.arch)},
+                       {"epochs", std::to_string(o.epochs)},
+                       {"test_accuracy", num(r.test_accuracy)}});
   if (!o.log_csv.empty()) rec->write_csv(o.log_csv);
   if (!o.plot.empty()) write_training_plot(o.plot, *rec, r.epochs);
   r.total_seconds = seconds_since(t0);
   if (!o.summary.empty()) write_summary(o.summary, o, r);
 
+  if (!o.quiet && !o.export_path.empty())
+    out << "export " << o.export_path << " (the model's state dict, for PyTorch)\n";
   if (!o.quiet && saver)
     out << "saved  " << o.save << " (epoch " << (saver->best_epoch + 1) << ", valid_accuracy "
         << fmt("%.4f", saver->best) << ")\n";

@@ -8,6 +8,7 @@
 //   build/bin/05_anneal [--limit N] [--data DIR] [--epochs E] [--plot out/05_anneal_lr.svg]
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,8 +17,8 @@
 #include "examples/common/course.h"
 #include "learner/callbacks/callbacks.h"
 #include "learner/io/checkpoint.h"
-#include "learner/learner.h"
 #include "learner/io/plot.h"
+#include "learner/learner.h"
 #include "learner/schedule.h"
 
 namespace {
@@ -125,15 +126,13 @@ int main(int argc, char** argv) {
     } catch (const tg::Error& e) {
       std::printf("  refused: %s\n", e.what());
     }
-    // ...but a type of its own for the second one is all it takes.
-    struct MomentumScheduler : tg::ParamScheduler {
-      using tg::ParamScheduler::ParamScheduler;
-    };
-    auto mom_sched = std::make_shared<MomentumScheduler>("momentum", tg::one_cycle_mom(0.95, 0.85));
-    learn1.fit(o.epochs, {lr_sched, mom_sched});
+    // ...but one ParamScheduler takes several schedules, one per hyper-parameter.
+    auto both = std::make_shared<tg::ParamScheduler>(std::map<std::string, tg::Schedule>{
+        {"lr", tg::one_cycle_lr(max_lr)}, {"momentum", tg::one_cycle_mom(0.95, 0.85)}});
+    learn1.fit(o.epochs, {both});
     const tg::Recorder& rec1 = *learn1.cb<tg::Recorder>();
     print_quarters("lr", rec1.lrs);
-    print_quarters("momentum", mom_sched->values);
+    print_quarters("momentum", both->values_of.at("momentum"));
     print_quarters("loss", rec1.losses);
 
     // 5. The curves as SVG.
