@@ -2,6 +2,8 @@
 #   make train   install what is missing, build, fetch MNIST, train the default MLP
 #   make test    install what is missing, build, run every test
 #   make bench   build and run the benchmarks (GEMM ladder beside OpenBLAS, epoch times)
+#   make fuzz    build the libFuzzer harnesses (clang, ASan+UBSan) in build-fuzz and run each
+#                for FUZZ_TIME seconds (docs/fuzzing.md); FUZZ_HARNESSES='idx json' picks some
 # Other targets: make data, make build, make deps, make format, make asan, make clean.
 # make train ARGS='--epochs 5 --plot out/mnist.svg' passes flags to build/bin/tapegrad-train.
 PRESET ?= release
@@ -17,8 +19,11 @@ endif
 BENCH_ARGS ?=
 ARGS ?=
 DATA_DIR ?= data/mnist
+FUZZ_TIME ?= 60
+FUZZ_BUILD ?= build-fuzz
+FUZZ_HARNESSES ?= idx idx_gz safetensors json
 
-.PHONY: all deps deps-bench configure build test bench asan format format-check clean data train
+.PHONY: all deps deps-bench configure build test bench asan fuzz format format-check clean data train
 
 all: build
 
@@ -54,6 +59,14 @@ asan: deps
 	cmake --preset asan
 	cmake --build build-asan -j $(JOBS)
 	ctest --test-dir build-asan --output-on-failure -j $(JOBS)
+
+# The layers are instrumented too (tests/fuzz/CMakeLists.txt); only the harnesses are built.
+fuzz:
+	@scripts/install-deps.sh --fuzz
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTG_FUZZ=ON \
+	  -DTG_CUDA=OFF -DTG_BUILD_BENCH=OFF -DTG_BUILD_EXAMPLES=OFF $(CMAKE_ARGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_HARNESSES))
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_TIME) $(FUZZ_HARNESSES)
 
 format:
 	git ls-files '*.h' '*.cpp' '*.cu' '*.cuh' | xargs clang-format -i

@@ -31,7 +31,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
   Tensor sl = labels.detach();
   double n = static_cast<double>(logits.size(0));
   return tape().record("cross_entropy", loss, {logits},
-                       [probs, sl, n](const Tensor& gy) -> std::vector<Tensor> {
+                       [probs = probs, sl, n](const Tensor& gy) -> std::vector<Tensor> {
                          return {ops::cross_entropy_backward(probs, sl, gy.detach(), 1.0 / n)};
                        });
 }

@@ -133,27 +133,34 @@ Tensor read(const std::string& path) {
   return parse(read_file(path), path);
 }
 
-Tensor read_images(const std::string& path) {
-  const std::vector<uint8_t> b = read_file(path);
-  const Header h = parse_header(b, path);
-  expect_magic(h, kImagesMagic, "an image file", path);
-  return to_tensor(b, h);
+Tensor parse_images(const std::vector<uint8_t>& bytes, const std::string& name) {
+  const Header h = parse_header(bytes, name);
+  expect_magic(h, kImagesMagic, "an image file", name);
+  return to_tensor(bytes, h);
 }
 
-Tensor read_labels(const std::string& path, int num_classes) {
-  TG_CHECK(num_classes > 0, "idx", path, ": num_classes must be > 0, got ", num_classes);
-  const std::vector<uint8_t> b = read_file(path);
-  const Header h = parse_header(b, path);
-  expect_magic(h, kLabelsMagic, "a label file", path);
-  const uint8_t* data = b.data() + h.data_offset;
+Tensor parse_labels(const std::vector<uint8_t>& bytes, const std::string& name, int num_classes) {
+  TG_CHECK(num_classes > 0, "idx", name, ": num_classes must be > 0, got ", num_classes);
+  const Header h = parse_header(bytes, name);
+  expect_magic(h, kLabelsMagic, "a label file", name);
+  const uint8_t* data = bytes.data() + h.data_offset;
   const int64_t n = h.dims[0];
   for (int64_t i = 0; i < n; ++i)
-    TG_CHECK(data[i] < num_classes, "idx", path, ": label ", int(data[i]), " at index ", i,
+    TG_CHECK(data[i] < num_classes, "idx", name, ": label ", int(data[i]), " at index ", i,
              " is out of range for ", num_classes, " classes");
   Tensor t = empty({n}, DType::i32);
   int32_t* out = t.data<int32_t>();
   for (int64_t i = 0; i < n; ++i) out[i] = data[i];
   return t;
+}
+
+Tensor read_images(const std::string& path) {
+  return parse_images(read_file(path), path);
+}
+
+Tensor read_labels(const std::string& path, int num_classes) {
+  TG_CHECK(num_classes > 0, "idx", path, ": num_classes must be > 0, got ", num_classes);
+  return parse_labels(read_file(path), path, num_classes);
 }
 
 void write(const std::string& path, const Tensor& data_u8, uint32_t magic) {

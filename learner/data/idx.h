@@ -15,9 +15,21 @@
 
 namespace tg::idx {
 
-// Reads a whole file, inflating it when it starts with the gzip magic (1f 8b). The size limit
-// guards against a corrupt or hostile gzip stream.
-std::vector<uint8_t> read_file(const std::string& path, size_t max_bytes = size_t(1) << 31);
+// The largest file (raw, or once inflated) the readers accept by default.
+constexpr size_t kMaxBytes = size_t(1) << 31;
+
+// Reads a whole file, inflating it when it starts with the gzip magic (1f 8b): the raw bytes,
+// then decode(). The size limit guards against a corrupt or hostile gzip stream.
+std::vector<uint8_t> read_file(const std::string& path, size_t max_bytes = kMaxBytes);
+// What read_file does after reading: inflates bytes that start with the gzip magic, returns
+// any others as they are; `name` is used in errors.
+std::vector<uint8_t> decode(std::vector<uint8_t> bytes, const std::string& name,
+                            size_t max_bytes = kMaxBytes);
+// Inflates a gzip stream (one member, or several back to back as `cat a.gz b.gz` makes) to at
+// most max_bytes; anything else (no gzip header, corrupt, truncated, trailing garbage) is a
+// tg::Error naming `name`.
+std::vector<uint8_t> gunzip(const std::vector<uint8_t>& gz, const std::string& name,
+                            size_t max_bytes = kMaxBytes);
 
 // Any unsigned-byte IDX file: a uint8 tensor with the file's dims.
 Tensor read(const std::string& path);
@@ -26,8 +38,12 @@ Tensor read_images(const std::string& path);
 // Labels: int32 (n), magic 2049; every label must be < num_classes.
 Tensor read_labels(const std::string& path, int num_classes = 10);
 
-// Parses an in-memory IDX image (what read() does after reading); `name` is used in errors.
+// The in-memory parsers the three readers above run on the (decoded) bytes, for bytes that
+// come from elsewhere than a file; `name` is used in errors.
 Tensor parse(const std::vector<uint8_t>& bytes, const std::string& name);
+Tensor parse_images(const std::vector<uint8_t>& bytes, const std::string& name);
+Tensor parse_labels(const std::vector<uint8_t>& bytes, const std::string& name,
+                    int num_classes = 10);
 
 // Writes an IDX file (raw, or gzipped when path ends in .gz), atomically: a temporary file in
 // the same folder, then a rename. For tests and for exporting data.

@@ -35,8 +35,10 @@ size_t size_hint(const std::vector<uint8_t>& in, size_t cap) {
   return std::min({isize, ratio_bound, cap});
 }
 
-std::vector<uint8_t> inflate_gzip(const std::vector<uint8_t>& in, const std::string& path,
-                                  size_t max_bytes) {
+}  // namespace
+
+std::vector<uint8_t> gunzip(const std::vector<uint8_t>& in, const std::string& path,
+                            size_t max_bytes) {
   z_stream zs{};
   TG_CHECK(inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK, "idx", path,
            ": zlib inflateInit2 failed: ", zs.msg ? zs.msg : "out of memory");
@@ -86,8 +88,6 @@ std::vector<uint8_t> inflate_gzip(const std::vector<uint8_t>& in, const std::str
   return out;
 }
 
-}  // namespace
-
 std::vector<uint8_t> read_file(const std::string& path, size_t max_bytes) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
   TG_CHECK(f != nullptr, "idx", "cannot open '", path, "': ", std::strerror(errno));
@@ -110,8 +110,12 @@ std::vector<uint8_t> read_file(const std::string& path, size_t max_bytes) {
       break;
     }
   }
+  return decode(std::move(bytes), path, max_bytes);
+}
+
+std::vector<uint8_t> decode(std::vector<uint8_t> bytes, const std::string& name, size_t max_bytes) {
   if (bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b)
-    return inflate_gzip(bytes, path, max_bytes);
+    return gunzip(bytes, name, max_bytes);
   return bytes;
 }
 

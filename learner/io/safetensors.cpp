@@ -235,7 +235,10 @@ Entry parse_entry(const std::string& name, const json& j, uint64_t data_size,
 }  // namespace
 
 TensorMap load_safetensors(const std::string& path, Metadata* meta) {
-  std::string file = read_whole_file(path);
+  return parse_safetensors(read_whole_file(path), path, meta);
+}
+
+TensorMap parse_safetensors(const std::string& file, const std::string& path, Metadata* meta) {
   TG_CHECK(file.size() >= 8, kLoad, "'", path, "': the file has ", file.size(),
            " bytes, fewer than the 8 of the header length");
   uint64_t n = 0;

@@ -38,6 +38,10 @@ using Metadata = std::map<std::string, std::string>;
 void save_safetensors(const std::string& path, const TensorMap& tensors, const Metadata& meta = {},
                       const std::map<std::string, std::string>& store_as = {});
 TensorMap load_safetensors(const std::string& path, Metadata* meta = nullptr);
+// What load_safetensors does once it has the file's bytes (for bytes from elsewhere, and for
+// tests/fuzz); `path` is used in errors.
+TensorMap parse_safetensors(const std::string& file, const std::string& path,
+                            Metadata* meta = nullptr);
 
 // The exact float32 value of an IEEE half (F16) or bfloat16 (BF16) bit pattern, NaN payloads
 // and signs kept; and of the two float8 formats (E4M3 as torch.float8_e4m3fn: no infinities).

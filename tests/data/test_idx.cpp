@@ -7,6 +7,7 @@
 
 #include "idx_fixture.h"
 #include "learner/data/idx.h"
+#include "learner/data/idx_detail.h"
 #include "tensor/creation.h"
 #include "tensor/storage.h"
 #include "test_util.h"
@@ -110,4 +111,35 @@ TEST_CASE("idx: huge dims fail before anything is allocated") {
   e = parse_error(idx_bytes(2051, {60000, 28, 28}, std::vector<uint8_t>(100)));
   CHECK(has(e, "header says 47040000 bytes of data, file has 100"));
   CHECK(cpu_allocation_count() == allocations);
+}
+
+TEST_CASE("idx: parse_images and parse_labels work on bytes, as the file readers do") {
+  Tensor img = idx::parse_images(idx_bytes(2051, {1, 2, 2}, {1, 2, 3, 4}), "mem");
+  CHECK(img.shape() == Shape{1, 2, 2});
+  CHECK(img.to_vector<uint8_t>() == std::vector<uint8_t>{1, 2, 3, 4});
+  Tensor lab = idx::parse_labels(idx_bytes(2049, {3}, {0, 9, 4}), "mem");
+  CHECK(lab.dtype() == DType::i32);
+  CHECK(lab.to_vector<int32_t>() == std::vector<int32_t>{0, 9, 4});
+  // The errors name the given name, as the file readers name the path.
+  CHECK(has(error_of([] { idx::parse_images(idx_bytes(2049, {1}, {0}), "mem.idx"); }),
+            "mem.idx: expected an image file"));
+  CHECK(has(error_of([] {
+              idx::parse_labels(idx_bytes(2049, {2}, {1, 10}), "mem.idx");
+            }),
+            "mem.idx: label 10 at index 1 is out of range for 10 classes"));
+  CHECK(has(error_of([] { idx::parse_labels(idx_bytes(2049, {1}, {0}), "mem.idx", 0); }),
+            "num_classes must be > 0"));
+}
+
+TEST_CASE("idx: decode inflates gzip bytes and passes anything else through") {
+  const std::vector<uint8_t> raw = idx_bytes(2049, {3}, {7, 8, 9});
+  const std::string gz = idx::detail::gzip(tg::test::to_string(raw), "x");
+  CHECK(idx::decode(tg::test::to_bytes(gz), "mem.gz") == raw);
+  CHECK(idx::gunzip(tg::test::to_bytes(gz), "mem.gz") == raw);
+  CHECK(idx::decode(raw, "mem") == raw);
+  CHECK(idx::decode({}, "mem").empty());
+  // gunzip insists on gzip; decode's size bound holds for bytes as for files.
+  CHECK(has(error_of([&] { idx::gunzip(raw, "mem.idx.gz"); }), "mem.idx.gz: corrupt gzip data"));
+  CHECK(has(error_of([&] { idx::decode(tg::test::to_bytes(gz), "mem.gz", 5); }),
+            "mem.gz: inflates to more than the limit of 5 bytes"));
 }
