@@ -3,24 +3,23 @@
 //   tg::train::Options o = tg::train::parse_options(argc, argv);   // throws UsageError
 //   if (o.help) std::cout << tg::train::usage();
 //
-// Parsing is strict: numbers must be the whole argument (std::from_chars), every value is
-// range-checked here, and anything wrong is a UsageError whose message names the flag and the
-// value; main() prints it as "tapegrad-train: error: <message>" and exits 2. Checks that need
-// the data (the first --arch size against the image size) happen later, in run().
+// The flags are a tg::cli::Flags table (apps/cli/flags.h, the parser every example uses too):
+// numbers must be the whole argument (std::from_chars), every value is range-checked here, and
+// anything wrong is a UsageError whose message names the flag and the value; main() prints it
+// as "tapegrad-train: error: <message> (see --help)" and exits 2. Checks that need the data
+// (the first --arch size against the image size) happen later, in run().
 #pragma once
 
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "apps/cli/flags.h"
 
 namespace tg::train {
 
 // A mistake on the command line (exit code 2), as opposed to a runtime failure (exit code 1).
-class UsageError : public std::runtime_error {
- public:
-  explicit UsageError(const std::string& what) : std::runtime_error(what) {}
-};
+using UsageError = tg::cli::UsageError;
 
 struct Options {
   std::string data_dir;                        // --data; empty: the --dataset's built-in folder
@@ -46,14 +45,14 @@ struct Options {
   int threads = 0;                             // --threads N; 0: OpenMP's default
   bool quiet = false;                          // --quiet
   bool no_cuda_graph = false;                  // --no-cuda-graph
-  bool help = false;                           // --help
+  bool help = false;                           // -h, --help
 
   // The folder to read: --data when given, else the --dataset's built-in folder.
   std::string data_folder() const;
 };
 
 // Parses argv[1..argc). Flags take their value as the next argument or after '='
-// (--epochs 3, --epochs=3); a flag given twice keeps the last value.
+// (--epochs 3, --epochs=3); a flag given twice keeps the last value; -h or --help sets help.
 Options parse_options(int argc, const char* const* argv);
 
 // The --help text: every flag with its default.

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <limits>
 #include <ostream>
 #include <set>
@@ -32,12 +31,6 @@ Series per_epoch(const std::string& key, const std::vector<std::map<std::string,
   return s;
 }
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
 // A number JSON can hold: NaN and infinities (a diverged loss) become null.
 Json number_or_null(double v) {
   return std::isfinite(v) ? Json(v) : Json(nullptr);
@@ -59,50 +52,34 @@ void write_training_plot(const std::string& path, const Recorder& rec,
                     "epoch",
                     "accuracy",
                     {per_epoch("train_accuracy", epochs), per_epoch("valid_accuracy", epochs)}});
+  for (Chart& c : charts) c.integer_x = true;  // batches and epochs: 1, 2, 3, never 1.5
   write_file_atomic(path, svg_panels(charts));
 }
 
 void write_lr_plot(const std::string& path, const LRFindResult& r) {
-  // The divergence at the end would squash the interesting part: points above 1.5x the
-  // starting loss are left out (the chart breaks the line there).
-  const double cap =
-      r.smoothed.empty() ? std::numeric_limits<double>::infinity() : 1.5 * r.smoothed.front();
-  auto capped = [&](std::vector<double> v) {
-    for (double& x : v)
-      if (!(x <= cap)) x = std::numeric_limits<double>::quiet_NaN();
-    return v;
-  };
-  std::vector<Series> series = {{"loss", r.lrs, capped(r.losses)},
-                                {"smoothed loss", r.lrs, capped(r.smoothed)}};
-  // The suggestion as a vertical line across the drawn range.
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  for (const Series& s : series)
-    for (double v : s.y)
-      if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
-  if (lo <= hi)
-    series.push_back({"suggested lr " + fmt("%.3g", r.suggested_lr),
-                      {r.suggested_lr, r.suggested_lr},
-                      {lo, hi}});
-  write_file_atomic(path, svg_chart("LR finder", "learning rate (log scale)", "training loss",
-                                    series, /*log_x=*/true));
+  write_file_atomic(path, svg_panels({lr_find_chart(r)}));
 }
 
 void print_lr_find(std::ostream& out, const LRFindResult& r, bool quiet) {
   if (!quiet) {
     const size_t n = r.lrs.size();
-    out << "lr_find: ran " << plural(n, "batch") << ", lr " << fmt("%.3g", n ? r.lrs.front() : 0)
-        << " .. " << fmt("%.3g", n ? r.lrs.back() : 0) << "\n";
+    out << "lr_find: ran " << plural(n, "batch") << ", lr " << tg::sig(n ? r.lrs.front() : 0, 3)
+        << " .. " << tg::sig(n ? r.lrs.back() : 0, 3) << "\n";
     out << "  lr          loss      smoothed\n";
     const size_t step = std::max<size_t>(1, n / 12);
+    auto cell = [](std::string s, size_t width) {  // left-aligned in width columns
+      if (s.size() < width) s.resize(width, ' ');
+      return s;
+    };
     for (size_t i = 0; i < n; i += step)
-      out << "  " << fmt("%-10.3g", r.lrs[i]) << "  " << fmt("%-8.4f", r.losses[i]) << "  "
-          << fmt("%.4f", r.smoothed[i]) << "\n";
-    out << "min_lr_over_10 " << fmt("%.3g", r.min_lr_over_10)
+      out << "  " << cell(tg::sig(r.lrs[i], 3), 10) << "  " << cell(tg::fixed(r.losses[i], 4), 8)
+          << "  " << tg::fixed(r.smoothed[i], 4) << "\n";
+    out << "min_lr_over_10 " << tg::sig(r.min_lr_over_10, 3)
         << "  (a tenth of the lr at the smoothed loss's minimum)\n";
-    out << "suggested_lr " << fmt("%.3g", r.suggested_lr)
+    out << "suggested_lr " << tg::sig(r.suggested_lr, 3)
         << "  (where the smoothed loss falls fastest)\n";
   } else {
-    out << "suggested_lr " << fmt("%.3g", r.suggested_lr) << "  (" << plural(r.lrs.size(), "batch")
+    out << "suggested_lr " << tg::sig(r.suggested_lr, 3) << "  (" << plural(r.lrs.size(), "batch")
         << ")\n";
   }
 }

@@ -54,12 +54,6 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
 // The device to train on. A build without a CUDA backend, or a machine without a usable GPU,
 // refuses cuda here, before any work.
 Device resolve_device(const std::string& name) {
@@ -239,7 +233,7 @@ int run(const Options& o, std::ostream& out) {
   if (nan_stop->stopped) {
     std::string why = nan_msg.str();
     while (!why.empty() && why.back() == '\n') why.pop_back();
-    fail("training diverged (" + why + "); try a lower --lr than " + fmt("%g", o.lr) +
+    fail("training diverged (" + why + "); try a lower --lr than " + tg::num(o.lr) +
          ", or see --lr-find");
   }
 
@@ -268,9 +262,9 @@ int run(const Options& o, std::ostream& out) {
     out << "export " << o.export_path << " (the model's state dict, for PyTorch)\n";
   if (!o.quiet && saver)
     out << "saved  " << o.save << " (epoch " << (saver->best_epoch + 1) << ", valid_accuracy "
-        << fmt("%.4f", saver->best) << ")\n";
-  out << "test_accuracy " << fmt("%.4f", r.test_accuracy) << "\n"
-      << "total_seconds " << fmt("%.2f", seconds_since(t0)) << std::endl;
+        << tg::fixed(saver->best, 4) << ")\n";
+  out << "test_accuracy " << tg::fixed(r.test_accuracy, 4) << "\n"
+      << "total_seconds " << tg::fixed(seconds_since(t0), 2) << std::endl;
   return 0;
 }
 

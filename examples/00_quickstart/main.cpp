@@ -2,18 +2,16 @@
 #include <cstdio>
 #include <string>
 
+#include "apps/cli/flags.h"
 #include "autograd/autograd.h"
 #include "nn/nn.h"
 #include "optim/optimizer.h"
 #include "tensor/creation.h"
 
 int main(int argc, char** argv) {
-  if (argc > 1) {  // it takes no flags; --help says so
-    const bool help = std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h";
-    std::fprintf(help ? stdout : stderr, "%susage: 00_quickstart (no flags)\n",
-                 help ? "" : "error: 00_quickstart takes no arguments\n");
-    return help ? 0 : 2;
-  }
+  tg::cli::Flags flags("00_quickstart", "the README's example; it takes no flags");
+  if (auto rc = flags.parse_or_exit(argc, argv)) return *rc;  // -h: the help; anything else: 2
+
   tg::Generator gen(0);
   auto model = tg::nn::mlp({784, 50, 10}, gen);  // Linear(784, 50), ReLU, Linear(50, 10)
   tg::optim::SGD opt(model->parameters(), {.lr = 0.1, .momentum = 0.9});

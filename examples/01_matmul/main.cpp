@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/cli/flags.h"
 #include "kernels/gemm.h"
 
 namespace {
@@ -90,35 +91,14 @@ double best_time(const std::function<void()>& f) {
   return best;
 }
 
-int usage(const char* prog, int code) {
-  std::fprintf(code ? stderr : stdout,
-               "usage: %s [--limit N] [--help]\n"
-               "  times C = A @ B (N x N) from three loops to the library GEMM\n"
-               "  --limit N   matrix size N (default 1024)\n",
-               prog);
-  return code;
-}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   int64_t n = 1024;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") return usage(argv[0], 0);
-    if (arg == "--limit") {
-      char* end = nullptr;
-      const long long v = i + 1 < argc ? std::strtoll(argv[++i], &end, 10) : 0;
-      if (end == nullptr || *end != '\0' || v <= 0 || v > 16384) {
-        std::fprintf(stderr, "01_matmul: error: --limit needs a positive integer (<= 16384)\n");
-        return usage(argv[0], 2);
-      }
-      n = v;
-      continue;
-    }
-    std::fprintf(stderr, "01_matmul: error: unknown flag '%s'\n", arg.c_str());
-    return usage(argv[0], 2);
-  }
+  tg::cli::Flags flags("01_matmul", "times C = A @ B (N x N) from three loops to the library GEMM");
+  flags.integer("--limit", n, "matrix size N", 1, 16384);
+  if (auto rc = flags.parse_or_exit(argc, argv)) return *rc;
 
   std::mt19937 gen(42);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);

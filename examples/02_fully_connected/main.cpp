@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "apps/cli/flags.h"
 #include "autograd/autograd.h"
 #include "nn/init.h"
 #include "tensor/creation.h"
@@ -42,35 +43,18 @@ Tensor mse_grad(const Tensor& out, const Tensor& targ) {
   return ops::scalar(ScalarOp::mul, d, 2.0 / static_cast<double>(targ.numel())).reshape({-1, 1});
 }
 
-int usage(const char* prog, int code) {
-  std::fprintf(code ? stderr : stdout, "usage: %s [--limit N] [--seed S]\n", prog);
-  return code;
-}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   int64_t n = 1000;
   uint64_t seed = 42;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--help" || a == "-h") return usage(argv[0], 0);
-    if ((a == "--limit" || a == "--seed") && i + 1 < argc) {
-      char* end = nullptr;
-      long long v = std::strtoll(argv[++i], &end, 10);
-      if (*end != '\0' || v <= 0) {
-        std::fprintf(stderr, "error: %s needs a positive integer, got '%s'\n", a.c_str(), argv[i]);
-        return 2;
-      }
-      if (a == "--limit")
-        n = v;
-      else
-        seed = static_cast<uint64_t>(v);
-      continue;
-    }
-    std::fprintf(stderr, "error: unknown argument '%s'\n", a.c_str());
-    return usage(argv[0], 2);
-  }
+  tg::cli::Flags flags("02_fully_connected",
+                       "the forward and backward passes of a two-layer MLP written by hand, "
+                       "checked against the autograd tape");
+  flags.integer("--limit", n, "examples in the synthetic batch")
+      .seed("--seed", seed, "seed of the data and the weights");
+  if (auto rc = flags.parse_or_exit(argc, argv)) return *rc;
 
   try {
     Generator gen(seed);

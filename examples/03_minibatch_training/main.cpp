@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
                       "log_softmax, nll and cross-entropy by hand against the library's, then a "
                       "minibatch training loop by hand, refactored into nn, optim and DataLoader.");
   flags.data(o).training(o).integer("--nh", o.nh, "hidden units");
-  if (auto rc = flags.parse(argc, argv)) return *rc;
+  if (auto rc = flags.parse_or_exit(argc, argv)) return *rc;
 
   return course::run([&] {
     const course::Data data = course::load_data(o);

@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
                       "a DataBunch, a Learner as a plain container, and fit(epochs, learn) with "
                       "a training and a validation loop.");
   flags.data(o).training(o).integer("--nh", o.nh, "hidden units");
-  if (auto rc = flags.parse(argc, argv)) return *rc;
+  if (auto rc = flags.parse_or_exit(argc, argv)) return *rc;
 
   return course::run([&] {
     const course::Data data = course::load_data(o);

@@ -248,7 +248,7 @@ int main(int argc, char** argv) {
                       "iterations.");
   flags.data(o).training(o).integer("--stop-after", stop_after,
                                     "iterations after which TestCallback stops");
-  if (auto rc = flags.parse(argc, argv)) return *rc;
+  if (auto rc = flags.parse_or_exit(argc, argv)) return *rc;
 
   return course::run([&] {
     const course::Data data = course::load_data(o);

@@ -287,7 +287,7 @@ int main(int argc, char** argv) {
                       "and AvgStatsCallback, then the library's tg::TrainEval and tg::AvgStats "
                       "on the same start.");
   flags.data(o).training(o).integer("--nh", o.nh, "hidden units");
-  if (auto rc = flags.parse(argc, argv)) return *rc;
+  if (auto rc = flags.parse_or_exit(argc, argv)) return *rc;
 
   return course::run([&] {
     const course::Data data = course::load_data(o);

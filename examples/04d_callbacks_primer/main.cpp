@@ -193,7 +193,7 @@ int main(int argc, char** argv) {
                       "that stop or change a calculation.");
   flags.integer("--limit", g_steps, "steps of each calculation")
       .integer("--delay-ms", g_delay_ms, "milliseconds each step sleeps", 0);
-  if (auto rc = flags.parse(argc, argv)) return *rc;
+  if (auto rc = flags.parse_or_exit(argc, argv)) return *rc;
 
   return course::run([&] {
     std::printf("1. a function pointer: slow_calculation(show_progress)\n");

@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
   flags.data(o).training(o);
   flags.real("--one-cycle-lr", max_lr, "peak lr of the one-cycle fit (with momentum)");
   flags.text("--plot", "PATH", o.plot, "where to write the SVG (default out/05_anneal_lr.svg)");
-  if (auto rc = flags.parse(argc, argv)) return *rc;
+  if (auto rc = flags.parse_or_exit(argc, argv)) return *rc;
 
   return course::run([&] {
     // 1. The annealers, from 2 to 0.01 as in the notebook's plot. The notebook's sched_no takes

@@ -74,15 +74,10 @@ int main(int argc, char** argv) {
                       "valid_loss.");
   flags.data(o).training(o);
   flags.integer("--stop-after", stop_after, "batches after which StopAfter cancels")
-      .integer("--num-it", num_it, "batches of the LR finder's sweep")
+      .integer("--num-it", num_it, "batches of the LR finder's sweep (at least 5)", 5)
       .integer("--patience", patience, "epochs without improvement EarlyStopping waits")
       .text("--plot", "PATH", o.plot, "write the LR finder's loss against lr as SVG");
-  if (auto rc = flags.parse(argc, argv)) return *rc;
-  if (num_it < 5) {
-    std::fprintf(stderr, "error: --num-it needs at least 5 batches, got %lld\n",
-                 static_cast<long long>(num_it));
-    return 2;
-  }
+  if (auto rc = flags.parse_or_exit(argc, argv)) return *rc;
 
   return course::run([&] {
     const course::Data data = course::load_data(o);

@@ -281,7 +281,7 @@ int main(int argc, char** argv) {
                       "and the CUDA GEMM ladder beside cuBLAS. Without a GPU it says SKIPPED.");
   flags.data(o).training(o).integer("--nh", o.nh, "hidden units");
   flags.integer("--gemm-n", gemm_n, "matrix size of the GEMM ladder");
-  if (auto rc = flags.parse(argc, argv)) return *rc;
+  if (auto rc = flags.parse_or_exit(argc, argv)) return *rc;
 
   // Every tg::cuda function exists in every build; without a usable device this is false and
   // unavailable_reason() says why (no driver, no device, no CUDA backend).

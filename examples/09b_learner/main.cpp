@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
                       "tg::Learner: callbacks for the Learner vs for one fit, add_cb / "
                       "remove_cb / cb<T>(), validate(), get_preds() and the run context.");
   flags.data(o).training(o).integer("--nh", o.nh, "hidden units");
-  if (auto rc = flags.parse(argc, argv)) return *rc;
+  if (auto rc = flags.parse_or_exit(argc, argv)) return *rc;
 
   return course::run([&] {
     const course::Data data = course::load_data(o);

@@ -23,8 +23,8 @@ int main(int argc, char** argv) {
   course::Flags flags("09c_progress_bar",
                       "tg::ProgressBar with AvgStats(print = false): a live bar with loss and "
                       "ETA on a terminal, one plain line per epoch otherwise.");
-  flags.data(o).training(o).add_switch("--plain", "never draw the bar (as in CI)", plain);
-  if (auto rc = flags.parse(argc, argv)) return *rc;
+  flags.data(o).training(o).toggle("--plain", plain, "never draw the bar (as in CI)");
+  if (auto rc = flags.parse_or_exit(argc, argv)) return *rc;
 
   return course::run([&] {
     const course::Data data = course::load_data(o);

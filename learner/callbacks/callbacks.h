@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "learner/callback.h"
+#include "learner/io/plot.h"
 #include "learner/learner.h"
 #include "learner/schedule.h"
 
@@ -262,5 +263,9 @@ struct LRFindResult {
 // Runs an LRFinder sweep on learn (as many epochs as num_it needs) and reports it.
 LRFindResult lr_find(Learner& learn, double start_lr = 1e-7, double end_lr = 10,
                      int64_t num_it = 100);
+// The sweep as a chart (loss and smoothed loss against lr, log x, the suggestion as a vertical
+// line). Points above 1.5x the starting smoothed loss are left out, since the divergence at the
+// end would squash the rest, and the chart's note says how many and from which batch.
+Chart lr_find_chart(const LRFindResult& r);
 
 }  // namespace tg

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 
+#include "base/format.h"
 #include "learner/callbacks/callbacks.h"
 #include "tensor/grad_mode.h"
 
@@ -136,6 +138,39 @@ LRFindResult lr_find(Learner& learn, double start_lr, double end_lr, int64_t num
   r.suggested_lr = finder->suggestion();
   r.min_lr_over_10 = finder->min_lr_over_10();
   return r;
+}
+
+Chart lr_find_chart(const LRFindResult& r) {
+  // The divergence at the end would squash the interesting part: points above 1.5x the
+  // starting loss are left out (the chart breaks the line there).
+  const double cap =
+      r.smoothed.empty() ? std::numeric_limits<double>::infinity() : 1.5 * r.smoothed.front();
+  size_t dropped = 0, first = 0;  // points left out, and the batch (1-based) of the first
+  for (size_t i = 0; i < r.losses.size(); ++i)
+    if (!(r.losses[i] <= cap) && dropped++ == 0) first = i + 1;
+  auto capped = [&](std::vector<double> v) {
+    for (double& x : v)
+      if (!(x <= cap)) x = std::numeric_limits<double>::quiet_NaN();
+    return v;
+  };
+  std::vector<Series> series = {{"loss", r.lrs, capped(r.losses)},
+                                {"smoothed loss", r.lrs, capped(r.smoothed)}};
+  // The suggestion as a vertical line across the drawn range.
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (const Series& s : series)
+    for (double v : s.y)
+      if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+  if (lo <= hi)
+    series.push_back({"suggested lr " + sig(r.suggested_lr, 3),
+                      {r.suggested_lr, r.suggested_lr},
+                      {lo, hi}});
+  Chart c{"LR finder", "learning rate (log scale)", "training loss", series, /*log_x=*/true};
+  if (dropped > 0)
+    c.note = plural(static_cast<long long>(dropped), "point") + " of " +
+             std::to_string(r.losses.size()) +
+             " not drawn: loss above 1.5x the starting loss (diverging from batch " +
+             std::to_string(first) + ")";
+  return c;
 }
 
 }  // namespace tg

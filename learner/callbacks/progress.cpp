@@ -9,6 +9,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "base/format.h"
 #include "learner/callbacks/callbacks.h"
 
 namespace tg {
@@ -97,7 +98,7 @@ void ProgressBar::after_batch(Learner& l) {
   line << "epoch " << (l.epoch + 1) << "/" << l.epochs << "  [" << std::string(filled, '#')
        << std::string(kBar - filled, '-') << "]  " << done << "/" << total;
   if (l.loss.defined())
-    line << "  loss " << std::fixed << std::setprecision(4) << l.loss.item<double>();
+    line << "  loss " << tg::fixed(l.loss.item<double>(), 4);
   line << "  eta " << clock_time(eta);
   std::string s = line.str();
   const size_t width = s.size();
@@ -130,12 +131,7 @@ void ProgressBar::after_epoch(Learner& l) {
   row << std::left << std::setw(kMinWidth) << (l.epoch + 1);
   for (const auto& c : columns_) {
     auto it = l.values.find(c);
-    std::ostringstream v;
-    if (it != l.values.end())
-      v << std::fixed << std::setprecision(6) << it->second;
-    else
-      v << "-";
-    row << "  " << std::setw(width_of(c)) << v.str();
+    row << "  " << std::setw(width_of(c)) << (it != l.values.end() ? tg::fixed(it->second, 6) : "-");
   }
   row << "  " << clock_time(std::chrono::duration<double>(Clock::now() - epoch_start_).count());
   *out_ << row.str() << std::endl;

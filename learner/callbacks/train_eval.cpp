@@ -1,8 +1,8 @@
 // TrainEval and AvgStats: the two callbacks of the course's Runner (04c), now library parts.
 #include <cmath>
-#include <iomanip>
 #include <iostream>
 
+#include "base/format.h"
 #include "learner/callbacks/callbacks.h"
 
 namespace tg {
@@ -75,12 +75,11 @@ void AvgStats::after_epoch(Learner& l) {
   history.push_back(v);
   if (!print_ || l.cb<ProgressBar>()) return;  // a ProgressBar prints these figures itself
   std::ostream& os = *out_;
-  os << "epoch " << (l.epoch + 1) << "/" << l.epochs << std::fixed << std::setprecision(4);
+  os << "epoch " << (l.epoch + 1) << "/" << l.epochs;
   for (const char* phase : {"train", "valid"})
     for (const auto& [k, x] : v)
-      if (k.rfind(phase, 0) == 0) os << "  " << k << " " << x;
-  os << std::setprecision(2) << "  time " << v["epoch_seconds"] << "s" << std::endl;
-  os.unsetf(std::ios::floatfield);
+      if (k.rfind(phase, 0) == 0) os << "  " << k << " " << tg::fixed(x, 4);
+  os << "  time " << tg::fixed(v["epoch_seconds"], 2) << "s" << std::endl;
 }
 
 }  // namespace tg

@@ -5,10 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
+#include <functional>
 #include <sstream>
 
 #include "base/error.h"
+#include "base/format.h"
 
 namespace tg {
 
@@ -44,13 +45,8 @@ std::string esc(const std::string& s) {
   return out;
 }
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 std::string px(double v) {
-  return fmt("%.2f", v);
+  return fixed(v, 2);
 }
 
 // tab10, then hues a golden angle apart: distinct colours for any number of series.
@@ -94,7 +90,15 @@ struct Axis {
   double lo = 0, hi = 1;
   std::vector<double> ticks;  // transformed
   std::vector<std::string> labels;
+  double step = 1;                           // between ticks (transformed)
+  std::function<std::string(double)> label;  // a tick's text
   double t(double v) const { return log ? std::log10(v) : v; }
+  // One more tick above the top, for headroom.
+  void grow() {
+    hi += step;
+    ticks.push_back(hi);
+    labels.push_back(label(hi));
+  }
   double frac(double v) const { return (t(v) - lo) / (hi - lo); }
 };
 
@@ -104,14 +108,15 @@ double nice_step(double raw) {
   return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * e;
 }
 
-Axis linear_axis(double min, double max, bool any) {
+// integer: the step is a whole number (1, 2, 5, 10, ...), so every label is one.
+Axis linear_axis(double min, double max, bool any, bool integer = false) {
   Axis a;
   if (!any) min = 0, max = 1;
   if (min == max) {
-    const double pad = min == 0 ? 1 : std::abs(min) * 0.1;
+    const double pad = integer ? 1 : min == 0 ? 1 : std::abs(min) * 0.1;
     min -= pad, max += pad;
   }
-  const double step = nice_step((max - min) / 5);
+  const double step = integer ? std::max(1.0, nice_step((max - min) / 5)) : nice_step((max - min) / 5);
   a.lo = std::floor(min / step) * step;
   a.hi = std::ceil(max / step) * step;
   const int n = static_cast<int>(std::lround((a.hi - a.lo) / step));
@@ -121,13 +126,13 @@ Axis linear_axis(double min, double max, bool any) {
   const double mag = std::max(std::abs(a.lo), std::abs(a.hi));
   const bool sci = decimals > 6 || mag >= 1e6;
   const int digits = std::max(3, static_cast<int>(std::ceil(std::log10(mag / step))) + 1);
-  const std::string f =
-      sci ? "%." + std::to_string(digits) + "g" : "%." + std::to_string(decimals) + "f";
+  a.step = step;
+  a.label = [sci, digits, decimals](double v) { return sci ? sig(v, digits) : fixed(v, decimals); };
   for (int k = 0; k <= n; ++k) {
     double v = a.lo + k * step;
     if (std::abs(v) < step * 1e-9) v = 0;  // no "-0.00"
     a.ticks.push_back(v);
-    a.labels.push_back(fmt(f.c_str(), v));
+    a.labels.push_back(a.label(v));
   }
   return a;
 }
@@ -149,6 +154,8 @@ Axis log_axis(double min, double max, bool any) {
   const int stride = (hi - lo + 7) / 8;  // at most ~8 labelled decades
   hi = lo + (hi - lo + stride - 1) / stride * stride;
   a.lo = lo, a.hi = hi;
+  a.step = stride;
+  a.label = [](double e) { return power_of_ten(static_cast<int>(std::lround(e))); };
   for (int e = lo; e <= hi; e += stride) {
     a.ticks.push_back(e);
     a.labels.push_back(power_of_ten(e));
@@ -158,6 +165,73 @@ Axis log_axis(double min, double max, bool any) {
 
 bool usable(double x, double y, const Chart& c) {
   return std::isfinite(x) && std::isfinite(y) && (!c.log_x || x > 0) && (!c.log_y || y > 0);
+}
+
+// A rectangle in pixels.
+struct Box {
+  double x0, y0, x1, y1;
+};
+
+// Whether the segment (x0, y0)-(x1, y1) meets the box (Liang-Barsky clipping); a point is a
+// segment of length 0.
+bool segment_hits(const Box& b, double x0, double y0, double x1, double y1) {
+  double t0 = 0, t1 = 1;
+  const double dx = x1 - x0, dy = y1 - y0;
+  const double p[4] = {-dx, dx, -dy, dy}, q[4] = {x0 - b.x0, b.x1 - x0, y0 - b.y0, b.y1 - y0};
+  for (int i = 0; i < 4; ++i) {
+    if (p[i] == 0) {
+      if (q[i] < 0) return false;
+      continue;
+    }
+    const double r = q[i] / p[i];
+    if (p[i] < 0)
+      t0 = std::max(t0, r);
+    else
+      t1 = std::min(t1, r);
+    if (t0 > t1) return false;
+  }
+  return true;
+}
+
+// The legend's box: the first corner of the plot box (top right, top left, bottom right,
+// bottom left) that no drawn segment or point comes within a few pixels of; when none is free,
+// the y axis grows a tick at a time (headroom above the data) until the top corners are.
+template <typename FX, typename FY>
+Box place_legend(const Chart& c, const Axis& ax, Axis& ay, FX X, FY Y) {
+  if (c.series.empty()) return {0, 0, 0, 0};
+  size_t longest = 0;
+  for (const Series& s : c.series) longest = std::max(longest, s.name.size());
+  const double w = 34 + 6.5 * static_cast<double>(longest), h = 8 + 16.0 * c.series.size();
+  const double bx0 = kLeft, bx1 = kW - kRight, by0 = kTop, by1 = kH - kBottom, m = 8, pad = 4;
+  auto clear = [&](const Box& b) {
+    const Box g{b.x0 - pad, b.y0 - pad, b.x1 + pad, b.y1 + pad};
+    for (const Series& s : c.series) {
+      bool have = false;
+      double px0 = 0, py0 = 0;
+      for (size_t i = 0; i < s.x.size(); ++i) {
+        if (!usable(s.x[i], s.y[i], c)) {
+          have = false;
+          continue;
+        }
+        const double x = X(ax.t(s.x[i])), y = Y(ay.t(s.y[i]));
+        if (segment_hits(g, have ? px0 : x, have ? py0 : y, x, y)) return false;
+        px0 = x, py0 = y, have = true;
+      }
+    }
+    return true;
+  };
+  const Box corners[4] = {{bx1 - m - w, by0 + m, bx1 - m, by0 + m + h},
+                          {bx0 + m, by0 + m, bx0 + m + w, by0 + m + h},
+                          {bx1 - m - w, by1 - m - h, bx1 - m, by1 - m},
+                          {bx0 + m, by1 - m - h, bx0 + m + w, by1 - m}};
+  for (const Box& b : corners)
+    if (clear(b)) return b;
+  for (int grown = 0; grown < 16; ++grown) {
+    ay.grow();
+    for (int k = 0; k < 2; ++k)
+      if (clear(corners[k])) return corners[k];
+  }
+  return corners[0];
 }
 
 void panel(std::ostringstream& os, const Chart& c, double ox) {
@@ -174,15 +248,21 @@ void panel(std::ostringstream& os, const Chart& c, double ox) {
       any = true;
     }
   }
-  const Axis ax = c.log_x ? log_axis(x_min, x_max, any) : linear_axis(x_min, x_max, any);
-  const Axis ay = c.log_y ? log_axis(y_min, y_max, any) : linear_axis(y_min, y_max, any);
+  const Axis ax = c.log_x ? log_axis(x_min, x_max, any)
+                          : linear_axis(x_min, x_max, any, c.integer_x);
+  Axis ay = c.log_y ? log_axis(y_min, y_max, any) : linear_axis(y_min, y_max, any);
   const double bx0 = kLeft, bx1 = kW - kRight, by0 = kTop, by1 = kH - kBottom;
   auto X = [&](double t) { return bx0 + (t - ax.lo) / (ax.hi - ax.lo) * (bx1 - bx0); };
   auto Y = [&](double t) { return by1 - (t - ay.lo) / (ay.hi - ay.lo) * (by1 - by0); };
+  const Box legend = place_legend(c, ax, ay, X, Y);
 
   os << "<g transform=\"translate(" << px(ox) << ",0)\" font-family=\"sans-serif\">\n";
   os << "<text class=\"title\" x=\"" << px(kW / 2)
      << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" << esc(c.title) << "</text>\n";
+  if (!c.note.empty())
+    os << "<text class=\"note\" x=\"" << px(kW / 2)
+       << "\" y=\"33\" text-anchor=\"middle\" font-size=\"10\" fill=\"#666\">" << esc(c.note)
+       << "</text>\n";
   // Grid and tick labels.
   for (size_t i = 0; i < ax.ticks.size(); ++i) {
     const std::string x = px(X(ax.ticks[i]));
@@ -230,12 +310,9 @@ void panel(std::ostringstream& os, const Chart& c, double ox) {
     if (n <= kMarkersUpTo) os << "<g fill=\"" << colour(k) << "\">" << dots << "</g>\n";
   }
 
-  // Legend, top right inside the box.
+  // Legend, in the corner place_legend chose.
   if (!c.series.empty()) {
-    size_t longest = 0;
-    for (const Series& s : c.series) longest = std::max(longest, s.name.size());
-    const double w = 34 + 6.5 * static_cast<double>(longest), h = 8 + 16.0 * c.series.size();
-    const double lx = bx1 - w - 8, ly = by0 + 8;
+    const double lx = legend.x0, ly = legend.y0, w = legend.x1 - lx, h = legend.y1 - ly;
     os << "<rect x=\"" << px(lx) << "\" y=\"" << px(ly) << "\" width=\"" << px(w) << "\" height=\""
        << px(h) << "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n";
     for (size_t k = 0; k < c.series.size(); ++k) {

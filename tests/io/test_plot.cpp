@@ -3,6 +3,7 @@
 // of ten on log axes, and panels side by side.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <regex>
@@ -116,7 +117,11 @@ TEST_CASE("plot: a chart is a well-formed standalone SVG 1.1 document") {
 
 TEST_CASE("plot: one path per series, each its own colour and legend entry") {
   std::vector<Series> many;
-  for (int k = 0; k < 13; ++k) many.push_back(line("s" + std::to_string(k), 20, 0.1 * k));
+  auto name = [](int k) {  // not "s" + to_string(k): GCC 12's -Wrestrict misfires on it
+    std::string n = "s";
+    return n.append(std::to_string(k));
+  };
+  for (int k = 0; k < 13; ++k) many.push_back(line(name(k), 20, 0.1 * k));
   std::string svg = svg_chart("many", "x", "y", many);
   CHECK(count(svg, "<path") == 13);
   CHECK(count(svg, "<polyline") == 0);
@@ -126,7 +131,7 @@ TEST_CASE("plot: one path per series, each its own colour and legend entry") {
   for (const auto& c : strokes) CHECK(std::regex_match(c, std::regex("#[0-9a-f]{6}")));
   auto legend = texts(svg, "legend");
   REQUIRE(legend.size() == 13);
-  for (int k = 0; k < 13; ++k) CHECK(legend[k] == "s" + std::to_string(k));
+  for (int k = 0; k < 13; ++k) CHECK(legend[k] == name(k));
   CHECK(xml_problem(svg) == "");
 }
 
@@ -190,6 +195,97 @@ TEST_CASE("plot: linear ticks are evenly spaced nice numbers covering the data")
     CHECK(std::set<std::string>(labels.begin(), labels.end()).size() == labels.size());
     CHECK(labels.size() >= 3);
   }
+}
+
+TEST_CASE("plot: an integer x axis has whole-number ticks only") {
+  for (int epochs : {1, 2, 3, 7, 40}) {
+    Series s{"valid_loss", {}, {}};
+    for (int e = 1; e <= epochs; ++e) s.x.push_back(e), s.y.push_back(1.0 / e);
+    Chart c{"loss per epoch", "epoch", "loss", {s}};
+    c.integer_x = true;
+    const auto labels = texts(svg_panels({c}), "xtick");
+    REQUIRE(labels.size() >= 2);
+    for (const auto& l : labels)
+      CHECK_MESSAGE(std::regex_match(l, std::regex("-?[0-9]+")), epochs, " epochs: tick ", l);
+    CHECK(std::strtod(labels.front().c_str(), nullptr) <= 1);
+    CHECK(std::strtod(labels.back().c_str(), nullptr) >= epochs);
+  }
+  // Without it, three epochs get halves (the default axis is for any real x).
+  Series s{"v", {1, 2, 3}, {3, 2, 1}};
+  const auto labels = texts(svg_chart("loss", "epoch", "loss", {s}), "xtick");
+  CHECK(std::find(labels.begin(), labels.end(), "1.5") != labels.end());
+}
+
+namespace {
+
+struct Rect {
+  double x, y, w, h;
+};
+
+// The legend's frame: the first <rect> after the frame of the plot box (fill="none").
+Rect legend_rect(const std::string& svg) {
+  const std::regex re(
+      "<rect x=\"([0-9.]+)\" y=\"([0-9.]+)\" width=\"([0-9.]+)\" height=\"([0-9.]+)\" "
+      "fill=\"white\"");
+  std::smatch m;
+  REQUIRE(std::regex_search(svg, m, re));
+  return {std::stod(m[1]), std::stod(m[2]), std::stod(m[3]), std::stod(m[4])};
+}
+
+// Whether any drawn segment of any path passes through r (sampled finely).
+bool covers(const std::string& svg, const Rect& r) {
+  for (const std::string& d : attr_values(svg, "path", "d")) {
+    const std::regex pt("([ML])([0-9.]+) ([0-9.]+)");
+    double px = 0, py = 0;
+    for (auto it = std::sregex_iterator(d.begin(), d.end(), pt); it != std::sregex_iterator();
+         ++it) {
+      const double x = std::stod((*it)[2]), y = std::stod((*it)[3]);
+      const bool draw = (*it)[1] == "L";
+      for (int k = 0; k <= 400; ++k) {
+        const double t = draw ? k / 400.0 : 1.0;
+        const double sx = px + t * (x - px), sy = py + t * (y - py);
+        if (sx > r.x && sx < r.x + r.w && sy > r.y && sy < r.y + r.h) return true;
+      }
+      px = x, py = y;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("plot: the legend never covers a curve") {
+  // Rising to the top right: the legend leaves that corner.
+  Series up{"accuracy", {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}};
+  std::string svg = svg_chart("up", "x", "y", {up});
+  CHECK_FALSE(covers(svg, legend_rect(svg)));
+  CHECK(legend_rect(svg).x < 200);  // the top left
+  // Falling from the top left: the top right is free, the usual place.
+  Series down{"loss", up.x, {9, 8, 7, 6, 5, 4, 3, 2, 1, 0}};
+  svg = svg_chart("down", "x", "y", {down});
+  CHECK_FALSE(covers(svg, legend_rect(svg)));
+  CHECK(legend_rect(svg).x > 300);
+  // Both diagonals: every corner is taken, so the y axis grows headroom for the legend.
+  Series a{"a", {0, 10}, {0, 1}}, b{"b", {0, 10}, {1, 0}};
+  svg = svg_chart("cross", "x", "y", {a, b});
+  CHECK_FALSE(covers(svg, legend_rect(svg)));
+  CHECK(std::strtod(texts(svg, "ytick").back().c_str(), nullptr) > 1);
+  // A long noisy series that fills the box, the trainer's loss per batch.
+  Series noisy{"train_loss", {}, {}};
+  for (int i = 0; i < 900; ++i) noisy.x.push_back(i), noisy.y.push_back(1 + std::sin(i * 0.7));
+  svg = svg_chart("noisy", "batch", "loss", {noisy});
+  CHECK_FALSE(covers(svg, legend_rect(svg)));
+  CHECK(xml_problem(svg) == "");
+}
+
+TEST_CASE("plot: a chart's note is printed under its title, escaped") {
+  Chart c{"LR finder", "lr", "loss", {Series{"loss", {1, 2}, {1, 2}}}};
+  c.note = "3 points not drawn (loss > 1.5 x start) & more";
+  const std::string svg = svg_panels({c});
+  REQUIRE(texts(svg, "note").size() == 1);
+  CHECK(texts(svg, "note")[0] == "3 points not drawn (loss &gt; 1.5 x start) &amp; more");
+  CHECK(xml_problem(svg) == "");
+  CHECK(texts(svg_chart("t", "x", "y", {}), "note").empty());
 }
 
 TEST_CASE("plot: log axis ticks are powers of ten and skip non-positive values") {

@@ -15,6 +15,7 @@
 #include <random>
 #include <sstream>
 
+#include "base/format.h"
 #include "learner/callbacks/callbacks.h"
 #include "learner/io/checkpoint.h"
 #include "learner_fixture.h"
@@ -648,4 +649,24 @@ TEST_CASE("callbacks: LRFinder suggestion is the steepest descent before the min
   CHECK(has(failure_of([&] { few.suggestion(); }), "at least 5"));
   CHECK(has(failure_of([] { LRFinder(0, 1); }), "positive"));
   CHECK(has(failure_of([] { LRFinder(1e-7, 10, 1); }), "num_it must be >= 2"));
+}
+
+TEST_CASE("lr_find_chart leaves out the divergence and its note says what and from where") {
+  LRFindResult r;
+  for (int i = 0; i < 10; ++i) {
+    r.lrs.push_back(1e-4 * std::pow(10.0, i * 0.5));
+    r.losses.push_back(i < 7 ? 2.0 - 0.1 * i : 10.0 * i);  // batches 8, 9, 10 blow up
+    r.smoothed.push_back(i < 7 ? 2.0 - 0.1 * i : 5.0 * i);
+  }
+  r.suggested_lr = r.lrs[4];
+  const Chart c = lr_find_chart(r);
+  CHECK(c.log_x);
+  REQUIRE(c.series.size() == 3);
+  CHECK(c.series[2].name == "suggested lr " + sig(r.suggested_lr, 3));
+  for (int i = 7; i < 10; ++i) CHECK(std::isnan(c.series[0].y[i]));
+  CHECK(c.series[0].y[6] == doctest::Approx(1.4));
+  CHECK(c.note ==
+        "3 points of 10 not drawn: loss above 1.5x the starting loss (diverging from batch 8)");
+  r.losses.resize(7), r.smoothed.resize(7), r.lrs.resize(7);
+  CHECK(lr_find_chart(r).note.empty());  // nothing left out, nothing to say
 }
