@@ -36,7 +36,8 @@ int64_t parse_int(const std::string& flag, std::string_view s, int64_t lo, int64
         lo == 1   ? "a positive integer"
         : lo == 0 ? "a non-negative integer"
                   : "an integer >= " + std::to_string(lo));
-  if (v > hi) throw UsageError(flag + ": at most " + std::to_string(hi) + ", got " + std::string(s));
+  if (v > hi)
+    throw UsageError(flag + ": at most " + std::to_string(hi) + ", got " + std::string(s));
   return v;
 }
 
@@ -164,8 +165,7 @@ Flags& Flags::choice(std::string name, std::string& v, std::vector<std::string> 
 
 // CLI11 names the option first in the messages this can get ("--epochs: 1 required N missing",
 // "--quiet was given a disallowed flag override").
-std::string Flags::translate(const std::string& message, int argc,
-                             const char* const* argv) const {
+std::string Flags::translate(const std::string& message, int argc, const char* const* argv) const {
   // Some messages name the flag without its dashes ("quiet was given ...").
   const size_t dashes = message.compare(0, 2, "--") == 0 ? 0 : 2;
   const Flag* flag = nullptr;
@@ -222,7 +222,8 @@ bool Flags::parse(int argc, const char* const* argv) {
   if (!rest.empty()) {
     const std::string& a = rest.front();
     if (a == "--") throw UsageError("unexpected '--' (this program takes flags only)");
-    if (a.size() > 1 && a[0] == '-') throw UsageError("unknown flag '" + a.substr(0, a.find('=')) + "'");
+    if (a.size() > 1 && a[0] == '-')
+      throw UsageError("unknown flag '" + a.substr(0, a.find('=')) + "'");
     throw UsageError("unexpected argument '" + a + "' (flags start with --)");
   }
   return true;

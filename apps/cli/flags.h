@@ -97,12 +97,11 @@ class Flags {
  private:
   struct Flag {
     std::string name, metavar, help, shown;
-    Setter set;     // null for a switch
-    bool* on;       // a switch's variable
+    Setter set;  // null for a switch
+    bool* on;    // a switch's variable
   };
   Flags& add(Flag f);
-  std::string translate(const std::string& cli11_message, int argc,
-                        const char* const* argv) const;
+  std::string translate(const std::string& cli11_message, int argc, const char* const* argv) const;
 
   std::string program_, about_, footer_;
   std::vector<Flag> flags_;

@@ -70,8 +70,8 @@ void declare(cli::Flags& f, Options& o) {
               "cpu or cuda (this build has no CUDA backend: cuda is refused)"
 #endif
               )
-      .text("--save", "PATH",
-            o.save, "write the best epoch's model and optimizer (by valid_accuracy), safetensors")
+      .text("--save", "PATH", o.save,
+            "write the best epoch's model and optimizer (by valid_accuracy), safetensors")
       .text("--export", "PATH", o.export_path,
             "write the final model's state dict alone (PyTorch's names, float32, safetensors), "
             "for model.load_state_dict(safetensors.torch.load_file(PATH)) in PyTorch")
@@ -80,8 +80,7 @@ void declare(cli::Flags& f, Options& o) {
       .text("--log-csv", "PATH", o.log_csv, "write the per-epoch figures as CSV")
       .text("--plot", "PATH", o.plot,
             "write an SVG of the losses and accuracy (with --lr-find: loss against lr)")
-      .text("--summary", "PATH", o.summary,
-            "write the final figures and the configuration as JSON")
+      .text("--summary", "PATH", o.summary, "write the final figures and the configuration as JSON")
       .toggle("--lr-find", o.lr_find,
               "run the learning-rate finder, print its suggestion, and exit")
       .integer("--limit", o.limit, "use only the first N training examples", 1,

@@ -91,7 +91,6 @@ double best_time(const std::function<void()>& f) {
   return best;
 }
 
-
 }  // namespace
 
 int main(int argc, char** argv) {

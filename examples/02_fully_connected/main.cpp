@@ -43,7 +43,6 @@ Tensor mse_grad(const Tensor& out, const Tensor& targ) {
   return ops::scalar(ScalarOp::mul, d, 2.0 / static_cast<double>(targ.numel())).reshape({-1, 1});
 }
 
-
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -17,8 +17,8 @@
 #include "examples/common/course.h"
 #include "learner/callbacks/callbacks.h"
 #include "learner/io/checkpoint.h"
-#include "learner/learner.h"
 #include "learner/io/plot.h"
+#include "learner/learner.h"
 
 namespace {
 

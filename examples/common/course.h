@@ -17,8 +17,8 @@
 #include <exception>
 #include <filesystem>
 #include <limits>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>

@@ -12,8 +12,8 @@
 #include <cstring>
 #include <limits>
 
-#include "kernels/cpu/common.h"
 #include "base/error.h"
+#include "kernels/cpu/common.h"
 #include "kernels/index.h"
 
 namespace tg::kernels::cpu {

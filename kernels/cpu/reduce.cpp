@@ -17,8 +17,8 @@
 #include <cmath>
 #include <limits>
 
-#include "kernels/cpu/common.h"
 #include "base/error.h"
+#include "kernels/cpu/common.h"
 #include "kernels/reduce.h"
 
 namespace tg::kernels::cpu {

@@ -9,8 +9,8 @@
 // Cost: up to 7n FLOPs; reads p, grad (and buf), writes p (and buf): 3n to 5n * sizeof(T) bytes.
 #include "kernels/sgd.h"
 
-#include "kernels/cpu/common.h"
 #include "base/error.h"
+#include "kernels/cpu/common.h"
 
 namespace tg::kernels::cpu {
 

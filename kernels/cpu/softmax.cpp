@@ -13,8 +13,8 @@
 #include <cmath>
 #include <limits>
 
-#include "kernels/cpu/common.h"
 #include "base/error.h"
+#include "kernels/cpu/common.h"
 #include "kernels/softmax.h"
 
 namespace tg::kernels::cpu {

@@ -22,10 +22,10 @@
 #include <limits>
 #include <type_traits>
 
+#include "base/error.h"
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/runtime.h"
 #include "kernels/elementwise.h"
-#include "base/error.h"
 
 namespace tg::kernels::cuda {
 

@@ -10,8 +10,8 @@
 #include <climits>
 #include <cstdint>
 
-#include "kernels/cuda/runtime.h"
 #include "base/error.h"
+#include "kernels/cuda/runtime.h"
 #include "kernels/gemm.h"
 
 namespace tg::kernels::cuda::gemm_detail {

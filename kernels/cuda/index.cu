@@ -21,9 +21,9 @@
 #include <cstdint>
 #include <limits>
 
+#include "base/error.h"
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/runtime.h"
-#include "base/error.h"
 #include "kernels/index.h"
 
 namespace tg::kernels::cuda {

@@ -26,9 +26,9 @@
 #include <limits>
 #include <utility>
 
+#include "base/error.h"
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/runtime.h"
-#include "base/error.h"
 #include "kernels/reduce.h"
 
 namespace tg::kernels::cuda {

@@ -23,9 +23,9 @@
 #include <type_traits>
 #include <utility>
 
+#include "base/error.h"
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/runtime.h"
-#include "base/error.h"
 #include "kernels/softmax.h"
 
 namespace tg::kernels::cuda {

@@ -161,9 +161,8 @@ Chart lr_find_chart(const LRFindResult& r) {
     for (double v : s.y)
       if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
   if (lo <= hi)
-    series.push_back({"suggested lr " + sig(r.suggested_lr, 3),
-                      {r.suggested_lr, r.suggested_lr},
-                      {lo, hi}});
+    series.push_back(
+        {"suggested lr " + sig(r.suggested_lr, 3), {r.suggested_lr, r.suggested_lr}, {lo, hi}});
   Chart c{"LR finder", "learning rate (log scale)", "training loss", series, /*log_x=*/true};
   if (dropped > 0)
     c.note = plural(static_cast<long long>(dropped), "point") + " of " +

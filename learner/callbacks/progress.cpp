@@ -97,8 +97,7 @@ void ProgressBar::after_batch(Learner& l) {
   std::ostringstream line;
   line << "epoch " << (l.epoch + 1) << "/" << l.epochs << "  [" << std::string(filled, '#')
        << std::string(kBar - filled, '-') << "]  " << done << "/" << total;
-  if (l.loss.defined())
-    line << "  loss " << tg::fixed(l.loss.item<double>(), 4);
+  if (l.loss.defined()) line << "  loss " << tg::fixed(l.loss.item<double>(), 4);
   line << "  eta " << clock_time(eta);
   std::string s = line.str();
   const size_t width = s.size();
@@ -131,7 +130,8 @@ void ProgressBar::after_epoch(Learner& l) {
   row << std::left << std::setw(kMinWidth) << (l.epoch + 1);
   for (const auto& c : columns_) {
     auto it = l.values.find(c);
-    row << "  " << std::setw(width_of(c)) << (it != l.values.end() ? tg::fixed(it->second, 6) : "-");
+    row << "  " << std::setw(width_of(c))
+        << (it != l.values.end() ? tg::fixed(it->second, 6) : "-");
   }
   row << "  " << clock_time(std::chrono::duration<double>(Clock::now() - epoch_start_).count());
   *out_ << row.str() << std::endl;

@@ -116,7 +116,8 @@ Axis linear_axis(double min, double max, bool any, bool integer = false) {
     const double pad = integer ? 1 : min == 0 ? 1 : std::abs(min) * 0.1;
     min -= pad, max += pad;
   }
-  const double step = integer ? std::max(1.0, nice_step((max - min) / 5)) : nice_step((max - min) / 5);
+  const double step =
+      integer ? std::max(1.0, nice_step((max - min) / 5)) : nice_step((max - min) / 5);
   a.lo = std::floor(min / step) * step;
   a.hi = std::ceil(max / step) * step;
   const int n = static_cast<int>(std::lround((a.hi - a.lo) / step));
@@ -248,8 +249,8 @@ void panel(std::ostringstream& os, const Chart& c, double ox) {
       any = true;
     }
   }
-  const Axis ax = c.log_x ? log_axis(x_min, x_max, any)
-                          : linear_axis(x_min, x_max, any, c.integer_x);
+  const Axis ax =
+      c.log_x ? log_axis(x_min, x_max, any) : linear_axis(x_min, x_max, any, c.integer_x);
   Axis ay = c.log_y ? log_axis(y_min, y_max, any) : linear_axis(y_min, y_max, any);
   const double bx0 = kLeft, bx1 = kW - kRight, by0 = kTop, by1 = kH - kBottom;
   auto X = [&](double t) { return bx0 + (t - ax.lo) / (ax.hi - ax.lo) * (bx1 - bx0); };

@@ -67,9 +67,9 @@ TEST_CASE("cli: values after a space or '=', switches, and a repeated flag keeps
   Vars v;
   Flags f("prog", "about");
   declare(f, v);
-  Argv a{"--epochs", "5", "--lr=1e-3", "--seed", "0", "--data", "d/x", "--device=cuda",
-         "--quiet", "--limit", "0", "--momentum", "0", "--wd", "0.5", "--epochs=7",
-         "--threads", "64"};
+  Argv a{"--epochs",      "5",          "--lr=1e-3", "--seed", "0",          "--data", "d/x",
+         "--device=cuda", "--quiet",    "--limit",   "0",      "--momentum", "0",      "--wd",
+         "0.5",           "--epochs=7", "--threads", "64"};
   CHECK(f.parse(a.argc(), a.argv()));
   CHECK(v.epochs == 7);
   CHECK(v.lr == doctest::Approx(1e-3));

@@ -15,9 +15,9 @@
 #include <type_traits>
 #include <vector>
 
+#include "base/error.h"
 #include "cuda/cuda_test_util.h"
 #include "kernels/elementwise.h"
-#include "base/error.h"
 
 using tg::kernels::BinaryOp;
 using tg::kernels::ScalarOp;

@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "cuda/cuda_test_util.h"
 #include "base/error.h"
+#include "cuda/cuda_test_util.h"
 #include "kernels/gemm.h"
 #include "test_util.h"
 

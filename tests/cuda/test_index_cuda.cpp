@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "cuda/cuda_test_util.h"
 #include "base/error.h"
+#include "cuda/cuda_test_util.h"
 #include "kernels/index.h"
 
 using tg::test::DeviceBuffer;

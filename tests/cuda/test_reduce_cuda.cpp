@@ -15,8 +15,8 @@
 #include <limits>
 #include <vector>
 
-#include "cuda/cuda_test_util.h"
 #include "base/error.h"
+#include "cuda/cuda_test_util.h"
 #include "kernels/reduce.h"
 
 using tg::kernels::ReduceOp;

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "cuda/cuda_test_util.h"
 #include "base/error.h"
+#include "cuda/cuda_test_util.h"
 #include "kernels/softmax.h"
 
 using tg::test::close_to;

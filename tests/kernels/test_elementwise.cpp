@@ -10,9 +10,9 @@
 #include <limits>
 #include <vector>
 
+#include "base/error.h"
 #include "kernels/cpu/common.h"
 #include "kernels/elementwise.h"
-#include "base/error.h"
 
 using namespace tg::kernels;
 using namespace tg::kernels::cpu;

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/cpu/common.h"
 #include "base/error.h"
+#include "kernels/cpu/common.h"
 #include "kernels/index.h"
 
 using namespace tg::kernels::cpu;

@@ -10,8 +10,8 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/cpu/common.h"
 #include "base/error.h"
+#include "kernels/cpu/common.h"
 #include "kernels/softmax.h"
 
 using namespace tg::kernels::cpu;
