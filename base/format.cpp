@@ -48,7 +48,8 @@ std::string sig(double v, int digits) {
 std::string plural(long long n, const std::string& noun) {
   if (n == 1) return "1 " + noun;
   auto ends = [&](const char* e) { return noun.ends_with(e); };
-  const bool es = ends("s") || ends("x") || ends("ch") || ends("sh");  // batch -> batches
+  // batch -> batches, but epoch -> epochs: "tch" is always /tʃ/, a bare "ch" often /k/.
+  const bool es = ends("s") || ends("x") || ends("z") || ends("tch") || ends("sh");
   return std::to_string(n) + " " + noun + (es ? "es" : "s");
 }
 

@@ -18,7 +18,8 @@ std::string num(double v);
 std::string fixed(double v, int digits);
 std::string sig(double v, int digits);
 // A count and its noun: plural(1, "epoch") -> "1 epoch", plural(3, "epoch") -> "3 epochs",
-// plural(2, "batch") -> "2 batches" (English's -es after s, x, ch, sh).
+// plural(2, "batch") -> "2 batches", plural(4, "epoch") -> "4 epochs" (English's -es after s,
+// x, z, sh and tch; a bare ch is often /k/).
 std::string plural(long long n, const std::string& noun);
 
 }  // namespace tg

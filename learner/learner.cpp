@@ -129,7 +129,7 @@ void EagerStep::train_batch(Learner& l) {
 void Learner::reset_state() {
   dl = nullptr;
   xb = yb = pred = loss = Tensor();
-  epochs = epoch = iter = n_iter = train_iter = 0;
+  epochs = start_epoch = epoch = iter = n_iter = train_iter = 0;
   pct_train = 0;
   training = false;
   values.clear();
@@ -179,13 +179,16 @@ struct RunGuard {
 }
 }  // namespace
 
-void Learner::fit(int64_t n_epochs, std::vector<std::shared_ptr<Callback>> extra_cbs) {
-  fit_in_context(RunContext::fit, n_epochs, std::move(extra_cbs));
+void Learner::fit(int64_t n_epochs, std::vector<std::shared_ptr<Callback>> extra_cbs,
+                  int64_t start_epoch) {
+  fit_in_context(RunContext::fit, n_epochs, std::move(extra_cbs), start_epoch);
 }
 
 void Learner::fit_in_context(RunContext ctx, int64_t n_epochs,
-                             std::vector<std::shared_ptr<Callback>> extra_cbs) {
+                             std::vector<std::shared_ptr<Callback>> extra_cbs, int64_t start) {
   TG_CHECK(n_epochs >= 0, "fit", "the number of epochs must be >= 0, got ", n_epochs);
+  TG_CHECK(start >= 0 && start <= n_epochs, "fit", "start_epoch ", start,
+           " is outside the fit's 0..", n_epochs, " epochs");
   TG_CHECK(context == RunContext::none, "fit", "the Learner is already running (",
            context_name(context), "); a callback cannot start another fit");
   TG_CHECK(data.train_dl.dataset() != nullptr, "fit", "the DataBunch has no training data");
@@ -193,6 +196,7 @@ void Learner::fit_in_context(RunContext ctx, int64_t n_epochs,
   reset_state();
   context = ctx;
   epochs = n_epochs;
+  start_epoch = start;
   TG_CHECK(step != nullptr, "fit", "learn.step is null (the default is an EagerStep)");
   try {
     with_events<CancelFit>(
@@ -200,7 +204,7 @@ void Learner::fit_in_context(RunContext ctx, int64_t n_epochs,
         [&] {
           guard.step = step.get();
           step->begin_fit(*this);
-          for (epoch = 0; epoch < epochs; ++epoch) do_epoch();
+          for (epoch = start_epoch; epoch < epochs; ++epoch) do_epoch();
         },
         /*flush=*/true);
   } catch (const CancelException& c) {

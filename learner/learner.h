@@ -47,8 +47,12 @@ class Learner {
           LossFn loss_func, DataBunch data, LearnerOptions options = {},
           std::vector<std::shared_ptr<Callback>> cbs = {});
 
-  // Trains for n epochs; extra callbacks live for this fit only.
-  void fit(int64_t n_epochs, std::vector<std::shared_ptr<Callback>> extra_cbs = {});
+  // Trains for n epochs; extra callbacks live for this fit only. start_epoch > 0 runs only
+  // epochs start_epoch..n_epochs-1 of the n-epoch fit: the rest of a fit whose first epochs
+  // ran before (a resume, tg::load_train_state): epoch numbers, pct_train and train_iter are
+  // those of the unbroken fit, so schedules continue where they were.
+  void fit(int64_t n_epochs, std::vector<std::shared_ptr<Callback>> extra_cbs = {},
+           int64_t start_epoch = 0);
 
   // The validation phase alone (before_validate, batches, after_validate) on dl (default:
   // data.valid_dl), context validate. Returns the size-weighted mean loss as "loss" and each
@@ -111,6 +115,7 @@ class Learner {
   DataLoader* dl = nullptr;               // the loader of the current phase
   Tensor xb, yb, pred, loss;              // the current batch and what came of it
   int64_t epochs = 0;                     // of this fit
+  int64_t start_epoch = 0;                // the first epoch this fit runs (0 unless resumed)
   int64_t epoch = 0;                      // current epoch, from 0
   int64_t iter = 0;                       // batch index within the current phase
   int64_t n_iter = 0;                     // batches in the current phase
@@ -129,7 +134,7 @@ class Learner {
 
   // Used by lr_find and friends: fit with a given context.
   void fit_in_context(RunContext ctx, int64_t n_epochs,
-                      std::vector<std::shared_ptr<Callback>> extra_cbs);
+                      std::vector<std::shared_ptr<Callback>> extra_cbs, int64_t start_epoch = 0);
 
  private:
   template <typename Cancel, typename F>

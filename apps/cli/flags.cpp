@@ -194,21 +194,29 @@ bool Flags::parse(int argc, const char* const* argv) {
   CLI::App app(about_, program_);
   app.allow_extras();  // unknown flags and stray words: reported below, in our words
   app.set_help_flag("-h,--help", "print this help and exit");
+  given_.clear();
   for (Flag& f : flags_) {
     if (f.set) {
       app.add_option(f.name,
-                     [&f](const CLI::results_t& r) {
+                     [this, &f](const CLI::results_t& r) {
                        const std::string& value = r.back();  // a repeated flag: the last
                        if (value.empty())
                          throw UsageError(f.name + " needs a non-empty value (" + f.metavar + ")");
                        f.set(f.name, value);
+                       given_.insert(f.name);
                        return true;
                      })
           ->type_name(f.metavar)
           ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     } else {
       bool* on = f.on;
-      app.add_flag_callback(f.name, [on] { *on = true; })->disable_flag_override();
+      const std::string* name = &f.name;
+      app.add_flag_callback(f.name,
+                            [this, on, name] {
+                              *on = true;
+                              given_.insert(*name);
+                            })
+          ->disable_flag_override();
     }
   }
   try {

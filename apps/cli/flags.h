@@ -24,6 +24,7 @@
 #include <functional>
 #include <limits>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -90,6 +91,9 @@ class Flags {
   // error on stderr.
   std::optional<int> parse_or_exit(int argc, const char* const* argv);
 
+  // The flags the last parse() saw on the command line ("--epochs", ...), given or repeated.
+  const std::set<std::string>& given() const { return given_; }
+
   // The --help text: usage line, about, every flag with its help and [default], footer.
   std::string help() const;
   const std::string& program() const { return program_; }
@@ -105,6 +109,7 @@ class Flags {
 
   std::string program_, about_, footer_;
   std::vector<Flag> flags_;
+  std::set<std::string> given_;
 };
 
 // Word-wraps text into lines of at most `width` columns, the lines after the first indented by

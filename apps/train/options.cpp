@@ -75,8 +75,12 @@ void declare(cli::Flags& f, Options& o) {
       .text("--export", "PATH", o.export_path,
             "write the final model's state dict alone (PyTorch's names, float32, safetensors), "
             "for model.load_state_dict(safetensors.torch.load_file(PATH)) in PyTorch")
+      .text("--save-last", "PATH", o.save_last,
+            "after every epoch, write the run's whole state (weights, optimizer, epochs done, "
+            "schedule position, shuffle, settings), for --resume to continue it exactly")
       .text("--resume", "PATH", o.resume,
-            "load model and optimizer state from a --save checkpoint first")
+            "a --save-last file: continue that run where it stopped, with its settings; a --save "
+            "file: start from its weights and optimizer state, with this run's flags")
       .text("--log-csv", "PATH", o.log_csv, "write the per-epoch figures as CSV")
       .text("--plot", "PATH", o.plot,
             "write an SVG of the losses and accuracy (with --lr-find: loss against lr)")
@@ -121,6 +125,7 @@ Options parse_options(int argc, const char* const* argv) {
   cli::Flags flags("tapegrad-train", kAbout, kFooter);
   declare(flags, o);
   o.help = !flags.parse(argc, argv);
+  o.given = flags.given();
   return o;
 }
 

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,8 @@ struct Options {
   bool quiet = false;                          // --quiet
   bool no_cuda_graph = false;                  // --no-cuda-graph
   bool help = false;                           // -h, --help
+  std::string save_last;                       // --save-last PATH
+  std::set<std::string> given;                 // the flags on the command line ("--bs", ...)
 
   // The folder to read: --data when given, else the --dataset's built-in folder.
   std::string data_folder() const;

@@ -101,7 +101,8 @@ void write_summary(const std::string& path, const Options& o, const Outcome& r) 
                  {"limit_valid", o.limit_valid},
                  {"threads", r.threads},
                  {"resume", or_null(o.resume)},
-                 {"save", or_null(o.save)}};
+                 {"save", or_null(o.save)},
+                 {"save_last", or_null(o.save_last)}};
 
   Json seconds = Json::array();
   for (const auto& e : r.epochs)
@@ -133,6 +134,8 @@ void write_summary(const std::string& path, const Options& o, const Outcome& r) 
               {"valid_loss", last("valid_loss")},
               {"valid_accuracy", last("valid_accuracy")},
               {"epochs_run", r.epochs.size()},
+              {"interrupted", r.interrupted.empty() ? Json(false) : Json(r.interrupted)},
+              {"resumed_after_epoch", r.resumed_after},
               {"epoch_seconds", std::move(seconds)},
               {"total_seconds", number_or_null(r.total_seconds)},
               {"best_epoch", r.best_epoch >= 0 ? Json(r.best_epoch + 1) : Json(nullptr)},

@@ -20,7 +20,9 @@ struct Outcome {
   double total_seconds = 0;
   int64_t train_examples = 0, test_examples = 0, classes = 0;
   int threads = 0;
-  int64_t best_epoch = -1;  // SaveModel's best epoch (from 0), -1 without --save
+  int64_t best_epoch = -1;    // SaveModel's best epoch (from 0), -1 without --save
+  int64_t resumed_after = 0;  // epochs done by the run this one continues (--resume of --save-last)
+  std::string interrupted;    // "SIGINT" or "SIGTERM" when a signal stopped the fit, else ""
 };
 
 // Three panels: loss per training batch; train and valid loss per epoch; accuracy per epoch.

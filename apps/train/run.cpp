@@ -11,11 +11,17 @@
 // no training time.
 #include "apps/train/run.h"
 
+#include <fcntl.h>
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -24,10 +30,13 @@
 #include <stdexcept>
 
 #include "apps/train/report.h"
+#include "apps/train/resume.h"
 #include "autograd/functions.h"
 #include "base/format.h"
 #include "learner/callbacks/callbacks.h"
 #include "learner/callbacks/device.h"
+#include "learner/callbacks/interrupt.h"
+#include "learner/callbacks/train_state.h"
 #include "learner/data/datasets.h"
 #include "learner/graph_step.h"
 #include "learner/io/checkpoint.h"
@@ -70,15 +79,42 @@ Device resolve_device(const std::string& name) {
 #endif
 }
 
-// Fails now, rather than after training, when an output file cannot be written there.
+// Fails now, rather than after training, when an output file cannot be written there: the
+// folder must exist and take a new file (a probe file is created and removed at once; the
+// real file is written the same way, a temporary beside it renamed over it).
 void check_output(const std::string& flag, const std::string& path) {
   if (path.empty()) return;
   std::error_code ec;
   fs::path p(path);
   if (fs::is_directory(p, ec)) fail(flag + " " + path + ": is a folder, not a file");
   fs::path parent = p.parent_path();
-  if (!parent.empty() && !fs::is_directory(parent, ec))
+  if (!parent.empty() && !fs::is_directory(parent, ec)) {
+    if (fs::exists(parent, ec))
+      fail(flag + " " + path + ": '" + parent.string() + "' is not a folder");
     fail(flag + " " + path + ": the folder '" + parent.string() + "' does not exist");
+  }
+  const fs::path dir = parent.empty() ? fs::path(".") : parent;
+  const fs::path probe = dir / (".tapegrad-probe-" + std::to_string(::getpid()));
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    fail(flag + " " + path + ": cannot write in the folder '" + dir.string() +
+         "': " + std::strerror(errno));
+  ::close(fd);
+  ::unlink(probe.c_str());
+}
+
+// Each output file at most once: two flags writing one file would lose one of them.
+void check_outputs(const Options& o) {
+  const std::vector<std::pair<const char*, const std::string*>> outs = {
+      {"--save", &o.save},       {"--save-last", &o.save_last}, {"--export", &o.export_path},
+      {"--log-csv", &o.log_csv}, {"--plot", &o.plot},           {"--summary", &o.summary}};
+  for (size_t i = 0; i < outs.size(); ++i) {
+    check_output(outs[i].first, *outs[i].second);
+    for (size_t j = 0; j < i; ++j)
+      if (!outs[i].second->empty() && *outs[i].second == *outs[j].second)
+        throw UsageError(std::string(outs[j].first) + " and " + outs[i].first +
+                         " name the same file '" + *outs[i].second + "'");
+  }
 }
 
 void check_data_folder(const Options& o) {
@@ -126,9 +162,21 @@ void check_arch(const Options& o, const ImageData& d) {
                      std::to_string(d.c) + " in the labels");
 }
 
-void resume_from(const Options& o, nn::Module& model, optim::Optimizer& opt) {
+// The --resume file's metadata (read once, before anything is built: a --save-last file's
+// settings decide the run).
+Metadata resume_metadata(const Options& o) {
   std::error_code ec;
   if (!fs::is_regular_file(o.resume, ec)) fail("--resume " + o.resume + ": no such file");
+  Metadata meta;
+  try {
+    load_safetensors(o.resume, &meta);
+  } catch (const std::exception& e) {
+    fail("--resume " + o.resume + ": " + e.what());
+  }
+  return meta;
+}
+
+void resume_from(const Options& o, nn::Module& model, optim::Optimizer& opt) {
   try {
     load_checkpoint(o.resume, model, &opt);
   } catch (const std::exception& e) {
@@ -160,6 +208,39 @@ void add_schedule(const Options& o, std::vector<std::shared_ptr<Callback>>& cbs)
   }
 }
 
+// TAPEGRAD_TEST_KILL_AFTER_BATCHES=N: the process kills itself (SIGKILL, no cleanup) after N
+// training batches, so the tests can check that a run killed mid-epoch resumes exactly.
+class KillAfter : public Callback {
+ public:
+  explicit KillAfter(int64_t n) : n_(n) {}
+  void after_batch(Learner& l) override {
+    if (l.training && l.context == RunContext::fit && ++seen_ >= n_) std::raise(SIGKILL);
+  }
+
+ private:
+  int64_t n_, seen_ = 0;
+};
+
+std::shared_ptr<Callback> kill_hook() {
+  const char* v = std::getenv("TAPEGRAD_TEST_KILL_AFTER_BATCHES");
+  if (v == nullptr || *v == '\0') return nullptr;
+  const int64_t n = std::strtoll(v, nullptr, 10);
+  if (n <= 0)
+    fail("TAPEGRAD_TEST_KILL_AFTER_BATCHES must be a positive integer, got '" + std::string(v) +
+         "'");
+  return std::make_shared<KillAfter>(n);
+}
+
+// Whether a and b are one existing file (by inode, so "./x" and "x" are the same).
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  return !a.empty() && !b.empty() && fs::equivalent(a, b, ec) && !ec;
+}
+
+const char* signal_name(int sig) {
+  return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+}
+
 int64_t count_params(const nn::Module& m) {
   int64_t n = 0;
   for (const Tensor& p : m.parameters()) n += p.numel();
@@ -168,15 +249,23 @@ int64_t count_params(const nn::Module& m) {
 
 }  // namespace
 
-int run(const Options& o, std::ostream& out) {
+int run(const Options& given, std::ostream& out) {
   const auto t0 = Clock::now();
-  if (o.threads > 0) omp_set_num_threads(o.threads);
-  const Device device = resolve_device(o.device);
-  for (const auto& [flag, path] : {std::pair<const char*, const std::string&>{"--save", o.save},
-                                   {"--log-csv", o.log_csv},
-                                   {"--plot", o.plot},
-                                   {"--summary", o.summary}})
-    check_output(flag, path);
+  StopOnSignal::install();  // a ^C from here on is a cancel, not a kill
+  if (given.threads > 0) omp_set_num_threads(given.threads);
+  const Device device = resolve_device(given.device);
+
+  // A --save-last file continues its run: its settings, its epochs done, its history.
+  Metadata resume_meta;
+  bool continuing = false;
+  if (!given.resume.empty()) {
+    resume_meta = resume_metadata(given);
+    continuing = is_train_state(resume_meta);
+  }
+  const Options o = continuing ? adopt_settings(given, resume_meta,
+                                                std::stoll(resume_meta.at("state.epochs_done")))
+                               : given;
+  check_outputs(o);
   check_data_folder(o);
 
   ImageData d = load_data(o);
@@ -189,12 +278,25 @@ int run(const Options& o, std::ostream& out) {
   auto opt = std::make_shared<optim::SGD>(
       model->parameters(),
       optim::SGDOptions{.lr = o.lr, .momentum = o.momentum, .weight_decay = o.wd});
-  if (!o.resume.empty()) resume_from(o, *model, *opt);
   Learner learn(model, opt, [](const Tensor& p, const Tensor& y) { return cross_entropy(p, y); },
                 db, {.metrics = {accuracy_metric()}});
+  learn.add_cb(std::make_shared<StopOnSignal>());  // every fit, lr_find's too
   if (device.is_cuda()) {
     learn.add_cb(std::make_shared<DeviceCallback>(device));
     if (!o.no_cuda_graph) learn.step = std::make_shared<CudaGraphStep>();
+  }
+  TrainState state;  // of the run this one continues
+  History prior;     // its epochs' figures
+  if (continuing) {
+    try {
+      state = load_train_state(o.resume, learn);
+      if (auto it = state.meta.find(kHistoryKey); it != state.meta.end())
+        prior = parse_history(it->second, o.resume);
+    } catch (const std::exception& e) {
+      fail("--resume " + o.resume + ": cannot continue its run: " + e.what());
+    }
+  } else if (!o.resume.empty()) {
+    resume_from(o, *model, *opt);
   }
 
   if (!o.quiet)
@@ -209,10 +311,17 @@ int run(const Options& o, std::ostream& out) {
                       : "fit    " + plural(o.epochs, "epoch") + " of " +
                             plural(db.train_dl.num_batches(), "batch"))
         << " of " << o.bs << ", seed " << o.seed << ", " << omp_get_max_threads() << " threads on "
-        << device.str() << (o.resume.empty() ? "" : ", resumed from " + o.resume) << std::endl;
+        << device.str()
+        << (continuing
+                ? ", continuing " + o.resume + " after epoch " + std::to_string(state.epochs_done)
+            : o.resume.empty() ? ""
+                               : ", resumed from " + o.resume)
+        << std::endl;
 
   if (o.lr_find) {
     LRFindResult r = lr_find(learn, 1e-7, 10, kLrFindBatches);
+    if (int sig = StopOnSignal::received())
+      fail(std::string("lr_find interrupted by ") + signal_name(sig));
     print_lr_find(out, r, o.quiet);
     if (!o.plot.empty()) write_lr_plot(o.plot, r);
     return 0;
@@ -227,10 +336,35 @@ int run(const Options& o, std::ostream& out) {
   if (!o.quiet) cbs.push_back(std::make_shared<ProgressBar>(&out));
   add_schedule(o, cbs);
   std::shared_ptr<SaveModel> saver;
-  if (!o.save.empty()) cbs.push_back(saver = std::make_shared<SaveModel>(o.save, "valid_accuracy"));
+  if (!o.save.empty()) {
+    cbs.push_back(saver = std::make_shared<SaveModel>(o.save, "valid_accuracy"));
+    // When --save names the file that holds the best of the run this one continues (the
+    // --resume file itself, or the --save of a continued run), that best is carried over, so a
+    // worse epoch never replaces it.
+    if (continuing && state.meta.count(kBestKey) && same_file(o.save, state.meta[kBestPathKey]))
+      saver->carry(std::stod(state.meta.at(kBestKey)), std::stoll(state.meta.at(kBestEpochKey)));
+    else if (!continuing && same_file(o.save, o.resume) && resume_meta.count("value") &&
+             resume_meta.count("monitor") && resume_meta.at("monitor") == "valid_accuracy")
+      saver->carry(std::stod(resume_meta.at("value")));
+  }
+  const std::string settings = settings_text(o);
+  if (!o.save_last.empty())
+    cbs.push_back(std::make_shared<SaveState>(o.save_last, [&](const Learner&) {
+      History h = prior;
+      h.insert(h.end(), stats->history.begin(), stats->history.end());
+      Metadata m = {{kSettingsKey, settings}, {kHistoryKey, history_text(h)}};
+      if (saver && saver->best_epoch >= 0) {
+        m[kBestKey] = num(saver->best);
+        m[kBestEpochKey] = std::to_string(saver->best_epoch);
+        m[kBestPathKey] = fs::absolute(o.save).string();
+      }
+      return m;
+    }));
+  if (auto hook = kill_hook()) cbs.push_back(hook);
 
-  learn.fit(o.epochs, cbs);
-  if (nan_stop->stopped) {
+  learn.fit(o.epochs, cbs, state.epochs_done);
+  const int sig = StopOnSignal::received();
+  if (nan_stop->stopped && sig == 0) {
     std::string why = nan_msg.str();
     while (!why.empty() && why.back() == '\n') why.pop_back();
     fail("training diverged (" + why + "); try a lower --lr than " + tg::num(o.lr) +
@@ -239,7 +373,9 @@ int run(const Options& o, std::ostream& out) {
 
   std::map<std::string, double> test = learn.validate();
   Outcome r;
-  r.epochs = stats->history;
+  r.epochs = prior;
+  r.epochs.insert(r.epochs.end(), stats->history.begin(), stats->history.end());
+  rec->epochs.insert(rec->epochs.begin(), prior.begin(), prior.end());
   r.test_accuracy = test.at("accuracy");
   r.test_loss = test.at("loss");
   r.train_examples = d.x_train.size(0);
@@ -247,11 +383,20 @@ int run(const Options& o, std::ostream& out) {
   r.classes = d.c;
   r.threads = omp_get_max_threads();
   r.best_epoch = saver ? saver->best_epoch : -1;
+  r.resumed_after = state.epochs_done;
+  if (sig != 0) r.interrupted = signal_name(sig);
+
+  // The result first: a file that fails to write below cannot take it with it.
+  if (sig != 0)
+    out << "interrupted by " << r.interrupted << " after " << plural(r.epochs.size(), "epoch")
+        << " of " << o.epochs
+        << (o.save_last.empty() ? "" : "; --resume " + o.save_last + " continues the run") << "\n";
+  out << "test_accuracy " << tg::fixed(r.test_accuracy, 4) << std::endl;
 
   if (!o.export_path.empty())
     export_state_dict(o.export_path, *model,
                       {{"arch", arch_str(o.arch)},
-                       {"epochs", std::to_string(o.epochs)},
+                       {"epochs", std::to_string(r.epochs.size())},
                        {"test_accuracy", num(r.test_accuracy)}});
   if (!o.log_csv.empty()) rec->write_csv(o.log_csv);
   if (!o.plot.empty()) write_training_plot(o.plot, *rec, r.epochs);
@@ -260,12 +405,14 @@ int run(const Options& o, std::ostream& out) {
 
   if (!o.quiet && !o.export_path.empty())
     out << "export " << o.export_path << " (the model's state dict, for PyTorch)\n";
-  if (!o.quiet && saver)
+  if (!o.quiet && saver && saver->best_epoch >= 0)
     out << "saved  " << o.save << " (epoch " << (saver->best_epoch + 1) << ", valid_accuracy "
         << tg::fixed(saver->best, 4) << ")\n";
-  out << "test_accuracy " << tg::fixed(r.test_accuracy, 4) << "\n"
-      << "total_seconds " << tg::fixed(seconds_since(t0), 2) << std::endl;
-  return 0;
+  else if (!o.quiet && saver)
+    out << "kept   " << o.save << " (valid_accuracy " << tg::fixed(saver->best, 4)
+        << " from the run resumed; no epoch of this one beat it)\n";
+  out << "total_seconds " << tg::fixed(seconds_since(t0), 2) << std::endl;
+  return sig != 0 ? 128 + sig : 0;
 }
 
 }  // namespace tg::train

@@ -178,7 +178,10 @@ class EarlyStopping : public Callback {
 };
 
 // Saves a checkpoint (model and optimizer, safetensors) whenever `monitor` improves, so `path`
-// always holds the best epoch's weights; optionally reloads them when the fit ends.
+// always holds the best epoch's weights; optionally reloads them when the fit ends. A fit that
+// continues an earlier one (a resume) carries that one's best with carry(), so a worse epoch
+// never replaces a better checkpoint; the metadata ("monitor", "value", "epoch") says what the
+// file holds.
 class SaveModel : public Callback {
  public:
   SaveModel(std::string path, std::string monitor = "valid_loss", Mode mode = Mode::automatic,
@@ -187,11 +190,17 @@ class SaveModel : public Callback {
   void before_fit(Learner& l) override;
   void after_epoch(Learner& l) override;
   void after_fit(Learner& l) override;
+  // The best so far of the run this fit continues: the next fit starts from it, not from the
+  // worst value, and best_epoch stays as given (-1: an epoch of that earlier run).
+  void carry(double best_value, int64_t epoch = -1);
   std::string path, monitor;
   Mode mode;
   bool load_best_at_end;
   double best = 0;
   int64_t best_epoch = -1;
+
+ private:
+  bool carried_ = false;
 };
 
 // A progress bar for the batches (with loss and ETA) on a terminal, redrawn in place; one plain

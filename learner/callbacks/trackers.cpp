@@ -115,8 +115,18 @@ SaveModel::SaveModel(std::string path_, std::string monitor_, Mode mode_, bool l
 
 void SaveModel::before_fit(Learner& l) {
   if (l.context == RunContext::lr_find) return;  // keeps its record of the fit
+  if (carried_) {                                // once: a later fit of this callback starts afresh
+    carried_ = false;
+    return;
+  }
   best = worst(maximise(monitor, mode));
   best_epoch = -1;
+}
+
+void SaveModel::carry(double best_value, int64_t epoch) {
+  best = best_value;
+  best_epoch = epoch;
+  carried_ = true;
 }
 
 void SaveModel::after_epoch(Learner& l) {

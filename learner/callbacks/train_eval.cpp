@@ -7,9 +7,10 @@
 
 namespace tg {
 
-void TrainEval::before_fit(Learner& l) {
-  l.train_iter = 0;
-  l.pct_train = 0;
+void TrainEval::before_fit(Learner& l) {  // a resumed fit counts as if unbroken
+  l.train_iter = l.start_epoch * l.data.train_dl.num_batches();
+  l.pct_train =
+      l.epochs > 0 ? static_cast<double>(l.start_epoch) / static_cast<double>(l.epochs) : 0;
 }
 
 void TrainEval::before_epoch(Learner& l) {

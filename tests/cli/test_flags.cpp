@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,12 @@ TEST_CASE("cli: values after a space or '=', switches, and a repeated flag keeps
   CHECK(v.momentum == 0);
   CHECK(v.wd == 0.5);
   CHECK(v.threads == 64);
+  CHECK(f.given() == std::set<std::string>{"--epochs", "--lr", "--seed", "--data", "--device",
+                                           "--quiet", "--limit", "--momentum", "--wd",
+                                           "--threads"});
+  Argv none{};
+  CHECK(f.parse(none.argc(), none.argv()));
+  CHECK(f.given().empty());  // each parse starts afresh
 }
 
 TEST_CASE("cli: numbers are the whole argument, finite and in range") {
