@@ -2,6 +2,7 @@
 #   make train   install what is missing, build, fetch MNIST, train the default MLP
 #   make test    install what is missing, build, run every test
 #   make bench   build and run the benchmarks (GEMM ladder beside OpenBLAS, epoch times)
+#   make test-clang  build and test with clang instead of g++ (CPU only; build-clang)
 #   make fuzz    build the libFuzzer harnesses (clang, ASan+UBSan) in build-fuzz and run each
 #                for FUZZ_TIME seconds (docs/fuzzing.md); FUZZ_HARNESSES='idx json' picks some
 # Other targets: make data, make build, make deps, make format, make asan, make clean.
@@ -23,7 +24,7 @@ FUZZ_TIME ?= 60
 FUZZ_BUILD ?= build-fuzz
 FUZZ_HARNESSES ?= idx idx_gz safetensors json
 
-.PHONY: all deps deps-bench configure build test bench asan fuzz format format-check clean data train
+.PHONY: all deps deps-bench configure build test test-clang bench asan fuzz format format-check clean data train
 
 all: build
 
@@ -54,6 +55,13 @@ train: build data
 bench: deps-bench $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 	scripts/run-bench.sh $(BUILD) $(BENCH_ARGS)
+
+# The library and its tests built with clang (CPU only), the portability check (docs/README).
+test-clang:
+	@scripts/install-deps.sh --clang
+	cmake --preset clang $(CMAKE_ARGS)
+	cmake --build build-clang -j $(JOBS)
+	ctest --test-dir build-clang --output-on-failure -j $(JOBS)
 
 asan: deps
 	cmake --preset asan

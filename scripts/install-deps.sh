@@ -6,17 +6,19 @@
 # network is needed there. Missing ones are installed with apt-get when run as root; otherwise
 # the script names them and fails.
 #
-# Usage: scripts/install-deps.sh [--bench] [--fuzz]
+# Usage: scripts/install-deps.sh [--bench] [--clang] [--fuzz]
 #   --bench: OpenBLAS too, the comparison point
+#   --clang: clang and libomp (make test-clang)
 #   --fuzz:  clang, its libFuzzer and sanitizer runtimes and libomp (make fuzz)
 set -euo pipefail
 
-want_bench=0 want_fuzz=0
+want_bench=0 want_fuzz=0 want_clang=0
 for arg in "$@"; do
   case $arg in
     --bench) want_bench=1 ;;
-    --fuzz) want_fuzz=1 ;;
-    *) echo "install-deps.sh: unknown flag $arg (use --bench, --fuzz)" >&2; exit 2 ;;
+    --fuzz) want_fuzz=1 want_clang=1 ;;
+    --clang) want_clang=1 ;;
+    *) echo "install-deps.sh: unknown flag $arg (use --bench, --clang, --fuzz)" >&2; exit 2 ;;
   esac
 done
 
@@ -49,13 +51,15 @@ if ((want_bench)); then
   have_header cblas.h || have_header x86_64-linux-gnu/cblas.h ||
     compgen -G "/usr/include/*/openblas*/cblas.h" >/dev/null || missing+=(libopenblas-dev)
 fi
-if ((want_fuzz)); then
+if ((want_clang)); then
   command -v clang++ >/dev/null || missing+=(clang)
+  echo '#include <omp.h>' | clang++ -fopenmp -x c++ -fsyntax-only - 2>/dev/null ||
+    missing+=(libomp-dev)
+fi
+if ((want_fuzz)); then
   # clang prints the bare name back when it has no such runtime library.
   fuzzer_lib=$(clang++ -print-file-name=libclang_rt.fuzzer-$(uname -m).a 2>/dev/null || true)
   [[ $fuzzer_lib == /* ]] || missing+=(libclang-rt-dev)
-  echo '#include <omp.h>' | clang++ -fopenmp -x c++ -fsyntax-only - 2>/dev/null ||
-    missing+=(libomp-dev)
 fi
 # The second built-in data set; tests that need it say they are skipped where it is absent.
 [[ -d /usr/share/datasets/fashion-mnist ]] || optional+=(dataset-fashion-mnist)
