@@ -21,21 +21,25 @@ void check_ndim(const char* op, const Shape& shape) {
 // Resolves one -1 in `shape` so that it holds numel elements; checks the count.
 Shape infer_shape(const char* op, Shape shape, int64_t numel) {
   check_ndim(op, shape);
-  int64_t known = 1, infer = -1;
+  int64_t infer = -1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
       TG_CHECK(infer < 0, op, "only one dim can be -1, got shape ", shape_str(shape));
       infer = static_cast<int64_t>(i);
     } else {
       TG_CHECK(shape[i] >= 0, op, "negative size ", shape[i], " in shape ", shape_str(shape));
-      known *= shape[i];
     }
   }
   if (infer >= 0) {
+    Shape others = shape;
+    others[infer] = 1;
+    detail::check_shape(op, others, 1);  // before their product is taken
+    const int64_t known = shape_numel(others);
     TG_CHECK(known != 0 && numel % known == 0, op, "shape ", shape_str(shape), " is invalid for ",
              numel, " elements");
     shape[infer] = numel / known;
   }
+  detail::check_shape(op, shape, 1);  // the dtype's byte size is make_view's to check
   TG_CHECK(shape_numel(shape) == numel, op, "shape ", shape_str(shape), " (", shape_numel(shape),
            " elements) is invalid for ", numel, " elements");
   return shape;
@@ -212,6 +216,7 @@ Tensor Tensor::expand(const Shape& shape) const {
       sh[i] = want;
     }
   }
+  detail::check_shape("Tensor::expand", sh, dtype_size(dtype()));
   return make_view(*this, std::move(sh), std::move(st), offset());
 }
 
