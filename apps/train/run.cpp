@@ -25,6 +25,7 @@
 
 #include "apps/train/report.h"
 #include "autograd/functions.h"
+#include "base/file.h"
 #include "base/format.h"
 #include "learner/callbacks/callbacks.h"
 #include "learner/callbacks/device.h"
@@ -126,9 +127,16 @@ void check_arch(const Options& o, const ImageData& d) {
                      std::to_string(d.c) + " in the labels");
 }
 
+// Fails now, rather than after the data is loaded, when the checkpoint is not a file to read:
+// says what the path is (no such file, a folder, a FIFO, a device).
+void check_input(const std::string& flag, const std::string& path) {
+  if (path.empty()) return;
+  const std::string why = not_a_regular_file(path);
+  if (!why.empty()) fail(flag + " " + path + ": " + why);
+}
+
 void resume_from(const Options& o, nn::Module& model, optim::Optimizer& opt) {
-  std::error_code ec;
-  if (!fs::is_regular_file(o.resume, ec)) fail("--resume " + o.resume + ": no such file");
+  check_input("--resume", o.resume);
   try {
     load_checkpoint(o.resume, model, &opt);
   } catch (const std::exception& e) {
@@ -177,6 +185,7 @@ int run(const Options& o, std::ostream& out) {
                                    {"--plot", o.plot},
                                    {"--summary", o.summary}})
     check_output(flag, path);
+  check_input("--resume", o.resume);
   check_data_folder(o);
 
   ImageData d = load_data(o);
