@@ -31,10 +31,18 @@ Shape infer_shape(const char* op, Shape shape, int64_t numel) {
     }
   }
   if (infer >= 0) {
-    Shape others = shape;
-    others[infer] = 1;
-    detail::check_shape(op, others, 1);  // before their product is taken
-    const int64_t known = shape_numel(others);
+    // The product of the other sizes, overflow-checked before it is taken (a 0 among them
+    // leaves no size to infer, refused below).
+    int64_t known = 1;
+    bool has_zero = false;
+    for (size_t i = 0; i < shape.size(); ++i) {
+      if (int64_t(i) == infer) continue;
+      has_zero = has_zero || shape[i] == 0;
+      TG_CHECK(!__builtin_mul_overflow(known, std::max<int64_t>(shape[i], 1), &known), op, "shape ",
+               shape_str(shape), " is too large: the product of its other sizes ",
+               "overflows int64");
+    }
+    if (has_zero) known = 0;
     TG_CHECK(known != 0 && numel % known == 0, op, "shape ", shape_str(shape), " is invalid for ",
              numel, " elements");
     shape[infer] = numel / known;

@@ -74,8 +74,10 @@ TEST_CASE("shape checks: views refuse shapes that overflow") {
   CHECK(
       has(e, "Tensor::reshape: shape [0, 4611686018427387904, 4611686018427387904] is too large"));
   CHECK(has(error_of([&] { z.view(kHugeEmpty); }), "Tensor::view: shape [0, 4611686018427387904"));
-  CHECK(has(error_of([&] { z.view({-1, k2to62, k2to62}); }), "Tensor::view: shape"));
-  CHECK(has(error_of([&] { z.view({-1, k2to62, k2to62}); }), "is too large"));
+  CHECK(has(error_of([&] {
+              z.view({-1, k2to62, k2to62});
+            }),
+            "Tensor::view: shape [-1, 4611686018427387904, 4611686018427387904] is too large"));
   CHECK(has(error_of([] {
               zeros({0, 1, 1}).expand(kHugeEmpty);
             }),
