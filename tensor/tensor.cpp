@@ -20,8 +20,11 @@ std::string shape_str(const Shape& s) {
 }
 
 int64_t shape_numel(const Shape& s) {
+  if (std::find(s.begin(), s.end(), 0) != s.end()) return 0;
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s)
+    TG_CHECK(!__builtin_mul_overflow(n, d, &n), "shape_numel", "shape ", shape_str(s),
+             " has more elements than int64 can count");
   return n;
 }
 
@@ -30,23 +33,41 @@ Shape contiguous_strides(const Shape& s) {
   int64_t acc = 1;
   for (size_t i = s.size(); i-- > 0;) {
     st[i] = acc;
-    acc *= std::max<int64_t>(s[i], 1);
+    TG_CHECK(!__builtin_mul_overflow(acc, std::max<int64_t>(s[i], 1), &acc), "contiguous_strides",
+             "the strides of shape ", shape_str(s), " overflow int64");
   }
   return st;
 }
+
+namespace detail {
+
+void check_shape(const char* op, const Shape& shape, size_t itemsize) {
+  TG_CHECK(shape.size() <= static_cast<size_t>(kernels::kMaxDims), op, "shape ", shape_str(shape),
+           " has ", shape.size(), " dims; at most ", kernels::kMaxDims, " are supported");
+  for (int64_t d : shape) TG_CHECK(d >= 0, op, "negative size ", d, " in shape ", shape_str(shape));
+  // extent: the product of the non-zero sizes. It is the element count when no size is 0, and
+  // bounds every contiguous stride either way (an empty tensor still has strides).
+  const bool has_zero = std::find(shape.begin(), shape.end(), 0) != shape.end();
+  int64_t extent = 1;
+  for (int64_t d : shape) {
+    TG_CHECK(!__builtin_mul_overflow(extent, std::max<int64_t>(d, 1), &extent), op, "shape ",
+             shape_str(shape), " is too large: the product of its non-zero sizes (",
+             has_zero ? "the strides" : "the element count and the strides", ") overflows int64");
+  }
+  const int64_t numel = has_zero ? 0 : extent;
+  int64_t bytes = 0;
+  TG_CHECK(!__builtin_mul_overflow(numel, static_cast<int64_t>(itemsize), &bytes), op, "shape ",
+           shape_str(shape), " is too large: ", numel, " elements of ", itemsize,
+           " bytes are more bytes than int64 can count");
+}
+
+}  // namespace detail
 
 namespace {
 
 const TensorImpl& get(const TensorImpl* impl, const char* op) {
   TG_CHECK(impl != nullptr, op, "the tensor is undefined");
   return *impl;
-}
-
-// Sizes must be non-negative and there may be at most kernels::kMaxDims of them.
-void check_shape(const char* op, const Shape& shape) {
-  TG_CHECK(shape.size() <= static_cast<size_t>(kernels::kMaxDims), op, "shape ", shape_str(shape),
-           " has ", shape.size(), " dims; at most ", kernels::kMaxDims, " are supported");
-  for (int64_t d : shape) TG_CHECK(d >= 0, op, "negative size ", d, " in shape ", shape_str(shape));
 }
 
 }  // namespace
@@ -125,7 +146,7 @@ template int32_t* Tensor::data<int32_t>() const;
 template uint8_t* Tensor::data<uint8_t>() const;
 
 Tensor empty(const Shape& shape, DType dtype, Device device) {
-  check_shape("empty", shape);
+  detail::check_shape("empty", shape, dtype_size(dtype));
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(shape_numel(shape) * dtype_size(dtype), device);
   impl->shape = shape;
@@ -136,18 +157,23 @@ Tensor empty(const Shape& shape, DType dtype, Device device) {
 
 Tensor make_view(const Tensor& base, Shape shape, std::vector<int64_t> strides, int64_t offset) {
   const TensorImpl& b = get(base.impl(), "make_view");
-  check_shape("make_view", shape);
+  detail::check_shape("make_view", shape, dtype_size(b.dtype));
   TG_CHECK(shape.size() == strides.size() && offset >= 0, "make_view", "shape ", shape_str(shape),
            " with strides ", shape_str(strides), " and offset ", offset, " is malformed");
-  // The last element this view can reach must lie inside the storage.
+  // The last element this view can reach must lie inside the storage (an overflow on the way
+  // reaches outside it too).
   if (shape_numel(shape) > 0) {
-    int64_t lo = offset, hi = offset;
-    for (size_t i = 0; i < shape.size(); ++i)
-      (strides[i] < 0 ? lo : hi) += strides[i] * (shape[i] - 1);
+    int64_t lo = offset, hi = offset, step = 0;
+    bool overflow = false;
+    for (size_t i = 0; i < shape.size(); ++i) {
+      int64_t& end = strides[i] < 0 ? lo : hi;
+      overflow = overflow || __builtin_mul_overflow(strides[i], shape[i] - 1, &step) ||
+                 __builtin_add_overflow(end, step, &end);
+    }
     const int64_t cap = static_cast<int64_t>(b.storage->nbytes() / dtype_size(b.dtype));
-    TG_CHECK(lo >= 0 && hi < cap, "make_view", "shape ", shape_str(shape), " with strides ",
-             shape_str(strides), " and offset ", offset, " reaches outside its storage of ", cap,
-             " elements");
+    TG_CHECK(!overflow && lo >= 0 && hi < cap, "make_view", "shape ", shape_str(shape),
+             " with strides ", shape_str(strides), " and offset ", offset,
+             " reaches outside its storage of ", cap, " elements");
   }
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = b.storage;

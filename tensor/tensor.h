@@ -27,9 +27,9 @@
 namespace tg {
 
 using Shape = std::vector<int64_t>;
-std::string shape_str(const Shape& s);  // "[2, 3]"
-int64_t shape_numel(const Shape& s);
-Shape contiguous_strides(const Shape& s);
+std::string shape_str(const Shape& s);     // "[2, 3]"
+int64_t shape_numel(const Shape& s);       // throws when the count overflows int64
+Shape contiguous_strides(const Shape& s);  // throws when a stride overflows int64
 
 struct TensorImpl;
 
@@ -130,12 +130,20 @@ struct TensorImpl {
   Tensor grad;
 };
 
+// Every tensor is built by one of these two, and both check the shape first
+// (detail::check_shape): every size >= 0, at most kMaxDims of them, and the element count, the
+// byte size and every stride fit in int64, so no later shape arithmetic can overflow.
 // Makes a new contiguous, uninitialised tensor.
 Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
 // A view onto existing storage.
 Tensor make_view(const Tensor& base, Shape shape, std::vector<int64_t> strides, int64_t offset);
 
 namespace detail {
+// Refuses (tg::Error from op, naming the shape and what overflows) a shape with a negative
+// size or more than kMaxDims dims, or whose product of non-zero sizes (which bounds the element
+// count and every contiguous stride, even when a zero size leaves no elements) or byte size
+// (elements x itemsize) does not fit in int64.
+void check_shape(const char* op, const Shape& shape, size_t itemsize);
 // Throws when x requires grad while grad mode is on: raw ops would lose its gradient.
 void refuse_grad(const char* op, const Tensor& x);
 // d in [-ndim, ndim) mapped to [0, ndim); anything else throws naming op, d and ndim.

@@ -21,21 +21,33 @@ void check_ndim(const char* op, const Shape& shape) {
 // Resolves one -1 in `shape` so that it holds numel elements; checks the count.
 Shape infer_shape(const char* op, Shape shape, int64_t numel) {
   check_ndim(op, shape);
-  int64_t known = 1, infer = -1;
+  int64_t infer = -1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
       TG_CHECK(infer < 0, op, "only one dim can be -1, got shape ", shape_str(shape));
       infer = static_cast<int64_t>(i);
     } else {
       TG_CHECK(shape[i] >= 0, op, "negative size ", shape[i], " in shape ", shape_str(shape));
-      known *= shape[i];
     }
   }
   if (infer >= 0) {
+    // The product of the other sizes, overflow-checked before it is taken (a 0 among them
+    // leaves no size to infer, refused below).
+    int64_t known = 1;
+    bool has_zero = false;
+    for (size_t i = 0; i < shape.size(); ++i) {
+      if (int64_t(i) == infer) continue;
+      has_zero = has_zero || shape[i] == 0;
+      TG_CHECK(!__builtin_mul_overflow(known, std::max<int64_t>(shape[i], 1), &known), op, "shape ",
+               shape_str(shape), " is too large: the product of its other sizes ",
+               "overflows int64");
+    }
+    if (has_zero) known = 0;
     TG_CHECK(known != 0 && numel % known == 0, op, "shape ", shape_str(shape), " is invalid for ",
              numel, " elements");
     shape[infer] = numel / known;
   }
+  detail::check_shape(op, shape, 1);  // the dtype's byte size is make_view's to check
   TG_CHECK(shape_numel(shape) == numel, op, "shape ", shape_str(shape), " (", shape_numel(shape),
            " elements) is invalid for ", numel, " elements");
   return shape;
@@ -212,6 +224,7 @@ Tensor Tensor::expand(const Shape& shape) const {
       sh[i] = want;
     }
   }
+  detail::check_shape("Tensor::expand", sh, dtype_size(dtype()));
   return make_view(*this, std::move(sh), std::move(st), offset());
 }
 

@@ -22,12 +22,18 @@ double json_double(const Json& j, const std::string& what, const char* field) {
 }  // namespace
 
 std::string settings_text(const Options& o) {
-  const Json s = {{"dataset", o.dataset},   {"data", o.data_folder()},
-                  {"arch", o.arch},         {"epochs", o.epochs},
-                  {"bs", o.bs},             {"lr", o.lr},
-                  {"momentum", o.momentum}, {"wd", o.wd},
-                  {"schedule", o.schedule}, {"seed", o.seed},
-                  {"limit", o.limit},       {"limit_valid", o.limit_valid}};
+  const Json s = {{"dataset", o.dataset},
+                  {"data", o.data_folder()},
+                  {"arch", o.arch},
+                  {"epochs", o.epochs},
+                  {"bs", o.bs},
+                  {"lr", o.lr},
+                  {"momentum", o.momentum},
+                  {"wd", o.wd},
+                  {"schedule", o.schedule},
+                  {"seed", o.seed},
+                  {"limit", o.limit},
+                  {"limit_valid", o.limit_valid}};
   return dump_json(s, "run.settings");
 }
 
@@ -107,7 +113,8 @@ History parse_history(const std::string& text, const std::string& path) {
   for (const Json& row : json_array(j, "--resume", kHistoryKey)) {
     std::map<std::string, double> e;
     for (const auto& [k, v] : json_object(row, "--resume", kHistoryKey))
-      e[k] = v.is_null() ? std::numeric_limits<double>::quiet_NaN() : json_double(v, what, "figure");
+      e[k] =
+          v.is_null() ? std::numeric_limits<double>::quiet_NaN() : json_double(v, what, "figure");
     h.push_back(std::move(e));
   }
   return h;

@@ -23,7 +23,7 @@ using History = std::vector<std::map<std::string, double>>;  // one map of figur
 // The metadata keys the trainer adds to a train state.
 inline constexpr const char* kSettingsKey = "run.settings";
 inline constexpr const char* kHistoryKey = "run.history";
-inline constexpr const char* kBestKey = "run.best";              // --save's best value
+inline constexpr const char* kBestKey = "run.best";             // --save's best value
 inline constexpr const char* kBestEpochKey = "run.best_epoch";  // and its epoch, from 0
 inline constexpr const char* kBestPathKey = "run.best_path";    // and the file, absolute
 

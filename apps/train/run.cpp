@@ -32,6 +32,7 @@
 #include "apps/train/report.h"
 #include "apps/train/resume.h"
 #include "autograd/functions.h"
+#include "base/file.h"
 #include "base/format.h"
 #include "learner/callbacks/callbacks.h"
 #include "learner/callbacks/device.h"
@@ -162,11 +163,18 @@ void check_arch(const Options& o, const ImageData& d) {
                      std::to_string(d.c) + " in the labels");
 }
 
+// Fails now, rather than after the data is loaded, when the checkpoint is not a file to read:
+// says what the path is (no such file, a folder, a FIFO, a device).
+void check_input(const std::string& flag, const std::string& path) {
+  if (path.empty()) return;
+  const std::string why = not_a_regular_file(path);
+  if (!why.empty()) fail(flag + " " + path + ": " + why);
+}
+
 // The --resume file's metadata (read once, before anything is built: a --save-last file's
 // settings decide the run).
 Metadata resume_metadata(const Options& o) {
-  std::error_code ec;
-  if (!fs::is_regular_file(o.resume, ec)) fail("--resume " + o.resume + ": no such file");
+  check_input("--resume", o.resume);
   Metadata meta;
   try {
     load_safetensors(o.resume, &meta);

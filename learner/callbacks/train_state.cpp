@@ -23,8 +23,8 @@ int64_t read_count(const std::string& path, const Metadata& meta, const char* ke
   int64_t v = -1;
   const std::string& s = it->second;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  TG_CHECK(ec == std::errc() && end == s.data() + s.size() && v >= 0, "load_train_state", "'",
-           path, "': '", key, "' is '", s, "', not a count");
+  TG_CHECK(ec == std::errc() && end == s.data() + s.size() && v >= 0, "load_train_state", "'", path,
+           "': '", key, "' is '", s, "', not a count");
   return v;
 }
 

@@ -52,46 +52,17 @@ uint32_t be32(const uint8_t* p) {
   return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | uint32_t(p[3]);
 }
 
-// The checked header: magic, dims and where the data starts. Nothing is allocated from it
-// until every check has passed.
-struct Header {
-  uint32_t magic = 0;
-  Shape dims;
-  size_t data_offset = 0;
-};
+using detail::Header;
 
 Header parse_header(const std::vector<uint8_t>& b, const std::string& name) {
   TG_CHECK(!b.empty(), "idx", name, ": empty file (0 bytes), not an IDX file");
   TG_CHECK(b.size() >= 4, "idx", name, ": file too short for an IDX header: ", b.size(),
            " bytes, need at least 4");
-  TG_CHECK(b[0] == 0 && b[1] == 0, "idx", name, ": bad magic: the first two bytes are ", hex2(b[0]),
-           " ", hex2(b[1]), ", an IDX file starts with 0x00 0x00 (not an IDX file?)");
-  TG_CHECK(b[2] == 0x08, "idx", name, ": unsupported IDX type code ", hex2(b[2]), " (",
-           type_name(b[2]), "); only 0x08 (unsigned byte) is supported");
-  const unsigned ndim = b[3];
-  TG_CHECK(ndim >= 1 && ndim <= 4, "idx", name, ": unsupported number of dims ", ndim,
-           " (expected 1 to 4)");
   Header h;
-  h.magic = be32(b.data());
-  h.data_offset = 4 + 4 * size_t(ndim);
-  TG_CHECK(b.size() >= h.data_offset, "idx", name, ": truncated header: ", ndim, " dims need ",
-           h.data_offset, " header bytes, file has ", b.size());
-  // The product is bounded by what a Tensor can index (int64), checked before each multiply.
-  uint64_t product = 1;
-  for (unsigned d = 0; d < ndim; ++d) {
-    const uint32_t n = be32(b.data() + 4 + 4 * d);
-    TG_CHECK(n > 0, "idx", name, ": dim ", d, " is 0 (every dim must be > 0)");
-    h.dims.push_back(int64_t(n));
-    TG_CHECK(product <= uint64_t(std::numeric_limits<int64_t>::max()) / n, "idx", name, ": dims ",
-             shape_str(h.dims), "... describe more than 2^63 bytes of data (overflow)");
-    product *= n;
-  }
-  const uint64_t have = b.size() - h.data_offset;
-  TG_CHECK(product <= have, "idx", name, ": truncated: header says ", product,
-           " bytes of data, file has ", have, " (dims ", shape_str(h.dims), ")");
-  TG_CHECK(product == have, "idx", name, ": trailing bytes: header says ", product,
-           " bytes of data, file has ", have, " (", have - product, " extra; dims ",
-           shape_str(h.dims), ")");
+  TG_CHECK(detail::parse_header_prefix(b.data(), b.size(), name, h), "idx", name,
+           ": truncated header: ", unsigned(b[3]), " dims need ", 4 + 4 * size_t(b[3]),
+           " header bytes, file has ", b.size());
+  detail::check_data_size(h, b.size() - h.data_offset, name);
   return h;
 }
 
@@ -124,6 +95,47 @@ Split read_split(const std::string& dir, const char* prefix, int num_classes) {
 }
 
 }  // namespace
+
+namespace detail {
+
+bool parse_header_prefix(const uint8_t* b, size_t n, const std::string& name, Header& h) {
+  if (n < 4) return false;
+  TG_CHECK(b[0] == 0 && b[1] == 0, "idx", name, ": bad magic: the first two bytes are ", hex2(b[0]),
+           " ", hex2(b[1]), ", an IDX file starts with 0x00 0x00 (not an IDX file?)");
+  TG_CHECK(b[2] == 0x08, "idx", name, ": unsupported IDX type code ", hex2(b[2]), " (",
+           type_name(b[2]), "); only 0x08 (unsigned byte) is supported");
+  const unsigned ndim = b[3];
+  TG_CHECK(ndim >= 1 && ndim <= 4, "idx", name, ": unsupported number of dims ", ndim,
+           " (expected 1 to 4)");
+  const size_t data_offset = 4 + 4 * size_t(ndim);
+  if (n < data_offset) return false;
+  h = Header{};
+  h.magic = be32(b);
+  h.data_offset = data_offset;
+  // The product is bounded by what a Tensor can index (int64), checked before each multiply.
+  uint64_t product = 1;
+  for (unsigned d = 0; d < ndim; ++d) {
+    const uint32_t dim = be32(b + 4 + 4 * d);
+    TG_CHECK(dim > 0, "idx", name, ": dim ", d, " is 0 (every dim must be > 0)");
+    h.dims.push_back(int64_t(dim));
+    TG_CHECK(product <= uint64_t(std::numeric_limits<int64_t>::max()) / dim, "idx", name, ": dims ",
+             shape_str(h.dims), "... describe more than 2^63 bytes of data (overflow)");
+    product *= dim;
+  }
+  h.data_bytes = product;
+  return true;
+}
+
+void check_data_size(const Header& h, uint64_t have, const std::string& name) {
+  const uint64_t want = h.data_bytes;
+  TG_CHECK(want <= have, "idx", name, ": truncated: header says ", want,
+           " bytes of data, file has ", have, " (dims ", shape_str(h.dims), ")");
+  TG_CHECK(want == have, "idx", name, ": trailing bytes: header says ", want,
+           " bytes of data, file has ", have, " (", have - want, " extra; dims ", shape_str(h.dims),
+           ")");
+}
+
+}  // namespace detail
 
 Tensor parse(const std::vector<uint8_t>& bytes, const std::string& name) {
   return to_tensor(bytes, parse_header(bytes, name));
@@ -193,6 +205,10 @@ std::string find_file(const std::string& dir, const std::string& stem) {
   std::error_code ec;
   if (fs::is_regular_file(raw, ec)) return raw;
   if (fs::is_regular_file(gz, ec)) return gz;
+  // Something else under one of the names (a folder, a FIFO, a symlink to /dev/zero or to
+  // nothing): the reader says what it is, rather than this saying that nothing is there.
+  if (fs::exists(fs::symlink_status(raw, ec))) return raw;
+  if (fs::exists(fs::symlink_status(gz, ec))) return gz;
   const std::string where = fs::is_directory(dir, ec) ? "folder '" + dir + "' has neither '" +
                                                             stem + "' nor '" + stem + ".gz'"
                                                       : "folder '" + dir + "' does not exist";

@@ -18,16 +18,21 @@ namespace tg::idx {
 // The largest file (raw, or once inflated) the readers accept by default.
 constexpr size_t kMaxBytes = size_t(1) << 31;
 
-// Reads a whole file, inflating it when it starts with the gzip magic (1f 8b): the raw bytes,
-// then decode(). The size limit guards against a corrupt or hostile gzip stream.
+// Reads a whole IDX file, inflating it when it starts with the gzip magic (1f 8b). Only a
+// regular file is opened (a missing path, a folder, a FIFO or a device is a tg::Error saying
+// which, and nothing blocks); one larger than max_bytes is refused from its size alone, and a
+// raw one whose header does not imply exactly its size before its data is read. The IDX
+// header is checked as soon as its bytes are in (raw) or out (gzip); see gunzip.
 std::vector<uint8_t> read_file(const std::string& path, size_t max_bytes = kMaxBytes);
 // What read_file does after reading: inflates bytes that start with the gzip magic, returns
 // any others as they are; `name` is used in errors.
 std::vector<uint8_t> decode(std::vector<uint8_t> bytes, const std::string& name,
                             size_t max_bytes = kMaxBytes);
-// Inflates a gzip stream (one member, or several back to back as `cat a.gz b.gz` makes) to at
-// most max_bytes; anything else (no gzip header, corrupt, truncated, trailing garbage) is a
-// tg::Error naming `name`.
+// Inflates a gzipped IDX file (one member, or several back to back as `cat a.gz b.gz` makes)
+// in small steps: the IDX header is checked as soon as it is out (magic, type code, dims), and
+// the output may then not pass the size it implies (header and data, at most max_bytes), so a
+// gzip bomb is refused early and memory stays bounded by that size. Anything else (no gzip
+// header, corrupt, truncated, trailing garbage or data) is a tg::Error naming `name`.
 std::vector<uint8_t> gunzip(const std::vector<uint8_t>& gz, const std::string& name,
                             size_t max_bytes = kMaxBytes);
 

@@ -1,21 +1,26 @@
 // Bytes in and out of files for the IDX reader: whole-file reads, gzip inflation and deflation
 // with zlib.
 //
-// Why streaming inflate with a bound: a gzip header says nothing trustworthy about the size it
-// inflates to, so the output grows in steps and the read fails as soon as it passes max_bytes
-// (a "zip bomb" or a corrupt stream cannot exhaust memory). Concatenated gzip members are
-// accepted, as gunzip accepts them; anything else after the stream is an error.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+// Why read and inflate this way: neither a file's name nor a gzip header says anything
+// trustworthy about what is inside, so nothing is allocated from them. A file is opened only
+// when it is a regular file (InputFile: never a FIFO that would block, nor /dev/zero that never
+// ends) and its size is known first: larger than the limit, or (raw) not the size its IDX
+// header implies, it is refused before its data is read. A gzip stream is read and inflated
+// in small steps; the IDX header is checked as soon as its bytes are out, and from then on the
+// output may not grow past the size that header implies (anything more is trailing data). A
+// "gzip bomb" (a small file of members that inflate to gigabytes) is therefore refused after
+// one step, and memory stays bounded by the header-implied size (itself at most max_bytes).
+// Concatenated gzip members are accepted, as gunzip accepts them; anything else after the
+// stream is an error.
 #include <zlib.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <utility>
 
+#include "base/file.h"
 #include "learner/data/idx.h"
 #include "learner/data/idx_detail.h"
 
@@ -23,94 +28,158 @@ namespace tg::idx {
 
 namespace {
 
-constexpr size_t kZChunk = size_t(1) << 30;  // zlib counts in uInt: feed at most this at once
+constexpr size_t kZChunk = size_t(1) << 30;    // zlib counts in uInt: feed at most this at once
+constexpr size_t kOutStep = size_t(1) << 16;   // inflate at most this much at a time
+constexpr size_t kReadStep = size_t(1) << 20;  // read compressed files this much at a time
+constexpr size_t kMaxHeader = 4 + 4 * 4;       // an IDX header of 4 dims
 
-// A first guess at the inflated size, only to avoid regrowing the buffer: the gzip trailer's
-// ISIZE (the size mod 2^32), trusted no further than deflate's largest ratio (1032:1) and cap.
-size_t size_hint(const std::vector<uint8_t>& in, size_t cap) {
-  if (in.size() < 18) return 0;
-  const uint8_t* t = in.data() + in.size() - 4;
-  const size_t isize = size_t(t[0]) | size_t(t[1]) << 8 | size_t(t[2]) << 16 | size_t(t[3]) << 24;
-  const size_t ratio_bound = in.size() > SIZE_MAX / 1032 ? SIZE_MAX : in.size() * 1032;
-  return std::min({isize, ratio_bound, cap});
+// Where the compressed bytes come from, in pieces: next() is the next one (empty at the end),
+// total() the number of bytes in all.
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual std::pair<const uint8_t*, size_t> next() = 0;
+  virtual uint64_t total() const = 0;
+};
+
+class MemorySource : public Source {
+ public:
+  explicit MemorySource(const std::vector<uint8_t>& in) : in_(in) {}
+  std::pair<const uint8_t*, size_t> next() override {
+    const size_t n = std::min(in_.size() - fed_, kZChunk);
+    const uint8_t* p = in_.data() + fed_;
+    fed_ += n;
+    return {p, n};
+  }
+  uint64_t total() const override { return in_.size(); }
+
+ private:
+  const std::vector<uint8_t>& in_;
+  size_t fed_ = 0;
+};
+
+// The bytes already read from the file's start (head), then the rest of it, a step at a time.
+class FileSource : public Source {
+ public:
+  FileSource(InputFile& f, std::vector<uint8_t> head, const std::string& path)
+      : f_(f), head_(std::move(head)), path_(path) {}
+  std::pair<const uint8_t*, size_t> next() override {
+    if (!head_done_) {
+      head_done_ = true;
+      fed_ += head_.size();
+      if (!head_.empty()) return {head_.data(), head_.size()};
+    }
+    if (fed_ >= f_.size()) return {nullptr, 0};
+    buf_.resize(size_t(std::min<uint64_t>(kReadStep, f_.size() - fed_)));
+    const size_t got = f_.read(buf_.data(), buf_.size());
+    TG_CHECK(got > 0, "idx", path_, ": the file got shorter while it was read (", fed_, " of ",
+             f_.size(), " bytes)");
+    fed_ += got;
+    return {buf_.data(), got};
+  }
+  uint64_t total() const override { return f_.size(); }
+
+ private:
+  InputFile& f_;
+  std::vector<uint8_t> head_, buf_;
+  const std::string& path_;
+  bool head_done_ = false;
+  uint64_t fed_ = 0;
+};
+
+std::vector<uint8_t> inflate_idx(Source& src, const std::string& path, size_t max_bytes) {
+  z_stream zs{};
+  TG_CHECK(inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK, "idx", path,
+           ": zlib inflateInit2 failed: ", zs.msg ? zs.msg : "out of memory");
+  std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&zs, inflateEnd);
+  std::vector<uint8_t> out, step(kOutStep);
+  detail::Header h;
+  bool have_header = false;
+  uint64_t limit = max_bytes, fed = 0;  // limit: max_bytes, then the header's total
+  const uint64_t total = src.total();
+  auto feed = [&] {
+    const auto [p, n] = src.next();
+    zs.next_in = const_cast<Bytef*>(p);
+    zs.avail_in = uInt(n);
+    fed += n;
+  };
+  for (;;) {
+    if (zs.avail_in == 0 && fed < total) feed();
+    zs.next_out = step.data();
+    zs.avail_out = uInt(step.size());
+    const int ret = inflate(&zs, Z_NO_FLUSH);
+    const size_t got = step.size() - zs.avail_out;
+    if (out.size() + got > limit) {
+      TG_CHECK(have_header, "idx", path, ": inflates to more than the limit of ", max_bytes,
+               " bytes (corrupt, or not an IDX data set?)");
+      TG_FAIL("idx", path, ": trailing bytes: header says ", h.data_bytes, " bytes of data (dims ",
+              shape_str(h.dims), "), the gzip stream inflates to more (stopped after ",
+              out.size() + got, " bytes)");
+    }
+    out.insert(out.end(), step.data(), step.data() + got);
+    if (!have_header && detail::parse_header_prefix(out.data(), out.size(), path, h)) {
+      have_header = true;
+      TG_CHECK(h.total() <= max_bytes, "idx", path, ": inflates to more than the limit of ",
+               max_bytes, " bytes: its header says ", h.total(), " (dims ", shape_str(h.dims), ")");
+      limit = h.total();
+      TG_CHECK(out.size() <= limit, "idx", path, ": trailing bytes: header says ", h.data_bytes,
+               " bytes of data (dims ", shape_str(h.dims), "), the gzip stream inflates to more");
+      out.reserve(size_t(limit));
+    }
+    const bool input_done = zs.avail_in == 0 && fed == total;
+    if (ret == Z_STREAM_END) {
+      if (input_done) break;
+      // Another gzip member may follow (as `cat a.gz b.gz` makes); anything else is garbage.
+      if (zs.avail_in == 0) feed();
+      const uint64_t left = total - (fed - zs.avail_in);
+      const bool magic = zs.avail_in >= 2 ? zs.next_in[0] == 0x1f && zs.next_in[1] == 0x8b
+                                          : left >= 2 && zs.next_in[0] == 0x1f;
+      TG_CHECK(magic, "idx", path, ": ", left, " bytes of trailing garbage after the gzip stream");
+      inflateReset(&zs);
+      continue;
+    }
+    if (ret == Z_OK || ret == Z_BUF_ERROR) {
+      TG_CHECK(!(input_done && zs.avail_out > 0), "idx", path,
+               ": truncated gzip stream: the compressed data ends after ", total,
+               " bytes, before the end of the stream (", out.size(), " bytes inflated)");
+      continue;
+    }
+    TG_FAIL("idx", path, ": corrupt gzip data: ", zs.msg ? zs.msg : zError(ret));
+  }
+  return out;
 }
 
 }  // namespace
 
 std::vector<uint8_t> gunzip(const std::vector<uint8_t>& in, const std::string& path,
                             size_t max_bytes) {
-  z_stream zs{};
-  TG_CHECK(inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK, "idx", path,
-           ": zlib inflateInit2 failed: ", zs.msg ? zs.msg : "out of memory");
-  std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&zs, inflateEnd);
-  // The buffer may grow to max_bytes + 1: one byte past the limit proves it was exceeded.
-  const size_t cap = max_bytes == SIZE_MAX ? SIZE_MAX : max_bytes + 1;
-  std::vector<uint8_t> out;
-  out.reserve(size_hint(in, cap));
-  size_t used = 0, fed = 0;
-  for (;;) {
-    if (zs.avail_in == 0 && fed < in.size()) {
-      const size_t n = std::min(in.size() - fed, kZChunk);
-      zs.next_in = const_cast<Bytef*>(in.data() + fed);
-      zs.avail_in = uInt(n);
-      fed += n;
-    }
-    if (used == out.size()) {  // grow: to the reserved hint first, then by doubling; never past cap
-      const size_t step = std::max({out.size(), in.size(), size_t(1) << 16});
-      out.resize(std::min(cap, std::max(out.capacity(), out.size() + step)));
-    }
-    zs.next_out = out.data() + used;
-    zs.avail_out = uInt(std::min(out.size() - used, kZChunk));
-    const size_t before = zs.avail_out;
-    const int ret = inflate(&zs, Z_NO_FLUSH);
-    used += before - zs.avail_out;
-    TG_CHECK(used <= max_bytes, "idx", path, ": inflates to more than the limit of ", max_bytes,
-             " bytes (corrupt, or not an IDX data set?)");
-    const bool input_done = zs.avail_in == 0 && fed == in.size();
-    if (ret == Z_STREAM_END) {
-      if (input_done) break;
-      // Another gzip member may follow (as `cat a.gz b.gz` makes); anything else is garbage.
-      const size_t left = zs.avail_in + (in.size() - fed);
-      TG_CHECK(left >= 2 && zs.next_in[0] == 0x1f && zs.next_in[1] == 0x8b, "idx", path, ": ", left,
-               " bytes of trailing garbage after the gzip stream");
-      inflateReset(&zs);
-      continue;
-    }
-    if (ret == Z_OK || ret == Z_BUF_ERROR) {
-      TG_CHECK(!(input_done && zs.avail_out > 0), "idx", path,
-               ": truncated gzip stream: the compressed data ends after ", in.size(),
-               " bytes, before the end of the stream (", used, " bytes inflated)");
-      continue;
-    }
-    TG_FAIL("idx", path, ": corrupt gzip data: ", zs.msg ? zs.msg : zError(ret));
-  }
-  out.resize(used);
-  return out;
+  MemorySource src(in);
+  return inflate_idx(src, path, max_bytes);
 }
 
 std::vector<uint8_t> read_file(const std::string& path, size_t max_bytes) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
-  TG_CHECK(f != nullptr, "idx", "cannot open '", path, "': ", std::strerror(errno));
-  // The size from fstat lets a regular file be read in one go; the loop still reads to the end
-  // (a file may grow, or be a pipe) and enforces the limit as it goes.
-  struct stat st {};
-  const size_t hint = ::fstat(::fileno(f.get()), &st) == 0 && S_ISREG(st.st_mode)
-                          ? std::min(size_t(st.st_size), max_bytes) + 1
-                          : size_t(1) << 20;
-  std::vector<uint8_t> bytes;
-  for (size_t chunk = hint;; chunk = std::max(chunk, size_t(1) << 20)) {
-    const size_t used = bytes.size();
-    bytes.resize(used + chunk);
-    const size_t got = std::fread(bytes.data() + used, 1, chunk, f.get());
-    bytes.resize(used + got);
-    TG_CHECK(bytes.size() <= max_bytes, "idx", path, ": the file is larger than the limit of ",
-             max_bytes, " bytes");
-    if (got < chunk) {
-      TG_CHECK(!std::ferror(f.get()), "idx", "cannot read '", path, "': ", std::strerror(errno));
-      break;
-    }
+  InputFile f("idx", path);
+  const uint64_t size = f.size();
+  TG_CHECK(size <= max_bytes, "idx", path, ": the file is larger than the limit of ", max_bytes,
+           " bytes (it has ", size, ")");
+  std::vector<uint8_t> head(size_t(std::min<uint64_t>(size, kMaxHeader)));
+  head.resize(f.read(head.data(), head.size()));
+  if (head.size() >= 2 && head[0] == 0x1f && head[1] == 0x8b) {
+    FileSource src(f, std::move(head), path);
+    return inflate_idx(src, path, max_bytes);
   }
-  return decode(std::move(bytes), path, max_bytes);
+  // Raw: the header must imply exactly the file's size before its data is read (a file too
+  // short for a header is parse()'s to refuse).
+  detail::Header h;
+  if (detail::parse_header_prefix(head.data(), head.size(), path, h))
+    detail::check_data_size(h, size - h.data_offset, path);
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  std::copy(head.begin(), head.end(), bytes.begin());
+  const size_t want = bytes.size() - head.size();
+  const size_t got = want ? f.read(bytes.data() + head.size(), want) : 0;
+  TG_CHECK(got == want, "idx", path, ": the file got shorter while it was read (",
+           head.size() + got, " of ", size, " bytes)");
+  return bytes;
 }
 
 std::vector<uint8_t> decode(std::vector<uint8_t> bytes, const std::string& name, size_t max_bytes) {

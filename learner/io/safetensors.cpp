@@ -5,10 +5,8 @@
 
 #include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <vector>
 
@@ -173,11 +171,14 @@ void convert(Tensor& t, const char* src, const FileDType& fd, const std::string&
 
 // --- reading ------------------------------------------------------------------------------
 
+// A regular file only (InputFile says what a folder, a FIFO or /dev/zero is, without blocking
+// on it), read in one go at the size it had when opened.
 std::string read_whole_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  TG_CHECK(in, kLoad, "cannot open '", path, "': ", std::strerror(errno));
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  TG_CHECK(!in.bad(), kLoad, "error reading '", path, "'");
+  InputFile f(kLoad, path);
+  std::string s(size_t(f.size()), '\0');
+  const size_t got = s.empty() ? 0 : f.read(s.data(), s.size());
+  TG_CHECK(got == s.size(), kLoad, "'", path, "': the file got shorter while it was read (", got,
+           " of ", s.size(), " bytes)");
   return s;
 }
 

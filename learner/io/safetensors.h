@@ -37,6 +37,8 @@ using Metadata = std::map<std::string, std::string>;
 // tensor widened, for PyTorch's int64 buffers) or "BOOL" (a uint8 tensor of 0s and 1s).
 void save_safetensors(const std::string& path, const TensorMap& tensors, const Metadata& meta = {},
                       const std::map<std::string, std::string>& store_as = {});
+// Reads a regular file only: a missing path, a folder, a FIFO or a device (a symlink to
+// /dev/zero) is a tg::Error saying which (base/file.h InputFile), and nothing blocks.
 TensorMap load_safetensors(const std::string& path, Metadata* meta = nullptr);
 // What load_safetensors does once it has the file's bytes (for bytes from elsewhere, and for
 // tests/fuzz); `path` is used in errors.

@@ -11,8 +11,7 @@ TEST_CASE("format: num is the shortest text that reads back to the same double")
   CHECK(tg::num(0.05) == "0.05");
   CHECK(tg::num(1e-7) == "1e-07");
   CHECK(tg::num(3) == "3");
-  for (double v : {0.1, 1.0 / 3, 2.5e-300, 123456789.123, -0.7})
-    CHECK(std::stod(tg::num(v)) == v);
+  for (double v : {0.1, 1.0 / 3, 2.5e-300, 123456789.123, -0.7}) CHECK(std::stod(tg::num(v)) == v);
 }
 
 TEST_CASE("format: fixed and sig are printf's %.Nf and %.Ng") {

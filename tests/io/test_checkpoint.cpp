@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <unistd.h>
 
@@ -742,4 +743,26 @@ TEST_CASE("checkpoint: export_state_dict output for the PyTorch check") {
   export_state_dict(dir + "/export.safetensors", *model, {{"arch", "3-4-2"}});
   save_safetensors(dir + "/io.safetensors", {{"x", x}, {"y", y}});
   CHECK(load_safetensors(dir + "/export.safetensors").size() == 4);
+}
+
+TEST_CASE("checkpoint: a path that is not a regular file says what it is, and never blocks") {
+  TempDir tmp;
+  REQUIRE(::mkfifo((tmp / "fifo").c_str(), 0600) == 0);
+  fs::create_symlink("/dev/zero", tmp.dir / "zero");
+  fs::create_directory(tmp.dir / "folder");
+  CHECK(has(error_of([&] { load_safetensors(tmp / "fifo"); }),
+            "load_safetensors: cannot open '" + (tmp / "fifo") +
+                "': is a FIFO (named pipe), not a regular file"));
+  CHECK(has(error_of([&] { load_safetensors("/dev/zero"); }),
+            "cannot open '/dev/zero': is a character device, not a regular file"));
+  CHECK(has(error_of([&] { load_safetensors(tmp / "zero"); }),
+            "is a character device, not a regular file (a symlink to '/dev/zero')"));
+  CHECK(has(error_of([&] { load_safetensors(tmp / "folder"); }),
+            "cannot open '" + (tmp / "folder") + "': is a folder, not a file"));
+  CHECK(has(error_of([&] { load_safetensors(tmp / "missing"); }),
+            "cannot open '" + (tmp / "missing") + "': no such file"));
+  nn::Linear model(2, 1);
+  CHECK(has(error_of([&] { load_checkpoint(tmp / "fifo", model); }),
+            "is a FIFO (named pipe), not a regular file"));
+  CHECK(has(error_of([&] { load_checkpoint(tmp.str(), model); }), "is a folder, not a file"));
 }

@@ -55,8 +55,8 @@ std::unique_ptr<Learner> learner() {
 }
 
 std::vector<std::shared_ptr<Callback>> schedule() {
-  return {std::make_shared<ParamScheduler>(std::map<std::string, Schedule>{
-      {"lr", one_cycle_lr(0.1)}, {"momentum", one_cycle_mom()}})};
+  return {std::make_shared<ParamScheduler>(
+      std::map<std::string, Schedule>{{"lr", one_cycle_lr(0.1)}, {"momentum", one_cycle_mom()}})};
 }
 
 // Cancels the fit at the start of epoch `at` (0-based), as a kill between epochs would.
@@ -134,8 +134,9 @@ TEST_CASE("resume: load_train_state refuses a checkpoint without a train state, 
   const std::string path = temp_path("plain.safetensors");
   auto l = learner();
   save_checkpoint(path, *l->model, l->opt.get(), {{"epoch", "3"}});
-  CHECK(test::error_of([&] { load_train_state(path, *l); }).find("holds weights but no train "
-                                                                 "state") != std::string::npos);
+  CHECK(test::error_of([&] { load_train_state(path, *l); })
+            .find("holds weights but no train "
+                  "state") != std::string::npos);
   CHECK_THROWS_AS(l->fit(2, {}, 3), Error);  // start_epoch beyond the fit
 }
 
