@@ -73,7 +73,9 @@ TEST_CASE("Sequential names its parameters 0.weight, 0.bias, 2.weight, 2.bias") 
   CHECK(np[1].second.shape() == Shape{3});
   CHECK(np[2].second.shape() == Shape{2, 3});
   CHECK(np[3].second.shape() == Shape{2});
-  for (const auto& [n, p] : np) {
+  for (const auto& item : np) {  // not a structured binding: clang 14 cannot capture one
+    const std::string& n = item.first;
+    const Tensor& p = item.second;
     CHECK_MESSAGE(p.requires_grad(), n);
     CHECK_MESSAGE(p.dtype() == DType::f32, n);
     CHECK_MESSAGE(p.is_leaf(), n);
