@@ -1,4 +1,4 @@
-// num, fixed and sig (format.h).
+// num, fixed, sig, plural and bytes (format.h).
 #include "base/format.h"
 
 #include <charconv>
@@ -51,6 +51,19 @@ std::string plural(long long n, const std::string& noun) {
   // batch -> batches, but epoch -> epochs: "tch" is always /tʃ/, a bare "ch" often /k/.
   const bool es = ends("s") || ends("x") || ends("z") || ends("tch") || ends("sh");
   return std::to_string(n) + " " + noun + (es ? "es" : "s");
+}
+
+std::string bytes(int64_t n) {
+  // The magnitude as unsigned, so that INT64_MIN has one.
+  const uint64_t m = n < 0 ? 0 - static_cast<uint64_t>(n) : static_cast<uint64_t>(n);
+  const std::string sign = n < 0 ? "-" : "";
+  if (m < 1024) return sign + std::to_string(m) + " B";
+  static const char* const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  int u = 0;
+  double v = static_cast<double>(m) / 1024;
+  // Rounded to one decimal, 1023.96 KiB would print as "1024.0 KiB": move up a unit then.
+  while (u + 1 < 6 && v >= 1023.95) v /= 1024, ++u;
+  return sign + fixed(v, 1) + " " + units[u];
 }
 
 }  // namespace tg

@@ -6,6 +6,7 @@
 
 #include "autograd/functions.h"
 #include "nn/init.h"
+#include "nn/memory.h"
 
 namespace tg::nn {
 
@@ -19,6 +20,12 @@ Linear::Linear(int64_t in, int64_t out, bool with_bias, Generator& gen)
     : in_features(in), out_features(out) {
   TG_CHECK(in > 0 && out > 0, "Linear", "in_features and out_features must be positive, got ",
            "in_features=", in, ", out_features=", out);
+  // Before allocating: a size whose bytes overflow, or that cannot fit, is refused by name.
+  const auto layer = mlp_layers({in, out}).front();
+  check_fits("Linear",
+             "in_features=" + std::to_string(in) + ", out_features=" + std::to_string(out) +
+                 ": the parameters alone",
+             static_cast<int64_t>(dtype_size(DType::f32)) * layer.parameters);
   Tensor w = empty({out, in});
   init::kaiming_uniform_(w, gen, std::sqrt(5.0));
   weight = register_parameter("weight", w);
@@ -80,10 +87,15 @@ Module& Sequential::operator[](size_t i) const {
 }
 
 std::shared_ptr<Sequential> mlp(const std::vector<int64_t>& sizes, Generator& gen) {
-  TG_CHECK(sizes.size() >= 2, "mlp", "needs at least 2 layer sizes (input, output), got ",
-           sizes.size());
-  for (size_t i = 0; i < sizes.size(); ++i)
-    TG_CHECK(sizes[i] > 0, "mlp", "layer size ", i, " must be positive, got ", sizes[i]);
+  // Checks the sizes and counts the parameters before anything is allocated: sizes whose bytes
+  // overflow int64, or parameters that alone exceed the available memory, are refused here.
+  const MemoryEstimate need = estimate_mlp(sizes, 1);
+  std::string arch;
+  for (int64_t s : sizes) {
+    if (!arch.empty()) arch += '-';
+    arch += std::to_string(s);
+  }
+  check_fits("mlp", "sizes " + arch + ": the parameters alone", need.parameters);
   auto model = std::make_shared<Sequential>();
   for (size_t i = 0; i + 1 < sizes.size(); ++i) {
     if (i > 0) model->push_back(std::make_shared<ReLU>());

@@ -16,7 +16,8 @@
 namespace tg::nn {
 
 // y = x @ weight^T + bias; weight (out, in), bias (out). PyTorch's default init:
-// kaiming_uniform_(weight, a = sqrt(5)) and bias ~ U(-1/sqrt(in), 1/sqrt(in)).
+// kaiming_uniform_(weight, a = sqrt(5)) and bias ~ U(-1/sqrt(in), 1/sqrt(in)). Sizes whose
+// parameters cannot fit in the available memory are refused before allocating (see mlp).
 class Linear : public Module {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true);
@@ -61,6 +62,10 @@ class Sequential : public Module {
 };
 
 // An MLP from layer sizes, e.g. {784, 50, 10}: Linear, ReLU, ..., Linear (no final ReLU).
+// Before allocating anything it refuses, with a tg::Error naming the sizes, the bytes needed and
+// the bytes available, sizes whose parameters alone exceed the memory this machine has
+// available (nn/memory.h, base/memory.h) or whose byte count overflows int64. Linear checks its
+// own parameters the same way.
 std::shared_ptr<Sequential> mlp(const std::vector<int64_t>& sizes, Generator& gen);
 
 }  // namespace tg::nn

@@ -4,4 +4,5 @@
 #include "nn/functional.h"
 #include "nn/init.h"
 #include "nn/layers.h"
+#include "nn/memory.h"
 #include "nn/module.h"

@@ -2,6 +2,8 @@
 //
 //   data     the folder's four IDX files -> float32 (n, rows*cols) normalised with the training
 //            set's mean and std (the test set with the training statistics), int32 labels
+//   memory   the run's estimate (nn/memory.h) against the memory available (base/memory.h),
+//            before the model is built: what cannot fit is refused with the figures
 //   model    nn::mlp(--arch), SGD {lr, momentum, weight_decay}, cross_entropy, accuracy
 //   fit      AvgStats, Recorder, TerminateOnNaN, ProgressBar, the schedule's ParamSchedulers,
 //            SaveModel (best valid_accuracy) when --save
@@ -34,6 +36,7 @@
 #include "autograd/functions.h"
 #include "base/file.h"
 #include "base/format.h"
+#include "base/memory.h"
 #include "learner/callbacks/callbacks.h"
 #include "learner/callbacks/device.h"
 #include "learner/callbacks/interrupt.h"
@@ -43,6 +46,7 @@
 #include "learner/io/checkpoint.h"
 #include "learner/learner.h"
 #include "nn/layers.h"
+#include "nn/memory.h"
 #include "optim/optimizer.h"
 #include "tensor/cuda.h"
 #include "tensor/random.h"
@@ -54,6 +58,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int64_t kLrFindBatches = 100;  // the LR finder's sweep, at most (it stops on divergence)
+constexpr int64_t kValidBatch = 1024;    // the test set's batch size
 using Clock = std::chrono::steady_clock;
 
 [[noreturn]] void fail(const std::string& what) {
@@ -249,6 +254,55 @@ const char* signal_name(int sig) {
   return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
 }
 
+int64_t bytes_of(const Tensor& t) {
+  return t.numel() * static_cast<int64_t>(dtype_size(t.dtype()));
+}
+
+// "parameters 3.0 GiB, gradients 3.0 GiB, momentum 3.0 GiB, activations 7.6 GiB, data 215.4 MiB"
+std::string memory_parts(const nn::MemoryEstimate& e) {
+  std::string s = "parameters " + bytes(e.parameters) + ", gradients " + bytes(e.gradients);
+  if (e.optimizer_state > 0) s += ", momentum " + bytes(e.optimizer_state);
+  if (e.weight_copies > 0) s += ", lr_find's copy of the weights " + bytes(e.weight_copies);
+  s += ", activations " + bytes(e.activations);
+  return e.data > 0 ? s + ", data " + bytes(e.data) : s;
+}
+
+// What the run needs (nn/memory.h: parameters, gradients, SGD's momentum buffers, lr_find's copy
+// of the weights, the activations of one training batch and of one test batch, the data already
+// loaded) against what this machine has available to it (base/memory.h, counting the data it
+// holds), before the model is built. Called twice: before the data is read (data = 0), so a
+// model that cannot fit costs no loading, and again with the data loaded. With --device cuda only
+// the parameters and the data are checked here: the model is built on the host, and the rest lives
+// on the GPU.
+nn::MemoryEstimate check_memory(const Options& o, int64_t data, const Device& device) {
+  const std::string run = "--arch " + arch_str(o.arch) + " with --bs " + std::to_string(o.bs);
+  nn::MemoryEstimate e;
+  try {
+    e = nn::estimate_memory(nn::mlp_layers(o.arch),
+                            {.inputs = o.arch.front(),  // the image size (check_arch)
+                             .batch = o.bs,
+                             .eval_batch = kValidBatch,
+                             .optimizer_buffers = o.momentum > 0 ? 1 : 0,
+                             .weight_copies = o.lr_find ? 1 : 0,
+                             .data_bytes = data});
+  } catch (const tg::Error& err) {
+    fail(run + ": cannot count the memory it needs: " + err.what());
+  }
+  const int64_t host = device.is_cuda() ? e.parameters + e.data : e.total();
+  const MemoryAvailable m = available_memory(data);
+  if (m.known() && host > m.bytes)
+    fail(run + " needs about " + bytes(host) + " (" +
+         (device.is_cuda()
+              ? "parameters " + bytes(e.parameters) + ", data " + bytes(e.data) + " on the host"
+              : memory_parts(e)) +
+         "), more than the " + bytes(m.bytes) + " this machine has available (" + m.source +
+         (data > 0 && (m.source == "MemAvailable" || m.source == "ulimit -v")
+              ? ", plus the " + bytes(data) + " of data it holds"
+              : "") +
+         ")");
+  return e;
+}
+
 int64_t count_params(const nn::Module& m) {
   int64_t n = 0;
   for (const Tensor& p : m.parameters()) n += p.numel();
@@ -274,11 +328,15 @@ int run(const Options& given, std::ostream& out) {
                                                 std::stoll(resume_meta.at("state.epochs_done")))
                                : given;
   check_outputs(o);
+  check_memory(o, /*data=*/0, device);
   check_data_folder(o);
 
   ImageData d = load_data(o);
   check_arch(o, d);
-  DataBunch db = make_databunch(d, o.bs, o.seed, /*valid_bs=*/1024);
+  const nn::MemoryEstimate mem = check_memory(
+      o, bytes_of(d.x_train) + bytes_of(d.y_train) + bytes_of(d.x_valid) + bytes_of(d.y_valid),
+      device);
+  DataBunch db = make_databunch(d, o.bs, o.seed, kValidBatch);
   if (device.is_cuda()) db = to_device(db, device);  // MNIST fits: batches are gathered there
 
   Generator gen(o.seed);
@@ -314,6 +372,7 @@ int run(const Options& given, std::ostream& out) {
         << "model  " << arch_str(o.arch) << " MLP, " << count_params(*model)
         << " parameters; SGD lr " << o.lr << " momentum " << o.momentum << " wd " << o.wd
         << ", schedule " << o.schedule << "\n"
+        << "memory about " << bytes(mem.total()) << " (" << memory_parts(mem) << ")\n"
         << (o.lr_find ? "lr_find up to " + plural(kLrFindBatches, "batch") + " (an epoch has " +
                             std::to_string(db.train_dl.num_batches()) + ")"
                       : "fit    " + plural(o.epochs, "epoch") + " of " +
