@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "base/file.h"
+#include "base/format.h"
 #include "base/json.h"
+#include "base/memory.h"
 #include "kernels/strided.h"
 #include "tensor/creation.h"
 #include "tensor/grad_mode.h"
@@ -171,17 +173,6 @@ void convert(Tensor& t, const char* src, const FileDType& fd, const std::string&
 
 // --- reading ------------------------------------------------------------------------------
 
-// A regular file only (InputFile says what a folder, a FIFO or /dev/zero is, without blocking
-// on it), read in one go at the size it had when opened.
-std::string read_whole_file(const std::string& path) {
-  InputFile f(kLoad, path);
-  std::string s(size_t(f.size()), '\0');
-  const size_t got = s.empty() ? 0 : f.read(s.data(), s.size());
-  TG_CHECK(got == s.size(), kLoad, "'", path, "': the file got shorter while it was read (", got,
-           " of ", s.size(), " bytes)");
-  return s;
-}
-
 struct Entry {
   std::string name;
   const FileDType* dtype;
@@ -235,36 +226,44 @@ Entry parse_entry(const std::string& name, const json& j, uint64_t data_size,
 
 }  // namespace
 
-TensorMap load_safetensors(const std::string& path, Metadata* meta) {
-  return parse_safetensors(read_whole_file(path), path, meta);
-}
+namespace {
 
-TensorMap parse_safetensors(const std::string& file, const std::string& path, Metadata* meta) {
-  TG_CHECK(file.size() >= 8, kLoad, "'", path, "': the file has ", file.size(),
+// The 8-byte header length, checked against the file's size and the limit.
+uint64_t header_length(const char* first8, uint64_t size, const std::string& path) {
+  TG_CHECK(size >= 8, kLoad, "'", path, "': the file has ", size,
            " bytes, fewer than the 8 of the header length");
   uint64_t n = 0;
-  std::memcpy(&n, file.data(), 8);
-  TG_CHECK(n <= file.size() - 8, kLoad, "'", path, "': the header length ", n,
-           " is larger than the rest of the file (", file.size() - 8, " bytes)");
+  std::memcpy(&n, first8, 8);
+  TG_CHECK(n <= size - 8, kLoad, "'", path, "': the header length ", n,
+           " is larger than the rest of the file (", size - 8, " bytes)");
   TG_CHECK(n <= kMaxHeader, kLoad, "'", path, "': the header length ", n, " exceeds the limit of ",
            kMaxHeader, " bytes");
-  const json header = parse_json(std::string_view(file).substr(8, n),
-                                 std::string(kLoad) + ": '" + path + "': header");
-  const json::object_t& top = json_object(header, kLoad, "'" + path + "': the header");
-  const uint64_t data_at = 8 + n, data_size = file.size() - data_at;
-  Metadata md;
+  return n;
+}
+
+struct Header {
   std::vector<Entry> entries;
+  Metadata meta;
+  uint64_t tensor_bytes = 0;  // of the tensors once converted
+};
+
+// Every check on the header, against a data section of data_size bytes, before any data is
+// touched: entries, overlaps, and no bytes after the last tensor's.
+Header parse_header(std::string_view text, uint64_t data_size, const std::string& path) {
+  const json header = parse_json(text, std::string(kLoad) + ": '" + path + "': header");
+  const json::object_t& top = json_object(header, kLoad, "'" + path + "': the header");
+  Header h;
   for (const auto& [name, j] : top) {
     if (name != "__metadata__") {
-      entries.push_back(parse_entry(name, j, data_size, path));
+      h.entries.push_back(parse_entry(name, j, data_size, path));
       continue;
     }
     for (const auto& [k, v] : json_object(j, kLoad, "'" + path + "': __metadata__"))
-      md[k] = json_string(v, kLoad, "'" + path + "': __metadata__ key '" + k + "'");
+      h.meta[k] = json_string(v, kLoad, "'" + path + "': __metadata__ key '" + k + "'");
   }
   // Overlap check on the non-empty ranges, sorted by where they begin.
   std::vector<const Entry*> order;
-  for (const Entry& e : entries)
+  for (const Entry& e : h.entries)
     if (e.end > e.begin) order.push_back(&e);
   std::sort(order.begin(), order.end(),
             [](const Entry* a, const Entry* b) { return a->begin < b->begin; });
@@ -272,15 +271,75 @@ TensorMap parse_safetensors(const std::string& file, const std::string& path, Me
     TG_CHECK(order[i]->begin >= order[i - 1]->end, kLoad, "'", path, "': tensor '", order[i]->name,
              "' (bytes ", order[i]->begin, "..", order[i]->end, ") overlaps tensor '",
              order[i - 1]->name, "' (bytes ", order[i - 1]->begin, "..", order[i - 1]->end, ")");
+  uint64_t data_end = 0;
+  for (const Entry& e : h.entries) {
+    data_end = std::max(data_end, e.end);
+    uint64_t bytes = 0;
+    if (__builtin_mul_overflow((e.end - e.begin) / e.dtype->size, dtype_size(e.dtype->to),
+                               &bytes) ||
+        __builtin_add_overflow(h.tensor_bytes, bytes, &h.tensor_bytes))
+      h.tensor_bytes = UINT64_MAX;  // more than any machine: refused by load_safetensors
+  }
+  TG_CHECK(data_end == data_size, kLoad, "'", path, "': ", data_size - data_end,
+           " bytes after the last tensor's data: the header accounts for ", data_end,
+           " of the file's ", data_size, " data bytes");
+  return h;
+}
+
+TensorMap build_tensors(const Header& h, const char* data, const std::string& path) {
   TensorMap out;
-  for (const Entry& e : entries) {
+  for (const Entry& e : h.entries) {
     Tensor t = empty(e.shape, e.dtype->to);
     if (e.end > e.begin)
-      convert(t, file.data() + data_at + e.begin, *e.dtype,
-              "'" + path + "': tensor '" + e.name + "'");
+      convert(t, data + e.begin, *e.dtype, "'" + path + "': tensor '" + e.name + "'");
     out.emplace(e.name, std::move(t));
   }
-  if (meta) *meta = std::move(md);
+  return out;
+}
+
+void read_exact(InputFile& f, char* p, size_t n, const std::string& path) {
+  const size_t got = n == 0 ? 0 : f.read(p, n);
+  TG_CHECK(got == n, kLoad, "'", path, "': the file got shorter while it was read (", got, " of ",
+           n, " more bytes)");
+}
+
+}  // namespace
+
+TensorMap parse_safetensors(const std::string& file, const std::string& path, Metadata* meta) {
+  const uint64_t n = header_length(file.data(), file.size(), path);
+  Header h = parse_header(std::string_view(file).substr(8, n), file.size() - 8 - n, path);
+  TensorMap out = build_tensors(h, file.data() + 8 + n, path);
+  if (meta) *meta = std::move(h.meta);
+  return out;
+}
+
+// The header is read and checked first, against the file's size (a sparse or padded file is
+// refused from its size) and the memory this machine has available (the data section plus the
+// tensors), before the data section is read.
+TensorMap load_safetensors(const std::string& path, Metadata* meta) {
+  InputFile f(kLoad, path);
+  const uint64_t size = f.size();
+  char first8[8] = {};
+  read_exact(f, first8, size_t(std::min<uint64_t>(size, 8)), path);
+  const uint64_t n = header_length(first8, size, path);
+  std::string text(size_t(n), '\0');
+  read_exact(f, text.data(), text.size(), path);
+  const uint64_t data_size = size - 8 - n;
+  Header h = parse_header(text, data_size, path);
+  const MemoryAvailable m = available_memory();
+  uint64_t need = 0;
+  if (__builtin_add_overflow(data_size, h.tensor_bytes, &need)) need = UINT64_MAX;
+  if (m.known() && need > static_cast<uint64_t>(m.bytes))
+    TG_FAIL(kLoad, "'", path, "': loading it needs about ",
+            need > uint64_t(INT64_MAX) ? std::string("more than 8 EiB")
+                                       : bytes(static_cast<int64_t>(need)),
+            " (", bytes(static_cast<int64_t>(data_size)), " of data and ",
+            bytes(static_cast<int64_t>(h.tensor_bytes)), " of tensors), more than the ",
+            bytes(m.bytes), " this machine has available (", m.source, ")");
+  std::string data(size_t(data_size), '\0');
+  read_exact(f, data.data(), data.size(), path);
+  TensorMap out = build_tensors(h, data.data(), path);
+  if (meta) *meta = std::move(h.meta);
   return out;
 }
 

@@ -478,7 +478,9 @@ TEST_CASE("checkpoint: half, bfloat16 and float8 bit patterns convert to float32
       {0x7e00, 0x7fc00000},  // quiet NaN
       {0x7d01, 0x7fa02000},  // signalling NaN, payload kept
   };
-  for (auto [h, f] : f16) {
+  for (const auto& hf : f16) {  // not a structured binding: clang 14 cannot capture one
+    const auto h = hf.first;
+    const auto f = hf.second;
     CAPTURE(h);
     CHECK(bits_of(half_to_float(h)) == f);
   }
