@@ -153,7 +153,7 @@ void SGD::upload_hyper() {
 
 void SGD::step() {
   NoGrad guard;
-  const bool capturing = cuda::is_capturing();
+  [[maybe_unused]] const bool capturing = cuda::is_capturing();  // read by the CUDA path only
   bool uploaded = false;
   for (size_t gi = 0; gi < num_groups(); ++gi) {
     const kernels::SgdHyper& h = typed_[gi];  // checked when it was set, not here
