@@ -30,6 +30,7 @@ namespace {
 
 constexpr size_t kZChunk = size_t(1) << 30;    // zlib counts in uInt: feed at most this at once
 constexpr size_t kOutStep = size_t(1) << 16;   // inflate at most this much at a time
+constexpr uint64_t kMaxDeflateRatio = 1032;    // deflate's largest expansion, output/input
 constexpr size_t kReadStep = size_t(1) << 20;  // read compressed files this much at a time
 constexpr size_t kMaxHeader = 4 + 4 * 4;       // an IDX header of 4 dims
 
@@ -124,7 +125,10 @@ std::vector<uint8_t> inflate_idx(Source& src, const std::string& path, size_t ma
       limit = h.total();
       TG_CHECK(out.size() <= limit, "idx", path, ": trailing bytes: header says ", h.data_bytes,
                " bytes of data (dims ", shape_str(h.dims), "), the gzip stream inflates to more");
-      out.reserve(size_t(limit));
+      // Room for what the header implies, but never more than the compressed input can give
+      // (deflate expands at most about 1032:1): a small file claiming 2 GiB reserves nothing
+      // like it (a fuzzer finding), while a real data set is still allocated once.
+      out.reserve(size_t(std::min<uint64_t>(limit, total * kMaxDeflateRatio + kOutStep)));
     }
     const bool input_done = zs.avail_in == 0 && fed == total;
     if (ret == Z_STREAM_END) {

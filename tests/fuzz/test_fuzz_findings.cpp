@@ -3,11 +3,15 @@
 // crashes under the sanitizers; these cases also fail in a plain build, where the bug was
 // silent (a signed overflow that only UBSan reports).
 #include <doctest/doctest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <iterator>
 #include <string>
 
+#include "learner/data/idx.h"
 #include "learner/io/checkpoint.h"
 #include "test_util.h"
 
@@ -35,4 +39,40 @@ TEST_CASE("safetensors: a zero dim beside dims whose product overflows int64 is 
                          R"("data_offsets":[0,0]}})";
   std::string padded = ok + std::string(8 + 0x50 - ok.size(), ' ');
   CHECK(tg::parse_safetensors(padded, "ok.st").at("a").numel() == 0);
+}
+
+TEST_CASE("idx: a small gzip file whose header claims 2 GiB allocates nothing like it") {
+  // Both crashers are under 100 bytes and inflate to an IDX header saying about 2 GB of data;
+  // the reader reserved that much at once (libFuzzer's 1 GiB malloc limit caught it), now at
+  // most what the compressed input could inflate to. Run in a child whose address space is
+  // capped 512 MiB above what it uses: an allocation of gigabytes fails there, as it would
+  // on a small machine.
+  for (const char* harness : {"idx", "idx_gz"}) {
+    CAPTURE(harness);
+    const std::string bytes = crasher(harness, "small_gz_header_claims_2gib_reserved");
+    CHECK(bytes.size() < 100);
+    const std::vector<uint8_t> file(bytes.begin(), bytes.end());
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      std::ifstream status("/proc/self/statm");
+      long pages = 0;
+      status >> pages;
+      const rlim_t cap = rlim_t(pages) * rlim_t(::sysconf(_SC_PAGESIZE)) + (rlim_t(512) << 20);
+      const rlimit lim{cap, cap};
+      ::setrlimit(RLIMIT_AS, &lim);
+      try {
+        tg::idx::gunzip(file, "crash.gz");
+      } catch (const tg::Error&) {
+        ::_exit(0);  // refused, as it should be
+      } catch (...) {
+        ::_exit(2);  // std::bad_alloc: it tried to allocate gigabytes
+      }
+      ::_exit(0);
+    }
+    int st = 0;
+    REQUIRE(::waitpid(child, &st, 0) == child);
+    CHECK(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+  }
 }

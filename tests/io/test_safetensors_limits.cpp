@@ -39,10 +39,11 @@ double peak_kib() {
 
 }  // namespace
 
-TEST_CASE("safetensors: bytes after the last tensor's data are refused, from the file and in memory") {
+TEST_CASE(
+    "safetensors: bytes after the last tensor's data are refused, from the file and in memory") {
   TempDir tmp;
-  const std::string ok = st_bytes(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
-                                  std::string(8, '\0'));
+  const std::string ok =
+      st_bytes(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", std::string(8, '\0'));
   const std::string path = tmp / "pad.safetensors";
   put_file(path, ok);
   CHECK(load_safetensors(path).at("w").numel() == 2);
@@ -57,7 +58,8 @@ TEST_CASE("safetensors: bytes after the last tensor's data are refused, from the
             "4 bytes after the last tensor's data: the header accounts for 0"));
 }
 
-TEST_CASE("safetensors: a sparse file declaring more than the machine has is refused before it is read") {
+TEST_CASE(
+    "safetensors: a sparse file declaring more than the machine has is refused before it is read") {
   const MemoryAvailable m = available_memory();
   if (!m.known()) {
     MESSAGE("SKIPPED: this machine's available memory is unknown");
