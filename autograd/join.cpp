@@ -57,6 +57,8 @@ Tensor join(const char* op, const std::vector<Tensor>& ts, int64_t dim, bool sta
     for (const Tensor& t : ts) {
       starts.push_back(at);
       Tensor slot = stacked ? out.select(dim, at) : out.narrow(dim, at, t.size(dim));
+      TG_CHECK(!out.device().is_cuda() || slot.is_contiguous(), op, "joining along dim ", dim,
+               " (a strided slice) is not implemented on CUDA yet (shapes ", shapes_str(ts), ")");
       slot.copy_(t);
       at += stacked ? 1 : t.size(dim);
     }
