@@ -2,13 +2,17 @@
 // grad, and its backward formula sits beside its forward in the .cpp files:
 //   elementwise.cpp (add sub mul div neg exp log relu sqrt pow), reduce.cpp (sum mean),
 //   shape.cpp (reshape view transpose t flatten), linalg.cpp (matmul linear),
-//   loss.cpp (softmax log_softmax cross_entropy mse).
+//   loss.cpp (softmax log_softmax cross_entropy mse), activation.cpp (sigmoid tanh leaky_relu
+//   dropout), join.cpp (cat stack), pool.cpp (max_pool2d avg_pool2d adaptive_avg_pool2d).
 // Binary ops broadcast (NumPy rules); the gradient of a broadcast input is summed back to its
 // shape. All take and return float32 or float64 tensors.
 #pragma once
 
+#include <optional>
 #include <vector>
 
+#include "tensor/ops_pool.h"
+#include "tensor/random.h"
 #include "tensor/tensor.h"
 
 namespace tg {
@@ -27,6 +31,14 @@ Tensor exp(const Tensor& a);
 Tensor log(const Tensor& a);
 Tensor sqrt(const Tensor& a);
 Tensor relu(const Tensor& a);
+Tensor sigmoid(const Tensor& a);
+Tensor tanh(const Tensor& a);
+// x where x > 0, else slope * x (PyTorch's default slope is 0.01).
+Tensor leaky_relu(const Tensor& a, double slope = 0.01);
+// Inverted dropout: in training each element is zeroed with probability p and the others are
+// scaled by 1 / (1 - p), the mask drawn from gen; in eval (or p = 0) x itself. p in [0, 1).
+Tensor dropout(const Tensor& x, double p, bool training, Generator& gen);
+Tensor dropout(const Tensor& x, double p, bool training);  // draws from default_generator()
 
 Tensor operator+(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& a, const Tensor& b);
@@ -53,6 +65,24 @@ Tensor view(const Tensor& x, const Shape& shape);
 Tensor flatten(const Tensor& x, int64_t start_dim = 0, int64_t end_dim = -1);
 Tensor transpose(const Tensor& x, int64_t d0, int64_t d1);
 Tensor t(const Tensor& x);
+
+// Joins along an existing dim (cat: the other sizes must match) or a new one (stack: every
+// shape equal); dim may be negative. The gradient is split back into the inputs' pieces.
+Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);
+Tensor stack(const std::vector<Tensor>& tensors, int64_t dim = 0);
+
+// Pooling on (N, C, H, W) or (C, H, W), PyTorch's semantics (tensor/ops_pool.h has the checks).
+// stride defaults to kernel_size. max_pool2d's gradient goes to each window's first maximum;
+// return_indices also gives those (int32, h * W + w within each plane).
+Tensor max_pool2d(const Tensor& x, Size2 kernel_size, Stride2 stride = {}, Size2 padding = 0,
+                  Size2 dilation = 1, bool ceil_mode = false);
+std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, Size2 kernel_size,
+                                                  Stride2 stride = {}, Size2 padding = 0,
+                                                  Size2 dilation = 1, bool ceil_mode = false);
+Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, Stride2 stride = {}, Size2 padding = 0,
+                  bool ceil_mode = false, bool count_include_pad = true);
+// Output (i, j) averages rows [floor(i*H/oh), ceil((i+1)*H/oh)) and likewise columns.
+Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size);
 
 // 2-d @ 2-d (a may be n-d: its leading dims are batch rows).
 Tensor matmul(const Tensor& a, const Tensor& b);

@@ -12,6 +12,29 @@ inline Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(
 inline Tensor relu(const Tensor& x) {
   return tg::relu(x);
 }
+inline Tensor sigmoid(const Tensor& x) {
+  return tg::sigmoid(x);
+}
+inline Tensor tanh(const Tensor& x) {
+  return tg::tanh(x);
+}
+inline Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01) {
+  return tg::leaky_relu(x, negative_slope);
+}
+inline Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
+  return tg::dropout(x, p, training, gen);
+}
+inline Tensor max_pool2d(const Tensor& x, Size2 kernel_size, Stride2 stride = {}, Size2 padding = 0,
+                         Size2 dilation = 1, bool ceil_mode = false) {
+  return tg::max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode);
+}
+inline Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, Stride2 stride = {}, Size2 padding = 0,
+                         bool ceil_mode = false, bool count_include_pad = true) {
+  return tg::avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad);
+}
+inline Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size) {
+  return tg::adaptive_avg_pool2d(x, output_size);
+}
 inline Tensor softmax(const Tensor& x) {
   return tg::softmax(x);
 }

@@ -57,7 +57,11 @@ Tensor ReLU::forward(const Tensor& x) {
 Tensor Flatten::forward(const Tensor& x) {
   TG_CHECK(x.defined() && x.dim() >= 2, "Flatten", "expected a (batch, ...) input, got shape ",
            x.defined() ? x.shape_str() : "undefined");
-  return tg::flatten(x, 1);
+  return tg::flatten(x, start_dim, end_dim);
+}
+
+std::string Flatten::extra_repr() const {
+  return "start_dim=" + std::to_string(start_dim) + ", end_dim=" + std::to_string(end_dim);
 }
 
 Sequential::Sequential(std::initializer_list<std::shared_ptr<Module>> layers) {

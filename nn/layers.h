@@ -1,4 +1,5 @@
-// The standard layers: Linear, ReLU, Flatten, Sequential.
+// The standard layers: Linear, ReLU, Flatten, Sequential; for CNNs MaxPool2d, AvgPool2d,
+// AdaptiveAvgPool2d, Dropout, Sigmoid, Tanh, LeakyReLU and Lambda (nn/layers_cnn.cpp).
 //
 //   auto model = tg::nn::Sequential({std::make_shared<tg::nn::Linear>(784, 50),
 //                                    std::make_shared<tg::nn::ReLU>(),
@@ -6,11 +7,14 @@
 //   tg::Tensor logits = (*model)(x);                  // x: (batch, 784)
 #pragma once
 
+#include <functional>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "nn/module.h"
+#include "tensor/ops_pool.h"
 #include "tensor/random.h"
 
 namespace tg::nn {
@@ -38,11 +42,114 @@ class ReLU : public Module {
   std::string name() const override { return "ReLU"; }
 };
 
-// (batch, d1, d2, ...) -> (batch, d1*d2*...).
+// Flattens dims start_dim..end_dim into one: by default (batch, d1, d2, ...) -> (batch, d1*d2*...).
 class Flatten : public Module {
  public:
+  explicit Flatten(int64_t start_dim = 1, int64_t end_dim = -1)
+      : start_dim(start_dim), end_dim(end_dim) {}
   Tensor forward(const Tensor& x) override;
   std::string name() const override { return "Flatten"; }
+  int64_t start_dim, end_dim;
+
+ protected:
+  std::string extra_repr() const override;
+};
+
+class Sigmoid : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "Sigmoid"; }
+};
+
+class Tanh : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "Tanh"; }
+};
+
+class LeakyReLU : public Module {
+ public:
+  explicit LeakyReLU(double negative_slope = 0.01) : negative_slope(negative_slope) {}
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "LeakyReLU"; }
+  double negative_slope;
+
+ protected:
+  std::string extra_repr() const override;
+};
+
+// Inverted dropout (tg::dropout) while training, the identity in eval mode; p in [0, 1).
+// The masks are drawn from gen (default_generator() when none is given), which must outlive
+// the module.
+class Dropout : public Module {
+ public:
+  explicit Dropout(double p = 0.5);
+  Dropout(double p, Generator& gen);
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "Dropout"; }
+  double p;
+
+ protected:
+  std::string extra_repr() const override;
+
+ private:
+  Generator* gen_;
+};
+
+// tg::max_pool2d; stride defaults to kernel_size.
+class MaxPool2d : public Module {
+ public:
+  explicit MaxPool2d(Size2 kernel_size, Stride2 stride = {}, Size2 padding = 0, Size2 dilation = 1,
+                     bool ceil_mode = false);
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "MaxPool2d"; }
+  Size2 kernel_size, stride, padding, dilation;
+  bool ceil_mode;
+
+ protected:
+  std::string extra_repr() const override;
+};
+
+// tg::avg_pool2d; stride defaults to kernel_size.
+class AvgPool2d : public Module {
+ public:
+  explicit AvgPool2d(Size2 kernel_size, Stride2 stride = {}, Size2 padding = 0,
+                     bool ceil_mode = false, bool count_include_pad = true);
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "AvgPool2d"; }
+  Size2 kernel_size, stride, padding;
+  bool ceil_mode, count_include_pad;
+
+ protected:
+  std::string extra_repr() const override;
+};
+
+class AdaptiveAvgPool2d : public Module {
+ public:
+  explicit AdaptiveAvgPool2d(Size2 output_size) : output_size(output_size) {}
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "AdaptiveAvgPool2d"; }
+  Size2 output_size;
+
+ protected:
+  std::string extra_repr() const override;
+};
+
+// A function as a layer (fastai's Lambda), e.g. a reshape inside a Sequential:
+//   nn::Lambda([](const Tensor& x) { return tg::reshape(x, {-1, 1, 28, 28}); }, "view")
+// str() is "Lambda()" or, with a label, "Lambda(view)".
+class Lambda : public Module {
+ public:
+  explicit Lambda(std::function<Tensor(const Tensor&)> fn, std::string label = "");
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "Lambda"; }
+
+ protected:
+  std::string extra_repr() const override { return label_; }
+
+ private:
+  std::function<Tensor(const Tensor&)> fn_;
+  std::string label_;
 };
 
 // Runs its children in order; they are named "0", "1", ... as in PyTorch.

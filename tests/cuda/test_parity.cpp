@@ -1075,3 +1075,21 @@ TEST_CASE("parity: an index_select index out of range raises a tg::Error at the 
     CHECK(nerr(x.to(kCuda).index_select(0, good.to(kCuda)), want) == 0);
   }
 }
+
+// The CNN ops of issue 11: the elementwise ones run on the GPU's kernels; pooling and a cat
+// that needs strided copies are CPU-only for now and say so.
+TEST_CASE("parity: sigmoid, tanh, leaky_relu, cat along dim 0, and what is not on CUDA yet") {
+  TG_SKIP_WITHOUT_CUDA();
+  Rand r(77);
+  const Tensor x = r.uniform({3, 5}, -3, 3, DType::f64);
+  const Tensor xd = x.to(Device::cuda());
+  CHECK(max_abs_diff(sigmoid(xd).to(Device::cpu()), sigmoid(x)) < 1e-12);
+  CHECK(max_abs_diff(tg::tanh(xd).to(Device::cpu()), tg::tanh(x)) < 1e-12);
+  CHECK(max_abs_diff(leaky_relu(xd, 0.1).to(Device::cpu()), leaky_relu(x, 0.1)) < 1e-12);
+  CHECK(equal(cat({xd, xd}, 0).to(Device::cpu()), cat({x, x}, 0)));
+  const Tensor img = zeros({1, 1, 4, 4}, DType::f32, Device::cuda());
+  CHECK(has(error_of([&] { max_pool2d(img, 2); }), "max_pool2d: not implemented on CUDA yet"));
+  CHECK(has(error_of([&] { avg_pool2d(img, 2); }), "avg_pool2d: not implemented on CUDA yet"));
+  CHECK(has(error_of([&] { adaptive_avg_pool2d(img, 1); }), "not implemented on CUDA yet"));
+  CHECK(has(error_of([&] { cat({xd, xd}, 1); }), "cat: joining along dim 1"));
+}

@@ -328,7 +328,7 @@ TEST_CASE("str() gives PyTorch's repr") {
         "  (2): Linear(in_features=50, out_features=10, bias=true)\n"
         ")");
   CHECK(nn::Linear(3, 2, false, gen).str() == "Linear(in_features=3, out_features=2, bias=false)");
-  CHECK(nn::Flatten().str() == "Flatten()");
+  CHECK(nn::Flatten().str() == "Flatten(start_dim=1, end_dim=-1)");
   CHECK(nn::Sequential().str() == "Sequential()");
   Outer m(gen);
   CHECK(m.str() ==

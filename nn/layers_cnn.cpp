@@ -1,0 +1,103 @@
+// The layers a CNN adds to the MLP's: pooling, dropout, more activations, Lambda. Each forwards
+// to its op in autograd/; str() follows PyTorch's repr (with this library's lowercase bools).
+#include <string>
+#include <utility>
+
+#include "autograd/functions.h"
+#include "base/format.h"
+#include "nn/layers.h"
+
+namespace tg::nn {
+
+namespace {
+
+// PyTorch prints an int argument as an int and a pair as a tuple.
+std::string size2_str(Size2 s) {
+  if (s.h == s.w) return std::to_string(s.h);
+  return "(" + std::to_string(s.h) + ", " + std::to_string(s.w) + ")";
+}
+
+const char* bool_str(bool b) {
+  return b ? "true" : "false";
+}
+
+}  // namespace
+
+Tensor Sigmoid::forward(const Tensor& x) {
+  return tg::sigmoid(x);
+}
+
+Tensor Tanh::forward(const Tensor& x) {
+  return tg::tanh(x);
+}
+
+Tensor LeakyReLU::forward(const Tensor& x) {
+  return tg::leaky_relu(x, negative_slope);
+}
+
+std::string LeakyReLU::extra_repr() const {
+  return "negative_slope=" + num(negative_slope);
+}
+
+Dropout::Dropout(double p_) : Dropout(p_, default_generator()) {}
+
+Dropout::Dropout(double p_, Generator& gen) : p(p_), gen_(&gen) {
+  TG_CHECK(p >= 0 && p < 1, "Dropout", "p must be in [0, 1), got ", p);
+}
+
+Tensor Dropout::forward(const Tensor& x) {
+  return tg::dropout(x, p, is_training(), *gen_);
+}
+
+std::string Dropout::extra_repr() const {
+  return "p=" + num(p) + ", inplace=false";
+}
+
+MaxPool2d::MaxPool2d(Size2 k, Stride2 s, Size2 pad, Size2 dil, bool ceil)
+    : kernel_size(k), stride(s.value_or(k)), padding(pad), dilation(dil), ceil_mode(ceil) {}
+
+Tensor MaxPool2d::forward(const Tensor& x) {
+  return tg::max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode);
+}
+
+std::string MaxPool2d::extra_repr() const {
+  return "kernel_size=" + size2_str(kernel_size) + ", stride=" + size2_str(stride) +
+         ", padding=" + size2_str(padding) + ", dilation=" + size2_str(dilation) +
+         ", ceil_mode=" + bool_str(ceil_mode);
+}
+
+AvgPool2d::AvgPool2d(Size2 k, Stride2 s, Size2 pad, bool ceil, bool include_pad)
+    : kernel_size(k),
+      stride(s.value_or(k)),
+      padding(pad),
+      ceil_mode(ceil),
+      count_include_pad(include_pad) {}
+
+Tensor AvgPool2d::forward(const Tensor& x) {
+  return tg::avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad);
+}
+
+std::string AvgPool2d::extra_repr() const {
+  return "kernel_size=" + size2_str(kernel_size) + ", stride=" + size2_str(stride) +
+         ", padding=" + size2_str(padding);
+}
+
+Tensor AdaptiveAvgPool2d::forward(const Tensor& x) {
+  return tg::adaptive_avg_pool2d(x, output_size);
+}
+
+std::string AdaptiveAvgPool2d::extra_repr() const {
+  // PyTorch prints the argument as given; a square size is printed as its one int.
+  return "output_size=" + size2_str(output_size);
+}
+
+Lambda::Lambda(std::function<Tensor(const Tensor&)> fn, std::string label)
+    : fn_(std::move(fn)), label_(std::move(label)) {
+  TG_CHECK(static_cast<bool>(fn_), "Lambda", "the function is empty");
+}
+
+Tensor Lambda::forward(const Tensor& x) {
+  return fn_(x);
+}
+
+}  // namespace tg::nn
