@@ -28,6 +28,19 @@ bool equal(const Tensor& a, const Tensor& b);
 // The largest |a - b| (as double), shapes must broadcast.
 double max_abs_diff(const Tensor& a, const Tensor& b);
 
+// A per-axis (height, width) pair of conv2d's stride, padding or dilation; one number means both.
+struct Size2 {
+  int64_t h, w;
+  Size2(int64_t v) : h(v), w(v) {}  // NOLINT(google-explicit-constructor): conv2d(x, w, b, 2)
+  Size2(int64_t h_, int64_t w_) : h(h_), w(w_) {}
+};
+
+// conv2d's hyper-parameters, as torch.nn.functional.conv2d's.
+struct Conv2dOptions {
+  Size2 stride = 1, padding = 0, dilation = 1;
+  int64_t groups = 1;
+};
+
 namespace ops {
 
 Tensor unary(UnaryOp op, const Tensor& x);
@@ -47,6 +60,16 @@ Tensor sum_to(const Tensor& g, const Shape& shape);
 // C = op(a) @ op(b) for 2-d a, b (op = transpose when the flag is set). a may also be n-d
 // when not transposed: its leading dims are flattened into rows.
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+
+// 2-d convolution of x (N, C, H, W) with w (O, C/groups, KH, KW) and bias (O) or undefined,
+// as torch.nn.functional.conv2d: y (N, O, OH, OW). CPU only for now (kernels/conv.h); a CUDA
+// tensor is refused. The backward pieces: gx of x_shape, gw of w_shape, gb (O).
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& opt);
+Tensor conv2d_backward_input(const Tensor& gy, const Tensor& w, const Shape& x_shape,
+                             const Conv2dOptions& opt);
+Tensor conv2d_backward_weight(const Tensor& x, const Tensor& gy, const Shape& w_shape,
+                              const Conv2dOptions& opt);
+Tensor conv2d_backward_bias(const Tensor& gy);
 
 // Along the last dim.
 Tensor softmax(const Tensor& x);
