@@ -1,7 +1,7 @@
 // The differentiable ops. Each records one node on the tape (see tape.h) when an input requires
 // grad, and its backward formula sits beside its forward in the .cpp files:
 //   elementwise.cpp (add sub mul div neg exp log relu sqrt pow), reduce.cpp (sum mean),
-//   shape.cpp (reshape view transpose t flatten), linalg.cpp (matmul linear),
+//   shape.cpp (reshape view transpose t flatten), linalg.cpp (matmul linear), conv.cpp (conv2d),
 //   loss.cpp (softmax log_softmax cross_entropy mse), activation.cpp (sigmoid tanh leaky_relu
 //   dropout), join.cpp (cat stack), pool.cpp (max_pool2d avg_pool2d adaptive_avg_pool2d).
 // Binary ops broadcast (NumPy rules); the gradient of a broadcast input is summed back to its
@@ -11,6 +11,7 @@
 #include <optional>
 #include <vector>
 
+#include "tensor/ops.h"
 #include "tensor/ops_pool.h"
 #include "tensor/random.h"
 #include "tensor/tensor.h"
@@ -88,6 +89,13 @@ Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size);
 Tensor matmul(const Tensor& a, const Tensor& b);
 // x @ w^T + b with w (out, in) and b (out) or undefined: nn::Linear's op, one GEMM each way.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
+
+// 2-d convolution as torch.nn.functional.conv2d: x (N, C, H, W), w (O, C/groups, KH, KW),
+// bias (O) or undefined; stride, padding and dilation per axis ({h, w}) or one number for both.
+// Returns (N, O, OH, OW) with OH = (H + 2*padding.h - dilation.h*(KH-1) - 1) / stride.h + 1.
+// CPU only for now (kernels/conv.h); a tg::Error names the shapes of bad input.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(), Size2 stride = 1,
+              Size2 padding = 0, Size2 dilation = 1, int64_t groups = 1);
 
 // Along the last dim.
 Tensor softmax(const Tensor& x);

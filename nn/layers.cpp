@@ -1,4 +1,5 @@
-// The standard layers: Linear (with PyTorch's default init), ReLU, Flatten, Sequential, mlp().
+// The standard layers: Linear and Conv2d (with PyTorch's default init), ReLU, Flatten, Sequential,
+// mlp().
 #include "nn/layers.h"
 
 #include <cmath>
@@ -48,6 +49,72 @@ std::string Linear::extra_repr() const {
   return "in_features=" + std::to_string(in_features) +
          ", out_features=" + std::to_string(out_features) +
          ", bias=" + (bias.defined() ? "true" : "false");
+}
+
+Conv2d::Conv2d(int64_t in, int64_t out, Size2 k, Size2 stride_, Size2 padding_, Size2 dilation_,
+               int64_t groups_, bool with_bias)
+    : Conv2d(in, out, k, stride_, padding_, dilation_, groups_, with_bias, default_generator()) {}
+
+// torch.nn.Conv2d.reset_parameters (_ConvNd): kaiming_uniform_(weight, a = sqrt(5)), then the
+// bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in/groups * kH * kW.
+Conv2d::Conv2d(int64_t in, int64_t out, Size2 k, Size2 stride_, Size2 padding_, Size2 dilation_,
+               int64_t groups_, bool with_bias, Generator& gen)
+    : in_channels(in),
+      out_channels(out),
+      kernel_size(k),
+      stride(stride_),
+      padding(padding_),
+      dilation(dilation_),
+      groups(groups_) {
+  TG_CHECK(in > 0 && out > 0, "Conv2d", "in_channels and out_channels must be positive, got ",
+           "in_channels=", in, ", out_channels=", out);
+  TG_CHECK(k.h > 0 && k.w > 0, "Conv2d", "kernel_size must be positive, got (", k.h, ", ", k.w,
+           ")");
+  TG_CHECK(stride.h > 0 && stride.w > 0 && dilation.h > 0 && dilation.w > 0, "Conv2d", "stride (",
+           stride.h, ", ", stride.w, ") and dilation (", dilation.h, ", ", dilation.w,
+           ") must be positive");
+  TG_CHECK(padding.h >= 0 && padding.w >= 0, "Conv2d", "padding must be non-negative, got (",
+           padding.h, ", ", padding.w, ")");
+  TG_CHECK(groups > 0 && in % groups == 0 && out % groups == 0, "Conv2d", "groups=", groups,
+           " must divide in_channels=", in, " and out_channels=", out);
+  const int64_t fan_in = in / groups * k.h * k.w;
+  check_fits("Conv2d",
+             "in_channels=" + std::to_string(in) + ", out_channels=" + std::to_string(out) +
+                 ": the parameters alone",
+             static_cast<int64_t>(dtype_size(DType::f32)) * (out * fan_in + out));
+  Tensor w = empty({out, in / groups, k.h, k.w});
+  init::kaiming_uniform_(w, gen, std::sqrt(5.0));
+  weight = register_parameter("weight", w);
+  if (with_bias) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+    Tensor b = empty({out});
+    init::uniform_(b, -bound, bound, gen);
+    bias = register_parameter("bias", b);
+  }
+}
+
+Tensor Conv2d::forward(const Tensor& x) {
+  TG_CHECK(x.defined(), "Conv2d", "input is an undefined tensor");
+  TG_CHECK(x.dim() == 4 && x.size(1) == in_channels, "Conv2d", "input of shape ", x.shape_str(),
+           " does not match in_channels=", in_channels, " (expected (N, ", in_channels, ", H, W))");
+  return tg::conv2d(x, weight, bias, stride, padding, dilation, groups);
+}
+
+namespace {
+std::string pair_repr(Size2 p) {
+  return "(" + std::to_string(p.h) + ", " + std::to_string(p.w) + ")";
+}
+}  // namespace
+
+// As torch's _ConvNd.extra_repr: padding, dilation and groups only when not the default.
+std::string Conv2d::extra_repr() const {
+  std::string s = std::to_string(in_channels) + ", " + std::to_string(out_channels) +
+                  ", kernel_size=" + pair_repr(kernel_size) + ", stride=" + pair_repr(stride);
+  if (padding.h != 0 || padding.w != 0) s += ", padding=" + pair_repr(padding);
+  if (dilation.h != 1 || dilation.w != 1) s += ", dilation=" + pair_repr(dilation);
+  if (groups != 1) s += ", groups=" + std::to_string(groups);
+  if (!bias.defined()) s += ", bias=False";
+  return s;
 }
 
 Tensor ReLU::forward(const Tensor& x) {

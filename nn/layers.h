@@ -1,4 +1,4 @@
-// The standard layers: Linear, ReLU, Flatten, Sequential; for CNNs MaxPool2d, AvgPool2d,
+// The standard layers: Linear, ReLU, Flatten, Sequential; for CNNs Conv2d, MaxPool2d, AvgPool2d,
 // AdaptiveAvgPool2d, Dropout, Sigmoid, Tanh, LeakyReLU and Lambda (nn/layers_cnn.cpp).
 //
 //   auto model = tg::nn::Sequential({std::make_shared<tg::nn::Linear>(784, 50),
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "nn/module.h"
+#include "tensor/ops.h"
 #include "tensor/ops_pool.h"
 #include "tensor/random.h"
 
@@ -30,6 +31,29 @@ class Linear : public Module {
   std::string name() const override { return "Linear"; }
 
   int64_t in_features, out_features;
+  Tensor weight, bias;  // bias undefined when built without
+
+ protected:
+  std::string extra_repr() const override;
+};
+
+// y = conv2d(x, weight, bias) over x (N, in, H, W); weight (out, in/groups, kH, kW), bias (out),
+// as torch.nn.Conv2d with padding_mode="zeros". PyTorch's default init: kaiming_uniform_(weight,
+// a = sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = in/groups*kH*kW, and the
+// bias from the same range; the weight draws first. str() is PyTorch's repr:
+//   Conv2d(1, 8, kernel_size=(5, 5), stride=(2, 2), padding=(2, 2))
+class Conv2d : public Module {
+ public:
+  Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel_size, Size2 stride = 1,
+         Size2 padding = 0, Size2 dilation = 1, int64_t groups = 1, bool bias = true);
+  Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel_size, Size2 stride, Size2 padding,
+         Size2 dilation, int64_t groups, bool bias, Generator& gen);
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "Conv2d"; }
+
+  int64_t in_channels, out_channels;
+  Size2 kernel_size, stride, padding, dilation;
+  int64_t groups;
   Tensor weight, bias;  // bias undefined when built without
 
  protected:

@@ -9,6 +9,7 @@
 
 #include "kernels/elementwise.h"
 #include "kernels/reduce.h"
+#include "tensor/size2.h"
 #include "tensor/tensor.h"
 
 namespace tg {
@@ -27,6 +28,12 @@ bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol 
 bool equal(const Tensor& a, const Tensor& b);
 // The largest |a - b| (as double), shapes must broadcast.
 double max_abs_diff(const Tensor& a, const Tensor& b);
+
+// conv2d's hyper-parameters, as torch.nn.functional.conv2d's.
+struct Conv2dOptions {
+  Size2 stride = 1, padding = 0, dilation = 1;
+  int64_t groups = 1;
+};
 
 namespace ops {
 
@@ -47,6 +54,16 @@ Tensor sum_to(const Tensor& g, const Shape& shape);
 // C = op(a) @ op(b) for 2-d a, b (op = transpose when the flag is set). a may also be n-d
 // when not transposed: its leading dims are flattened into rows.
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+
+// 2-d convolution of x (N, C, H, W) with w (O, C/groups, KH, KW) and bias (O) or undefined,
+// as torch.nn.functional.conv2d: y (N, O, OH, OW). CPU only for now (kernels/conv.h); a CUDA
+// tensor is refused. The backward pieces: gx of x_shape, gw of w_shape, gb (O).
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& opt);
+Tensor conv2d_backward_input(const Tensor& gy, const Tensor& w, const Shape& x_shape,
+                             const Conv2dOptions& opt);
+Tensor conv2d_backward_weight(const Tensor& x, const Tensor& gy, const Shape& w_shape,
+                              const Conv2dOptions& opt);
+Tensor conv2d_backward_bias(const Tensor& gy);
 
 // Along the last dim.
 Tensor softmax(const Tensor& x);

@@ -10,17 +10,10 @@
 #include <utility>
 
 #include "kernels/pool.h"
+#include "tensor/size2.h"
 #include "tensor/tensor.h"
 
 namespace tg {
-
-// A (height, width) pair: Size2(2) is (2, 2), Size2(2, 3) or {2, 3} is (2, 3).
-struct Size2 {
-  int64_t h = 0, w = 0;
-  Size2(int64_t v) : h(v), w(v) {}  // NOLINT(google-explicit-constructor): as PyTorch's ints
-  Size2(int64_t h_, int64_t w_) : h(h_), w(w_) {}
-  bool operator==(const Size2&) const = default;
-};
 
 // A pooling stride that may be left unset, meaning the kernel size (PyTorch's stride=None):
 // 2, {2, 1}, a Size2, or std::nullopt / {}.
