@@ -48,7 +48,7 @@ Tensor Linear::forward(const Tensor& x) {
 std::string Linear::extra_repr() const {
   return "in_features=" + std::to_string(in_features) +
          ", out_features=" + std::to_string(out_features) +
-         ", bias=" + (bias.defined() ? "true" : "false");
+         ", bias=" + (bias.defined() ? "True" : "False");
 }
 
 Conv2d::Conv2d(int64_t in, int64_t out, Size2 k, Size2 stride_, Size2 padding_, Size2 dilation_,

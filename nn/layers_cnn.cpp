@@ -18,7 +18,7 @@ std::string size2_str(Size2 s) {
 }
 
 const char* bool_str(bool b) {
-  return b ? "true" : "false";
+  return b ? "True" : "False";  // as Python prints them
 }
 
 }  // namespace
@@ -50,7 +50,7 @@ Tensor Dropout::forward(const Tensor& x) {
 }
 
 std::string Dropout::extra_repr() const {
-  return "p=" + num(p) + ", inplace=false";
+  return "p=" + num(p) + ", inplace=False";
 }
 
 MaxPool2d::MaxPool2d(Size2 k, Stride2 s, Size2 pad, Size2 dil, bool ceil)

@@ -15,14 +15,14 @@ using namespace tg;
 
 TEST_CASE("CNN layers: str() gives PyTorch's repr") {
   CHECK(nn::MaxPool2d(2).str() ==
-        "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=false)");
+        "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)");
   CHECK(nn::MaxPool2d({3, 2}, 1, {1, 0}, 1, true).str() ==
-        "MaxPool2d(kernel_size=(3, 2), stride=1, padding=(1, 0), dilation=1, ceil_mode=true)");
+        "MaxPool2d(kernel_size=(3, 2), stride=1, padding=(1, 0), dilation=1, ceil_mode=True)");
   CHECK(nn::AvgPool2d(3, 2, 1).str() == "AvgPool2d(kernel_size=3, stride=2, padding=1)");
   CHECK(nn::AdaptiveAvgPool2d(1).str() == "AdaptiveAvgPool2d(output_size=1)");
   CHECK(nn::AdaptiveAvgPool2d({5, 7}).str() == "AdaptiveAvgPool2d(output_size=(5, 7))");
-  CHECK(nn::Dropout().str() == "Dropout(p=0.5, inplace=false)");
-  CHECK(nn::Dropout(0.1).str() == "Dropout(p=0.1, inplace=false)");
+  CHECK(nn::Dropout().str() == "Dropout(p=0.5, inplace=False)");
+  CHECK(nn::Dropout(0.1).str() == "Dropout(p=0.1, inplace=False)");
   CHECK(nn::Sigmoid().str() == "Sigmoid()");
   CHECK(nn::Tanh().str() == "Tanh()");
   CHECK(nn::LeakyReLU().str() == "LeakyReLU(negative_slope=0.01)");
@@ -101,11 +101,11 @@ TEST_CASE("a small CNN-shaped model: pool, flatten, linear, gradients reach the 
   CHECK(model.str() ==
         "Sequential(\n"
         "  (0): Lambda(view)\n"
-        "  (1): MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=false)\n"
+        "  (1): MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)\n"
         "  (2): LeakyReLU(negative_slope=0.1)\n"
-        "  (3): Dropout(p=0.25, inplace=false)\n"
+        "  (3): Dropout(p=0.25, inplace=False)\n"
         "  (4): Flatten(start_dim=1, end_dim=-1)\n"
-        "  (5): Linear(in_features=8, out_features=3, bias=true)\n"
+        "  (5): Linear(in_features=8, out_features=3, bias=True)\n"
         "  (6): Tanh()\n"
         ")");
   Tensor x = randn({5, 32}, gen);

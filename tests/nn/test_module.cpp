@@ -323,22 +323,22 @@ TEST_CASE("str() gives PyTorch's repr") {
   auto model = nn::mlp({784, 50, 10}, gen);
   CHECK(model->str() ==
         "Sequential(\n"
-        "  (0): Linear(in_features=784, out_features=50, bias=true)\n"
+        "  (0): Linear(in_features=784, out_features=50, bias=True)\n"
         "  (1): ReLU()\n"
-        "  (2): Linear(in_features=50, out_features=10, bias=true)\n"
+        "  (2): Linear(in_features=50, out_features=10, bias=True)\n"
         ")");
-  CHECK(nn::Linear(3, 2, false, gen).str() == "Linear(in_features=3, out_features=2, bias=false)");
+  CHECK(nn::Linear(3, 2, false, gen).str() == "Linear(in_features=3, out_features=2, bias=False)");
   CHECK(nn::Flatten().str() == "Flatten(start_dim=1, end_dim=-1)");
   CHECK(nn::Sequential().str() == "Sequential()");
   Outer m(gen);
   CHECK(m.str() ==
         "Outer(\n"
         "  (body): Block(\n"
-        "    (l1): Linear(in_features=3, out_features=4, bias=true)\n"
-        "    (l2): Linear(in_features=4, out_features=2, bias=false)\n"
+        "    (l1): Linear(in_features=3, out_features=4, bias=True)\n"
+        "    (l2): Linear(in_features=4, out_features=2, bias=False)\n"
         "  )\n"
         "  (head): Sequential(\n"
-        "    (0): Linear(in_features=2, out_features=2, bias=true)\n"
+        "    (0): Linear(in_features=2, out_features=2, bias=True)\n"
         "    (1): ReLU()\n"
         "  )\n"
         ")");
