@@ -25,7 +25,139 @@ int64_t add(int64_t a, int64_t b, const std::string& what) {
   return r;
 }
 
+std::string dims(Size2 s) {
+  return std::to_string(s.h) + "x" + std::to_string(s.w);
+}
+
+// Elements of (c, h, w), checked.
+int64_t chw_numel(const Chw& s, const std::string& what) {
+  return mul(mul(s.c, s.h, what), s.w, what);
+}
+
+// PyTorch's output size of one spatial dim (kernels::pool2d_out_size), with every step
+// checked; throws when the output would be empty.
+int64_t out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation,
+                 bool ceil_mode, const std::string& what) {
+  const int64_t reach = add(mul(dilation, kernel - 1, what), 1, what);  // the window's extent
+  const int64_t padded = add(in, mul(pad, 2, what), what);
+  TG_CHECK(padded >= reach, "memory estimate", what, ": the window (", reach,
+           " with dilation) is larger than the padded input (", padded, "): the output is empty");
+  const int64_t span = padded - reach;
+  int64_t out = span / stride + (ceil_mode && span % stride != 0 ? 1 : 0) + 1;
+  if (ceil_mode && mul(out - 1, stride, what) >= add(in, pad, what)) --out;
+  return out;
+}
+
 }  // namespace
+
+CnnLayers::CnnLayers(Chw input) : shape_(input) {
+  TG_CHECK(input.c > 0 && input.h > 0 && input.w > 0, "memory estimate",
+           "the input's (C, H, W) must be positive, got (", input.c, ", ", input.h, ", ", input.w,
+           ")");
+  inputs_ = chw_numel(input, "the input's element count");
+}
+
+std::string CnnLayers::next_name(const std::string& what) const {
+  return "layer " + std::to_string(layers_.size()) + " (" + what + ")";
+}
+
+CnnLayers& CnnLayers::conv2d(int64_t out_channels, Size2 kernel, Size2 stride, Size2 padding,
+                             Size2 dilation, int64_t groups, bool bias) {
+  const std::string name = next_name(
+      "Conv2d " + std::to_string(shape_.c) + " -> " + std::to_string(out_channels) + ", kernel " +
+      dims(kernel) + ", stride " + dims(stride) + ", padding " + dims(padding) + ", dilation " +
+      dims(dilation) + ", groups " + std::to_string(groups));
+  TG_CHECK(!flat_, "memory estimate", name, ": needs a (C, H, W) input, not flattened features");
+  TG_CHECK(out_channels > 0 && groups > 0 && kernel.h > 0 && kernel.w > 0 && stride.h > 0 &&
+               stride.w > 0 && padding.h >= 0 && padding.w >= 0 && dilation.h > 0 && dilation.w > 0,
+           "memory estimate", name,
+           ": channels, groups, kernel, stride and dilation must be positive and padding "
+           "non-negative");
+  TG_CHECK(shape_.c % groups == 0 && out_channels % groups == 0, "memory estimate", name,
+           ": in_channels (", shape_.c, ") and out_channels (", out_channels,
+           ") must be divisible by groups (", groups, ")");
+  const std::string what = name + ": the weight's element count";
+  const int64_t weight =
+      mul(mul(mul(out_channels, shape_.c / groups, what), kernel.h, what), kernel.w, what);
+  const int64_t params = bias ? add(weight, out_channels, name + ": the parameter count") : weight;
+  const Chw out{out_channels,
+                out_size(shape_.h, kernel.h, stride.h, padding.h, dilation.h, false,
+                         name + ": the output height"),
+                out_size(shape_.w, kernel.w, stride.w, padding.w, dilation.w, false,
+                         name + ": the output width")};
+  layers_.push_back({name, params, chw_numel(out, name + ": the output's element count")});
+  shape_ = out;
+  return *this;
+}
+
+CnnLayers& CnnLayers::pool(const char* kind, Size2 kernel, Size2 stride, Size2 padding,
+                           Size2 dilation, bool ceil_mode) {
+  std::string what = std::string(kind) + " kernel " + dims(kernel) + ", stride " + dims(stride) +
+                     ", padding " + dims(padding);
+  if (std::string(kind) == "MaxPool2d") what += ", dilation " + dims(dilation);
+  if (ceil_mode) what += ", ceil_mode";
+  const std::string name = next_name(what);
+  TG_CHECK(!flat_, "memory estimate", name, ": needs a (C, H, W) input, not flattened features");
+  TG_CHECK(kernel.h > 0 && kernel.w > 0 && stride.h > 0 && stride.w > 0 && dilation.h > 0 &&
+               dilation.w > 0,
+           "memory estimate", name, ": kernel, stride and dilation must be positive");
+  TG_CHECK(
+      padding.h >= 0 && padding.w >= 0 && padding.h <= kernel.h / 2 && padding.w <= kernel.w / 2,
+      "memory estimate", name, ": padding must be non-negative and at most half the kernel");
+  const Chw out{shape_.c,
+                out_size(shape_.h, kernel.h, stride.h, padding.h, dilation.h, ceil_mode,
+                         name + ": the output height"),
+                out_size(shape_.w, kernel.w, stride.w, padding.w, dilation.w, ceil_mode,
+                         name + ": the output width")};
+  layers_.push_back({name, 0, chw_numel(out, name + ": the output's element count")});
+  shape_ = out;
+  return *this;
+}
+
+CnnLayers& CnnLayers::max_pool2d(Size2 kernel, Stride2 stride, Size2 padding, Size2 dilation,
+                                 bool ceil_mode) {
+  return pool("MaxPool2d", kernel, stride.value_or(kernel), padding, dilation, ceil_mode);
+}
+
+CnnLayers& CnnLayers::avg_pool2d(Size2 kernel, Stride2 stride, Size2 padding, bool ceil_mode) {
+  return pool("AvgPool2d", kernel, stride.value_or(kernel), padding, 1, ceil_mode);
+}
+
+CnnLayers& CnnLayers::adaptive_avg_pool2d(Size2 output) {
+  const std::string name = next_name("AdaptiveAvgPool2d " + dims(output));
+  TG_CHECK(!flat_, "memory estimate", name, ": needs a (C, H, W) input, not flattened features");
+  TG_CHECK(output.h > 0 && output.w > 0, "memory estimate", name,
+           ": the output size must be positive");
+  const Chw out{shape_.c, output.h, output.w};
+  layers_.push_back({name, 0, chw_numel(out, name + ": the output's element count")});
+  shape_ = out;
+  return *this;
+}
+
+CnnLayers& CnnLayers::activation(const std::string& kind) {
+  layers_.push_back({next_name(kind), 0, chw_numel(shape_, "the output's element count")});
+  return *this;
+}
+
+CnnLayers& CnnLayers::flatten() {
+  const int64_t n = chw_numel(shape_, "the output's element count");
+  layers_.push_back({next_name("Flatten " + std::to_string(n)), 0, n});
+  shape_ = {n, 1, 1};
+  flat_ = true;
+  return *this;
+}
+
+CnnLayers& CnnLayers::linear(int64_t out_features, bool bias) {
+  const std::string name =
+      next_name("Linear " + std::to_string(shape_.c) + " -> " + std::to_string(out_features));
+  TG_CHECK(flat_, "memory estimate", name, ": needs flattened features (call flatten() first)");
+  TG_CHECK(out_features > 0, "memory estimate", name, ": out_features must be positive");
+  const int64_t weight = mul(shape_.c, out_features, name + ": the weight's element count");
+  const int64_t params = bias ? add(weight, out_features, name + ": the parameter count") : weight;
+  layers_.push_back({name, params, out_features});
+  shape_ = {out_features, 1, 1};
+  return *this;
+}
 
 std::vector<LayerMemory> mlp_layers(const std::vector<int64_t>& sizes) {
   TG_CHECK(sizes.size() >= 2, "mlp", "needs at least 2 layer sizes (input, output), got ",

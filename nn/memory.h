@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "tensor/dtype.h"
+#include "tensor/ops_pool.h"
+#include "tensor/size2.h"
 
 namespace tg::nn {
 
@@ -31,6 +33,57 @@ struct LayerMemory {
 // An MLP's layers as nn::mlp builds them: Linear, ReLU, ..., Linear. Checks the sizes as mlp
 // does (at least two, each positive) and that each Linear's parameter count fits in int64.
 std::vector<LayerMemory> mlp_layers(const std::vector<int64_t>& sizes);
+
+// One example's (channels, height, width); after a flatten (features, 1, 1).
+struct Chw {
+  int64_t c = 0, h = 0, w = 0;
+  bool operator==(const Chw&) const = default;
+};
+
+// A CNN's layers, described one by one from the input's shape, each layer's output shape
+// following from the one before (PyTorch's formulas):
+//
+//   auto net = tg::nn::CnnLayers({1, 28, 28})
+//                  .conv2d(8, 5, 2, 2).activation()        // (8, 14, 14)
+//                  .max_pool2d(2).flatten().linear(10);     // (8, 7, 7), 392, 10
+//   estimate_memory(net.layers(), {.inputs = net.inputs(), .batch = 64});
+//
+// Conv2d: parameters O*C/g*kh*kw (+ O with bias), outputs O*OH*OW with
+// OH = floor((H + 2*ph - dh*(kh-1) - 1) / sh) + 1 (OW likewise). Pooling: no parameters, C*OH*OW
+// outputs (ceil_mode as torch: the last window must start inside the input or its left
+// padding). Flatten: C*H*W outputs, counted as a new tensor though tapegrad's is a view of its
+// input (so the estimate stays an upper bound). Arguments are checked as the layers check them
+// (positive kernel, stride and dilation; channels divisible by groups; pool padding at most half
+// the kernel; a non-empty output); every count is overflow-checked. A tg::Error names the layer.
+class CnnLayers {
+ public:
+  explicit CnnLayers(Chw input);
+  CnnLayers& conv2d(int64_t out_channels, Size2 kernel, Size2 stride = 1, Size2 padding = 0,
+                    Size2 dilation = 1, int64_t groups = 1, bool bias = true);
+  CnnLayers& max_pool2d(Size2 kernel, Stride2 stride = {}, Size2 padding = 0, Size2 dilation = 1,
+                        bool ceil_mode = false);
+  CnnLayers& avg_pool2d(Size2 kernel, Stride2 stride = {}, Size2 padding = 0,
+                        bool ceil_mode = false);
+  CnnLayers& adaptive_avg_pool2d(Size2 output);
+  // An elementwise layer without parameters (ReLU, Sigmoid, Dropout, ...): the same shape.
+  CnnLayers& activation(const std::string& kind = "ReLU");
+  CnnLayers& flatten();                                       // (C, H, W) -> C*H*W features
+  CnnLayers& linear(int64_t out_features, bool bias = true);  // after flatten()
+
+  const std::vector<LayerMemory>& layers() const { return layers_; }
+  int64_t inputs() const { return inputs_; }  // for EstimateOptions::inputs
+  Chw shape() const { return shape_; }        // the last layer's output, per example
+  bool flat() const { return flat_; }
+
+ private:
+  std::string next_name(const std::string& what) const;
+  CnnLayers& pool(const char* kind, Size2 kernel, Size2 stride, Size2 padding, Size2 dilation,
+                  bool ceil_mode);
+  std::vector<LayerMemory> layers_;
+  Chw shape_;
+  int64_t inputs_ = 0;
+  bool flat_ = false;
+};
 
 struct EstimateOptions {
   int64_t inputs = 0;             // elements of one example's input (784 for MNIST)

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "nn/hook_handle.h"
 #include "tensor/tensor.h"
 
 namespace tg::nn {
@@ -28,7 +29,11 @@ class Module {
  public:
   virtual ~Module() = default;
   virtual Tensor forward(const Tensor& x) = 0;
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  // forward(x), then the forward hooks in registration order (nn/hooks.cpp).
+  Tensor operator()(const Tensor& x);
+  // Calls hook(*this, x, output) after every forward through operator() until the handle is
+  // removed or destroyed (nn/hook_handle.h; nn/hooks.h attaches hooks to many modules).
+  HookHandle register_forward_hook(ForwardHook hook);
 
   // Recursive, in registration order (own parameters first, then each child's).
   std::vector<Tensor> parameters() const;
@@ -72,6 +77,7 @@ class Module {
   std::vector<std::pair<std::string, Tensor>> params_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
+  detail::ForwardHooks forward_hooks_;
 };
 
 }  // namespace tg::nn

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "nn/functional.h"
+#include "nn/hooks.h"
 #include "nn/init.h"
 #include "nn/layers.h"
 #include "nn/memory.h"
