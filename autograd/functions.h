@@ -3,7 +3,9 @@
 //   elementwise.cpp (add sub mul div neg exp log relu sqrt pow), reduce.cpp (sum mean),
 //   shape.cpp (reshape view transpose t flatten), linalg.cpp (matmul linear), conv.cpp (conv2d),
 //   loss.cpp (softmax log_softmax cross_entropy mse), activation.cpp (sigmoid tanh leaky_relu
-//   dropout), join.cpp (cat stack), pool.cpp (max_pool2d avg_pool2d adaptive_avg_pool2d).
+//   dropout), join.cpp (cat stack), pool.cpp (max_pool2d avg_pool2d adaptive_avg_pool2d),
+//   norm.cpp (batch_norm layer_norm group_norm: composed from the ops above, no nodes of
+//   their own).
 // Binary ops broadcast (NumPy rules); the gradient of a broadcast input is summed back to its
 // shape. All take and return float32 or float64 tensors.
 #pragma once
@@ -97,6 +99,21 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(), Size2 stride = 1,
               Size2 padding = 0, Size2 dilation = 1, int64_t groups = 1);
 
+// Normalisation as torch.nn.functional. x is (N, C) or (N, C, *); weight and bias are (C) or
+// undefined. batch_norm in training normalises each channel with its batch mean and biased
+// variance and, when running_mean/running_var (C) are given, updates them in place outside
+// the tape: r = (1 - momentum) * r + momentum * batch statistic, with the unbiased variance
+// for running_var; in eval it normalises with the running statistics.
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight, const Tensor& bias, bool training, double momentum = 0.1,
+                  double eps = 1e-5);
+// Over the trailing dims normalized_shape; weight and bias of that shape or undefined.
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),
+                  const Tensor& bias = Tensor(), double eps = 1e-5);
+// Over each of `groups` groups of C/groups channels (and all of * ) per example; groups == C
+// is instance norm, groups == 1 layer norm over (C, *).
+Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight = Tensor(),
+                  const Tensor& bias = Tensor(), double eps = 1e-5);
 // Along the last dim.
 Tensor softmax(const Tensor& x);
 Tensor log_softmax(const Tensor& x);

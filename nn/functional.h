@@ -35,6 +35,20 @@ inline Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, Stride2 stride = {}
 inline Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size) {
   return tg::adaptive_avg_pool2d(x, output_size);
 }
+inline Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                         const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
+                         bool training = false, double momentum = 0.1, double eps = 1e-5) {
+  return tg::batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps);
+}
+inline Tensor layer_norm(const Tensor& x, const Shape& normalized_shape,
+                         const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
+                         double eps = 1e-5) {
+  return tg::layer_norm(x, normalized_shape, weight, bias, eps);
+}
+inline Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight = Tensor(),
+                         const Tensor& bias = Tensor(), double eps = 1e-5) {
+  return tg::group_norm(x, num_groups, weight, bias, eps);
+}
 inline Tensor softmax(const Tensor& x) {
   return tg::softmax(x);
 }

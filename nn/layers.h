@@ -1,5 +1,6 @@
 // The standard layers: Linear, ReLU, Flatten, Sequential; for CNNs Conv2d, MaxPool2d, AvgPool2d,
-// AdaptiveAvgPool2d, Dropout, Sigmoid, Tanh, LeakyReLU and Lambda (nn/layers_cnn.cpp).
+// AdaptiveAvgPool2d, Dropout, Sigmoid, Tanh, LeakyReLU and Lambda (nn/layers_cnn.cpp); the
+// normalisation layers BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm (nn/layers_norm.cpp).
 //
 //   auto model = tg::nn::Sequential({std::make_shared<tg::nn::Linear>(784, 50),
 //                                    std::make_shared<tg::nn::ReLU>(),
@@ -174,6 +175,89 @@ class Lambda : public Module {
  private:
   std::function<Tensor(const Tensor&)> fn_;
   std::string label_;
+};
+
+// Batch normalisation (tg::batch_norm) as torch.nn.BatchNorm1d/2d: parameters weight = 1 and
+// bias = 0 (C) when affine; buffers running_mean = 0, running_var = 1 (C) and
+// num_batches_tracked when track_running_stats. A training forward normalises with the batch's
+// statistics, updates the running ones with momentum and adds 1 to num_batches_tracked; eval
+// uses the running statistics (the batch's without track_running_stats). num_batches_tracked
+// is an int32 scalar (PyTorch's is int64, which tapegrad lacks; safetensors I64 reads into
+// it, and export_state_dict writes it as I64). BatchNorm1d takes (N, C) or (N, C, L),
+// BatchNorm2d (N, C, H, W). str(): BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=true,
+// track_running_stats=true).
+class BatchNorm : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+
+  int64_t num_features;
+  double eps, momentum;
+  bool affine, track_running_stats;
+  Tensor weight, bias;                                    // undefined without affine
+  Tensor running_mean, running_var, num_batches_tracked;  // undefined without tracking
+
+ protected:
+  BatchNorm(int64_t num_features, double eps, double momentum, bool affine,
+            bool track_running_stats);
+  virtual void check_input(const Tensor& x) const = 0;
+  std::string extra_repr() const override;
+};
+
+class BatchNorm1d : public BatchNorm {
+ public:
+  explicit BatchNorm1d(int64_t num_features, double eps = 1e-5, double momentum = 0.1,
+                       bool affine = true, bool track_running_stats = true)
+      : BatchNorm(num_features, eps, momentum, affine, track_running_stats) {}
+  std::string name() const override { return "BatchNorm1d"; }
+
+ protected:
+  void check_input(const Tensor& x) const override;
+};
+
+class BatchNorm2d : public BatchNorm {
+ public:
+  explicit BatchNorm2d(int64_t num_features, double eps = 1e-5, double momentum = 0.1,
+                       bool affine = true, bool track_running_stats = true)
+      : BatchNorm(num_features, eps, momentum, affine, track_running_stats) {}
+  std::string name() const override { return "BatchNorm2d"; }
+
+ protected:
+  void check_input(const Tensor& x) const override;
+};
+
+// tg::layer_norm over the trailing dims normalized_shape, with weight = 1 and bias = 0 of that
+// shape when elementwise_affine. str(): LayerNorm((10,), eps=1e-05, elementwise_affine=true).
+class LayerNorm : public Module {
+ public:
+  explicit LayerNorm(Shape normalized_shape, double eps = 1e-5, bool elementwise_affine = true);
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "LayerNorm"; }
+
+  Shape normalized_shape;
+  double eps;
+  bool elementwise_affine;
+  Tensor weight, bias;
+
+ protected:
+  std::string extra_repr() const override;
+};
+
+// tg::group_norm with num_groups dividing num_channels; weight = 1 and bias = 0 (C) when
+// affine. num_groups == num_channels is instance norm. str(): GroupNorm(2, 4, eps=1e-05,
+// affine=true).
+class GroupNorm : public Module {
+ public:
+  GroupNorm(int64_t num_groups, int64_t num_channels, double eps = 1e-5, bool affine = true);
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "GroupNorm"; }
+
+  int64_t num_groups, num_channels;
+  double eps;
+  bool affine;
+  Tensor weight, bias;
+
+ protected:
+  std::string extra_repr() const override;
 };
 
 // Runs its children in order; they are named "0", "1", ... as in PyTorch.

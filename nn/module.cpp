@@ -35,12 +35,17 @@ std::string add_indent(const std::string& s) {
 
 }  // namespace
 
-Tensor& Module::register_parameter(const std::string& name, Tensor t) {
-  const char* op = "Module.register_parameter";
+// One namespace for parameters, buffers and children, as PyTorch's.
+void Module::check_free(const char* op, const std::string& name) const {
   check_name(op, name);
   for (const auto& [n, p] : params_) TG_CHECK(n != name, op, "parameter '", name, "' exists");
-  for (const auto& [n, c] : children_)
-    TG_CHECK(n != name, op, "'", name, "' is already the name of a child module");
+  for (const auto& [n, b] : buffers_) TG_CHECK(n != name, op, "buffer '", name, "' exists");
+  for (const auto& [n, c] : children_) TG_CHECK(n != name, op, "child '", name, "' exists");
+}
+
+Tensor& Module::register_parameter(const std::string& name, Tensor t) {
+  const char* op = "Module.register_parameter";
+  check_free(op, name);
   TG_CHECK(t.defined(), op, "parameter '", name, "' is an undefined tensor");
   TG_CHECK(is_floating(t.dtype()), op, "parameter '", name, "' must be float32 or float64, got ",
            dtype_name(t.dtype()), " of shape ", t.shape_str());
@@ -50,20 +55,35 @@ Tensor& Module::register_parameter(const std::string& name, Tensor t) {
   return params_.back().second;
 }
 
+Tensor& Module::register_buffer(const std::string& name, Tensor t) {
+  const char* op = "Module.register_buffer";
+  check_free(op, name);
+  TG_CHECK(t.defined(), op, "buffer '", name, "' is an undefined tensor");
+  TG_CHECK(!t.requires_grad(), op, "buffer '", name, "' must not require grad (detach it first)");
+  buffers_.emplace_back(name, std::move(t));
+  return buffers_.back().second;
+}
+
 void Module::add_child(const std::string& name, std::shared_ptr<Module> m) {
   const char* op = "Module.register_module";
-  check_name(op, name);
+  check_free(op, name);
   TG_CHECK(m != nullptr, op, "module '", name, "' is null");
-  for (const auto& [n, c] : children_) TG_CHECK(n != name, op, "child '", name, "' exists");
-  for (const auto& [n, p] : params_)
-    TG_CHECK(n != name, op, "'", name, "' is already the name of a parameter");
   children_.emplace_back(name, std::move(m));
 }
 
-void Module::collect(const std::string& prefix,
-                     std::vector<std::pair<std::string, Tensor>>& out) const {
-  for (const auto& [n, p] : params_) out.emplace_back(prefix + n, p);
-  for (const auto& [n, c] : children_) c->collect(prefix + n + ".", out);
+void Module::collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out,
+                     bool params, bool buffers) const {
+  if (params)
+    for (const auto& [n, p] : params_) out.emplace_back(prefix + n, p);
+  if (buffers)
+    for (const auto& [n, b] : buffers_) out.emplace_back(prefix + n, b);
+  for (const auto& [n, c] : children_) c->collect(prefix + n + ".", out, params, buffers);
+}
+
+std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  collect("", out, false, true);
+  return out;
 }
 
 // A parameter shared by two modules (tied weights) is listed once, under its first name, as
@@ -105,6 +125,9 @@ void Module::zero_grad(bool set_to_none) {
 
 Module& Module::to(Device device) {
   for (auto& [n, p] : named_parameters()) p.to_(device);  // shared, so tied weights move once
+  std::unordered_set<const TensorImpl*> seen;
+  for (auto& [n, b] : named_buffers())
+    if (seen.insert(b.impl()).second) b.to_(device);
   return *this;
 }
 
@@ -115,7 +138,7 @@ Device Module::device() const {
 
 StateDict Module::state_dict() const {
   std::vector<std::pair<std::string, Tensor>> all;
-  collect("", all);
+  collect("", all, true, true);
   StateDict out;
   for (auto& [n, p] : all) out.emplace(n, p.detach());
   return out;
@@ -124,7 +147,7 @@ StateDict Module::state_dict() const {
 void Module::load_state_dict(const StateDict& state, bool strict) {
   const char* op = "Module.load_state_dict";
   std::vector<std::pair<std::string, Tensor>> own;
-  collect("", own);
+  collect("", own, true, true);
   std::vector<std::string> missing, unexpected;
   std::unordered_set<std::string> own_names;
   for (const auto& [n, p] : own) {

@@ -9,7 +9,9 @@
 //   Mlp m;  m.named_parameters();   // l1.weight, l1.bias, l2.weight, l2.bias
 //
 // Parameters are float tensors that require grad; names are dotted paths, in registration
-// order, as in PyTorch, so a state dict maps onto PyTorch's key for key.
+// order, as in PyTorch, so a state dict maps onto PyTorch's key for key. Buffers
+// (register_buffer: BatchNorm's running_mean, ...) are state without gradients: in the state
+// dict and moved by to(), but not in parameters().
 #pragma once
 
 #include <map>
@@ -38,6 +40,8 @@ class Module {
   // Recursive, in registration order (own parameters first, then each child's).
   std::vector<Tensor> parameters() const;
   std::vector<std::pair<std::string, Tensor>> named_parameters() const;
+  // Recursive like named_parameters (own buffers first, then each child's).
+  std::vector<std::pair<std::string, Tensor>> named_buffers() const;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_children() const {
     return children_;
   }
@@ -47,12 +51,12 @@ class Module {
   bool is_training() const { return training_; }
   // Zeroes every parameter's gradient in place, or with set_to_none drops it (tg::zero_grad).
   void zero_grad(bool set_to_none = false);
-  // Moves every parameter (and its gradient) to device in place, so an optimizer built on
-  // these parameters keeps working: model.to(tg::Device::cuda()).
+  // Moves every parameter (and its gradient) and every buffer to device in place, so an optimizer
+  // built on these parameters keeps working: model.to(tg::Device::cuda()).
   Module& to(Device device);
   Device device() const;  // of the first parameter (cpu for a module without parameters)
 
-  // Parameters by dotted name, sharing storage with the module (detached).
+  // Parameters and buffers by dotted name, sharing storage with the module (detached).
   StateDict state_dict() const;
   // Copies values in. strict: the names must match exactly (missing and unexpected keys are
   // named in the error); shapes must always match; a tensor of another dtype is converted to
@@ -64,6 +68,9 @@ class Module {
 
  protected:
   Tensor& register_parameter(const std::string& name, Tensor t);
+  // A tensor of any dtype that does not require grad, kept as it is (not copied): the module
+  // updates it in place, so a reference held elsewhere (the state dict) sees the new values.
+  Tensor& register_buffer(const std::string& name, Tensor t);
   template <typename M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
     add_child(name, m);
@@ -73,8 +80,12 @@ class Module {
   virtual std::string extra_repr() const { return ""; }
 
  private:
-  void collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const;
+  // Parameters, buffers or both (the state dict's order: own parameters, own buffers, children).
+  void collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out,
+               bool params = true, bool buffers = false) const;
+  void check_free(const char* op, const std::string& name) const;
   std::vector<std::pair<std::string, Tensor>> params_;
+  std::vector<std::pair<std::string, Tensor>> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
   detail::ForwardHooks forward_hooks_;

@@ -33,12 +33,17 @@ void export_state_dict(const std::string& path, const nn::Module& model, const M
            "\" would make load_checkpoint take it for one");
   NoGrad guard;
   TensorMap tensors;
+  std::map<std::string, std::string> store_as;
   for (auto& [k, t] : model.state_dict()) {
     Tensor c = t.detach().to(Device::cpu());
     if (c.dtype() == DType::f64) c = c.to(DType::f32);  // PyTorch's default dtype
+    // BatchNorm's counter is int64 in PyTorch; tapegrad keeps it as int32.
+    if (c.dtype() == DType::i32 &&
+        (k == "num_batches_tracked" || k.ends_with(".num_batches_tracked")))
+      store_as.emplace(k, "I64");
     tensors.emplace(k, c.contiguous());
   }
-  save_safetensors(path, tensors, meta);
+  save_safetensors(path, tensors, meta, store_as);
 }
 
 Metadata load_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer* opt) {

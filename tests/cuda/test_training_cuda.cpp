@@ -598,3 +598,27 @@ TEST_CASE("cuda Graph: memory used by a capture is not handed out while the grap
     CHECK((p == temps[0] || p == temps[1] || p == out_block));
   }
 }
+
+TEST_CASE("cuda training: BatchNorm1d's buffers move with to() and follow the CPU's") {
+  TG_SKIP_WITHOUT_CUDA();
+  Generator gen(11);
+  nn::BatchNorm1d cpu(3), gpu(3);
+  gpu.to(kCuda);
+  for (const auto& [n, b] : gpu.named_buffers()) {
+    CAPTURE(n);
+    CHECK(b.device() == kCuda);
+  }
+  CHECK(gpu.running_mean.device() == kCuda);  // the module's own handles moved too
+  for (int step = 0; step < 2; ++step) {
+    const Tensor x = uniform({8, 3}, -2, 2, gen);
+    const Tensor yc = cpu(x), yg = gpu(x.to(kCuda));
+    CHECK(max_abs_diff(yg.detach().to(Device::cpu()), yc.detach()) < 1e-5);
+  }
+  CHECK(max_abs_diff(gpu.running_mean.to(Device::cpu()), cpu.running_mean) < 1e-6);
+  CHECK(max_abs_diff(gpu.running_var.to(Device::cpu()), cpu.running_var) < 1e-6);
+  CHECK(gpu.num_batches_tracked.to(Device::cpu()).item<int32_t>() == 2);
+  gpu.eval();
+  cpu.eval();
+  const Tensor x = uniform({2, 3}, -2, 2, gen);
+  CHECK(max_abs_diff(gpu(x.to(kCuda)).detach().to(Device::cpu()), cpu(x).detach()) < 1e-5);
+}

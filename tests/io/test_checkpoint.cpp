@@ -768,3 +768,42 @@ TEST_CASE("checkpoint: a path that is not a regular file says what it is, and ne
             "is a FIFO (named pipe), not a regular file"));
   CHECK(has(error_of([&] { load_checkpoint(tmp.str(), model); }), "is a folder, not a file"));
 }
+
+TEST_CASE(
+    "checkpoint: BatchNorm's buffers round-trip; the export writes num_batches_tracked as I64") {
+  TempDir tmp;
+  Generator gen(5);
+  auto make = [&] {
+    return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+        std::make_shared<nn::Linear>(3, 2, true, gen), std::make_shared<nn::BatchNorm1d>(2)});
+  };
+  auto model = make();
+  Tensor x = uniform({4, 3}, -1, 1, gen);
+  (*model)(x);
+  (*model)(x * 2.0);
+  const auto& bn = dynamic_cast<const nn::BatchNorm1d&>((*model)[1]);
+  CHECK(bn.num_batches_tracked.item<int32_t>() == 2);
+  std::string path = tmp / "bn.ckpt";
+  save_checkpoint(path, *model);
+  auto fresh = make();
+  const auto& bn2 = dynamic_cast<const nn::BatchNorm1d&>((*fresh)[1]);
+  CHECK(bn2.num_batches_tracked.item<int32_t>() == 0);
+  load_checkpoint(path, *fresh);
+  CHECK(bn2.num_batches_tracked.item<int32_t>() == 2);
+  CHECK(bn2.num_batches_tracked.dtype() == DType::i32);
+  CHECK(same_bits(bn2.running_mean, bn.running_mean));
+  CHECK(same_bits(bn2.running_var, bn.running_var));
+  CHECK(same_bits(fresh->state_dict(), model->state_dict()));
+  model->eval();
+  fresh->eval();
+  CHECK(same_bits((*fresh)(x), (*model)(x)));
+  // The export stores the counter as PyTorch's int64; it reads back into int32.
+  std::string exported = tmp / "bn.safetensors";
+  export_state_dict(exported, *model);
+  CHECK(has(read_file(exported),
+            R"("1.num_batches_tracked":{"dtype":"I64","shape":[],"data_offsets":)"));
+  TensorMap t = load_safetensors(exported);
+  CHECK(t.at("1.num_batches_tracked").dtype() == DType::i32);
+  CHECK(t.at("1.num_batches_tracked").item<int32_t>() == 2);
+  CHECK(t.at("1.running_var").dtype() == DType::f32);
+}

@@ -10,8 +10,11 @@
 #include "optim/optimizer.h"
 #include "tensor/creation.h"
 #include "tensor/ops.h"
+#include "test_util.h"
 
 using namespace tg;
+using tg::test::error_of;
+using tg::test::has;
 
 namespace {
 
@@ -43,6 +46,7 @@ struct Outer : nn::Module {
 
 // Exposes the protected registration functions.
 struct Open : nn::Module {
+  using nn::Module::register_buffer;
   using nn::Module::register_module;
   using nn::Module::register_parameter;
   Tensor forward(const Tensor& x) override { return x; }
@@ -316,6 +320,58 @@ TEST_CASE("register_module refuses duplicate names, names of parameters and null
   CHECK_THROWS_AS(m.register_parameter("c", zeros({1})), Error);
   CHECK_THROWS_AS(m.register_module("n", std::shared_ptr<nn::ReLU>()), Error);
   CHECK(m.named_children().size() == 1);
+}
+
+TEST_CASE("register_buffer: in the state dict and named_buffers, not in parameters()") {
+  auto inner = std::make_shared<Open>();
+  inner->register_parameter("w", zeros({2}));
+  Tensor& count = inner->register_buffer("count", zeros({}, DType::i32));
+  Open outer;
+  outer.register_buffer("scale", ones({3}));
+  outer.register_module("inner", inner);
+  CHECK(outer.parameters().size() == 1);
+  std::vector<std::string> bufs;
+  for (const auto& [n, b] : outer.named_buffers()) bufs.push_back(n);
+  CHECK(bufs == std::vector<std::string>{"scale", "inner.count"});
+  nn::StateDict sd = outer.state_dict();
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : sd) keys.push_back(k);
+  CHECK(keys == std::vector<std::string>{"inner.count", "inner.w", "scale"});
+  CHECK(sd.at("inner.count").dtype() == DType::i32);
+  CHECK(sd.at("inner.count").shares_storage(count));  // a view of the buffer, not a copy
+  // load_state_dict copies buffers in (converting the dtype) and names them when missing.
+  nn::StateDict in = {{"scale", tensor({1, 2, 3})},
+                      {"inner.w", tensor({4, 5})},
+                      {"inner.count", tensor({7}, DType::f64).reshape({})}};
+  outer.load_state_dict(in);
+  CHECK(count.item<int32_t>() == 7);
+  CHECK(outer.named_buffers()[0].second.to_vector<float>() == std::vector<float>{1, 2, 3});
+  in.erase("inner.count");
+  CHECK(has(error_of([&] { outer.load_state_dict(in); }), "missing keys: [inner.count]"));
+  outer.load_state_dict(in, false);
+  CHECK(count.item<int32_t>() == 7);
+  // zero_grad and parameters() leave buffers alone; to() on the same device keeps them.
+  outer.zero_grad();
+  outer.to(Device::cpu());
+  CHECK(count.item<int32_t>() == 7);
+}
+
+TEST_CASE("register_buffer refuses names in use, tensors that require grad and undefined ones") {
+  Open m;
+  m.register_parameter("w", zeros({2}));
+  m.register_buffer("b", zeros({2}));
+  m.register_module("c", std::make_shared<nn::ReLU>());
+  CHECK(has(error_of([&] { m.register_buffer("b", zeros({1})); }), "buffer 'b' exists"));
+  CHECK(has(error_of([&] { m.register_buffer("w", zeros({1})); }), "parameter 'w' exists"));
+  CHECK(has(error_of([&] { m.register_buffer("c", zeros({1})); }), "child 'c' exists"));
+  CHECK(has(error_of([&] { m.register_parameter("b", zeros({1})); }), "buffer 'b' exists"));
+  CHECK(has(error_of([&] { m.register_module("b", std::make_shared<nn::ReLU>()); }),
+            "buffer 'b' exists"));
+  CHECK(has(error_of([&] { m.register_buffer("g", zeros({1}).requires_grad_()); }),
+            "must not require grad"));
+  CHECK(has(error_of([&] { m.register_buffer("u", Tensor()); }), "undefined"));
+  CHECK(has(error_of([&] { m.register_buffer("a.b", zeros({1})); }), "'.'"));
+  CHECK(m.named_buffers().size() == 1);
 }
 
 TEST_CASE("str() gives PyTorch's repr") {
