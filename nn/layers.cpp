@@ -175,4 +175,46 @@ std::shared_ptr<Sequential> mlp(const std::vector<int64_t>& sizes, Generator& ge
   return model;
 }
 
+std::shared_ptr<Sequential> course_cnn(int64_t rows, int64_t cols,
+                                       const std::vector<int64_t>& channels, int64_t classes,
+                                       Generator& gen) {
+  TG_CHECK(!channels.empty() && rows > 0 && cols > 0 && classes > 0, "course_cnn",
+           "needs image sizes, at least one conv layer's channels and a class count, got ", rows,
+           "x", cols, ", ", channels.size(), " conv layers, ", classes, " classes");
+  const MemoryEstimate need =
+      estimate_memory(course_cnn_layers(rows, cols, channels, classes), {.inputs = rows * cols});
+  check_fits("course_cnn", "the parameters alone", need.parameters);
+  auto model = std::make_shared<Sequential>();
+  model->push_back(std::make_shared<Lambda>(
+      [rows, cols](const Tensor& x) {
+        return reshape(x, {-1, 1, rows, cols});
+      },
+      "view"));
+  int64_t in = 1;
+  for (size_t i = 0; i < channels.size(); ++i) {
+    const int64_t k = i == 0 ? 5 : 3;
+    model->push_back(std::make_shared<Conv2d>(in, channels[i], k, 2, k / 2, 1, 1, false, gen));
+    model->push_back(std::make_shared<ReLU>());
+    model->push_back(std::make_shared<BatchNorm2d>(channels[i]));
+    in = channels[i];
+  }
+  model->push_back(std::make_shared<AdaptiveAvgPool2d>(1));
+  model->push_back(std::make_shared<Flatten>());
+  model->push_back(std::make_shared<Linear>(in, classes, true, gen));
+  return model;
+}
+
+std::vector<LayerMemory> course_cnn_layers(int64_t rows, int64_t cols,
+                                           const std::vector<int64_t>& channels, int64_t classes) {
+  CnnLayers net({1, rows, cols});
+  for (size_t i = 0; i < channels.size(); ++i) {
+    const int64_t k = i == 0 ? 5 : 3;
+    net.conv2d(channels[i], k, 2, k / 2, 1, 1, /*bias=*/false)
+        .activation()
+        .activation("BatchNorm2d");
+  }
+  net.adaptive_avg_pool2d(1).flatten().linear(classes);
+  return net.layers();
+}
+
 }  // namespace tg::nn

@@ -14,6 +14,7 @@
 #include <optional>
 #include <vector>
 
+#include "nn/memory.h"
 #include "nn/module.h"
 #include "tensor/ops.h"
 #include "tensor/ops_pool.h"
@@ -184,8 +185,8 @@ class Lambda : public Module {
 // uses the running statistics (the batch's without track_running_stats). num_batches_tracked
 // is an int32 scalar (PyTorch's is int64, which tapegrad lacks; safetensors I64 reads into
 // it, and export_state_dict writes it as I64). BatchNorm1d takes (N, C) or (N, C, L),
-// BatchNorm2d (N, C, H, W). str(): BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=true,
-// track_running_stats=true).
+// BatchNorm2d (N, C, H, W). str(): BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True,
+// track_running_stats=True).
 class BatchNorm : public Module {
  public:
   Tensor forward(const Tensor& x) override;
@@ -282,5 +283,17 @@ class Sequential : public Module {
 // available (nn/memory.h, base/memory.h) or whose byte count overflows int64. Linear checks its
 // own parameters the same way.
 std::shared_ptr<Sequential> mlp(const std::vector<int64_t>& sizes, Generator& gen);
+
+// The course's CNN (notebooks 06-07) for flattened (N, rows*cols) images: a view to
+// (N, 1, rows, cols), then per entry of `channels` a Conv2d (kernel 5 for the first, else 3;
+// stride 2, padding kernel/2, no bias) -> ReLU -> BatchNorm2d, then AdaptiveAvgPool2d(1),
+// Flatten and Linear(channels.back(), classes). Course channels: {8, 16, 32, 32}.
+std::shared_ptr<Sequential> course_cnn(int64_t rows, int64_t cols,
+                                       const std::vector<int64_t>& channels, int64_t classes,
+                                       Generator& gen);
+// Its layers for the memory estimate (nn/memory.h); BatchNorm2d counts as an activation (its
+// 2 * C parameters and buffers are left out).
+std::vector<LayerMemory> course_cnn_layers(int64_t rows, int64_t cols,
+                                           const std::vector<int64_t>& channels, int64_t classes);
 
 }  // namespace tg::nn

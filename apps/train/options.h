@@ -25,7 +25,8 @@ using UsageError = tg::cli::UsageError;
 struct Options {
   std::string data_dir;                        // --data; empty: the --dataset's built-in folder
   std::string dataset = "mnist";               // --dataset mnist|fashion
-  std::vector<int64_t> arch = {784, 256, 10};  // --arch, layer sizes
+  std::string model = "mlp";                   // --model mlp|cnn
+  std::vector<int64_t> arch = {784, 256, 10};  // --arch, layer sizes (--model mlp)
   int64_t epochs = 8;                          // --epochs
   int64_t bs = 64;                             // --bs
   double lr = 0.05;                            // --lr (the peak lr with --schedule onecycle)

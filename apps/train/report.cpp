@@ -86,7 +86,8 @@ void print_lr_find(std::ostream& out, const LRFindResult& r, bool quiet) {
 
 void write_summary(const std::string& path, const Options& o, const Outcome& r) {
   auto or_null = [](const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); };
-  Json config = {{"dataset", o.dataset},
+  Json config = {{"model", o.model},
+                 {"dataset", o.dataset},
                  {"data", o.data_folder()},
                  {"arch", o.arch},
                  {"epochs", o.epochs},

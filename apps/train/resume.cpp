@@ -22,7 +22,8 @@ double json_double(const Json& j, const std::string& what, const char* field) {
 }  // namespace
 
 std::string settings_text(const Options& o) {
-  const Json s = {{"dataset", o.dataset},
+  const Json s = {{"model", o.model},
+                  {"dataset", o.dataset},
                   {"data", o.data_folder()},
                   {"arch", o.arch},
                   {"epochs", o.epochs},
@@ -45,6 +46,7 @@ Options adopt_settings(const Options& o, const Metadata& meta, int64_t done) {
   const Json s = parse_json(it->second, "--resume " + what + ": " + kSettingsKey);
   const char* op = "--resume";
   Options r = o;
+  r.model = s.contains("model") ? json_string(s.at("model"), op, "model") : "mlp";
   r.dataset = json_string(s.at("dataset"), op, "dataset");
   r.data_dir = json_string(s.at("data"), op, "data");
   r.arch.clear();
@@ -72,6 +74,7 @@ Options adopt_settings(const Options& o, const Metadata& meta, int64_t done) {
   if (data_given && o.data_folder() != r.data_folder())
     throw UsageError("--resume " + o.resume + " continues a run on the data in '" +
                      r.data_folder() + "'; this command names '" + o.data_folder() + "'");
+  agree("--model", o.model == r.model, r.model, o.model);
   agree("--arch", o.arch == r.arch, arch_str(r.arch), arch_str(o.arch));
   agree("--bs", o.bs == r.bs, std::to_string(r.bs), std::to_string(o.bs));
   agree("--lr", o.lr == r.lr, num(r.lr), num(o.lr));

@@ -4,7 +4,8 @@
 //            set's mean and std (the test set with the training statistics), int32 labels
 //   memory   the run's estimate (nn/memory.h) against the memory available (base/memory.h),
 //            before the model is built: what cannot fit is refused with the figures
-//   model    nn::mlp(--arch), SGD {lr, momentum, weight_decay}, cross_entropy, accuracy
+//   model    nn::mlp(--arch) or nn::course_cnn (--model cnn), SGD {lr, momentum, weight_decay},
+//            cross_entropy, accuracy
 //   fit      AvgStats, Recorder, TerminateOnNaN, ProgressBar, the schedule's ParamSchedulers,
 //            SaveModel (best valid_accuracy) when --save
 //   report   learn.validate() on the test set, then the CSV, the plot and the summary
@@ -20,6 +21,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -57,9 +59,18 @@ namespace {
 
 namespace fs = std::filesystem;
 
+const std::vector<int64_t> kCnnChannels = {8, 16, 32, 32};  // the course's CNN
 constexpr int64_t kLrFindBatches = 100;  // the LR finder's sweep, at most (it stops on divergence)
 constexpr int64_t kValidBatch = 1024;    // the test set's batch size
 using Clock = std::chrono::steady_clock;
+
+// The side of a square image of `pixels` pixels (rounded down when it is not square).
+int64_t image_side(int64_t pixels) {
+  int64_t s = static_cast<int64_t>(std::sqrt(static_cast<double>(std::max<int64_t>(pixels, 0))));
+  while (s * s > pixels) --s;
+  while ((s + 1) * (s + 1) <= pixels) ++s;
+  return s;
+}
 
 [[noreturn]] void fail(const std::string& what) {
   throw std::runtime_error(what);
@@ -158,6 +169,13 @@ ImageData load_data(const Options& o) {
 // The first size must be the image size and the last must cover every label.
 void check_arch(const Options& o, const ImageData& d) {
   const int64_t pixels = d.x_train.size(1);
+  if (o.model == "cnn") {
+    const int64_t side = image_side(pixels);
+    if (side * side != pixels)
+      throw UsageError("--model cnn needs square images; the images in '" + o.data_folder() +
+                       "' have " + std::to_string(pixels) + " pixels");
+    return;
+  }
   if (o.arch.front() != pixels)
     throw UsageError("--arch " + arch_str(o.arch) + ": the first size must be the image size " +
                      std::to_string(pixels) + " (rows*cols of the images in '" + o.data_folder() +
@@ -274,17 +292,22 @@ std::string memory_parts(const nn::MemoryEstimate& e) {
 // model that cannot fit costs no loading, and again with the data loaded. With --device cuda only
 // the parameters and the data are checked here: the model is built on the host, and the rest lives
 // on the GPU.
-nn::MemoryEstimate check_memory(const Options& o, int64_t data, const Device& device) {
-  const std::string run = "--arch " + arch_str(o.arch) + " with --bs " + std::to_string(o.bs);
+nn::MemoryEstimate check_memory(const Options& o, int64_t data, const Device& device,
+                                int64_t pixels = 784) {
+  const bool cnn = o.model == "cnn";
+  const int64_t side = image_side(pixels);
+  const std::string run =
+      (cnn ? "--model cnn" : "--arch " + arch_str(o.arch)) + " with --bs " + std::to_string(o.bs);
   nn::MemoryEstimate e;
   try {
-    e = nn::estimate_memory(nn::mlp_layers(o.arch),
-                            {.inputs = o.arch.front(),  // the image size (check_arch)
-                             .batch = o.bs,
-                             .eval_batch = kValidBatch,
-                             .optimizer_buffers = o.momentum > 0 ? 1 : 0,
-                             .weight_copies = o.lr_find ? 1 : 0,
-                             .data_bytes = data});
+    e = nn::estimate_memory(
+        cnn ? nn::course_cnn_layers(side, side, kCnnChannels, 10) : nn::mlp_layers(o.arch),
+        {.inputs = cnn ? side * side : o.arch.front(),  // the image size
+         .batch = o.bs,
+         .eval_batch = kValidBatch,
+         .optimizer_buffers = o.momentum > 0 ? 1 : 0,
+         .weight_copies = o.lr_find ? 1 : 0,
+         .data_bytes = data});
   } catch (const tg::Error& err) {
     fail(run + ": cannot count the memory it needs: " + err.what());
   }
@@ -301,6 +324,13 @@ nn::MemoryEstimate check_memory(const Options& o, int64_t data, const Device& de
               : "") +
          ")");
   return e;
+}
+
+// "784-256-10 MLP" or "the course's CNN (conv 8-16-32-32, ReLU, batchnorm)".
+std::string model_str(const Options& o) {
+  return o.model == "cnn" ? "the course's CNN (conv " + arch_str(kCnnChannels) +
+                                ", each ReLU and BatchNorm2d; CPU)"
+                          : arch_str(o.arch) + " MLP";
 }
 
 int64_t count_params(const nn::Module& m) {
@@ -335,12 +365,16 @@ int run(const Options& given, std::ostream& out) {
   check_arch(o, d);
   const nn::MemoryEstimate mem = check_memory(
       o, bytes_of(d.x_train) + bytes_of(d.y_train) + bytes_of(d.x_valid) + bytes_of(d.y_valid),
-      device);
+      device, d.x_train.size(1));
   DataBunch db = make_databunch(d, o.bs, o.seed, kValidBatch);
   if (device.is_cuda()) db = to_device(db, device);  // MNIST fits: batches are gathered there
 
   Generator gen(o.seed);
-  auto model = nn::mlp(o.arch, gen);
+  const int64_t side = image_side(d.x_train.size(1));
+  std::shared_ptr<nn::Module> model =
+      o.model == "cnn"
+          ? std::static_pointer_cast<nn::Module>(nn::course_cnn(side, side, kCnnChannels, d.c, gen))
+          : std::static_pointer_cast<nn::Module>(nn::mlp(o.arch, gen));
   auto opt = std::make_shared<optim::SGD>(
       model->parameters(),
       optim::SGDOptions{.lr = o.lr, .momentum = o.momentum, .weight_decay = o.wd});
@@ -369,9 +403,9 @@ int run(const Options& given, std::ostream& out) {
     out << "data   " << o.data_folder() << ": " << d.x_train.size(0) << " train, "
         << d.x_valid.size(0) << " test examples of " << d.x_train.size(1) << " pixels, " << d.c
         << " classes\n"
-        << "model  " << arch_str(o.arch) << " MLP, " << count_params(*model)
-        << " parameters; SGD lr " << o.lr << " momentum " << o.momentum << " wd " << o.wd
-        << ", schedule " << o.schedule << "\n"
+        << "model  " << model_str(o) << ", " << count_params(*model) << " parameters; SGD lr "
+        << o.lr << " momentum " << o.momentum << " wd " << o.wd << ", schedule " << o.schedule
+        << "\n"
         << "memory about " << bytes(mem.total()) << " (" << memory_parts(mem) << ")\n"
         << (o.lr_find ? "lr_find up to " + plural(kLrFindBatches, "batch") + " (an epoch has " +
                             std::to_string(db.train_dl.num_batches()) + ")"
@@ -462,7 +496,7 @@ int run(const Options& given, std::ostream& out) {
 
   if (!o.export_path.empty())
     export_state_dict(o.export_path, *model,
-                      {{"arch", arch_str(o.arch)},
+                      {{"arch", o.model == "cnn" ? "cnn" : arch_str(o.arch)},
                        {"epochs", std::to_string(r.epochs.size())},
                        {"test_accuracy", num(r.test_accuracy)}});
   if (!o.log_csv.empty()) rec->write_csv(o.log_csv);

@@ -115,3 +115,22 @@ TEST_CASE("a small CNN-shaped model: pool, flatten, linear, gradients reach the 
   REQUIRE(lin->weight.grad().defined());
   CHECK(lin->weight.grad().shape() == Shape{3, 8});
 }
+
+TEST_CASE("nn: course_cnn is the course's net, with PyTorch's state-dict names") {
+  Generator gen(0);
+  auto net = nn::course_cnn(28, 28, {8, 16, 32, 32}, 10, gen);
+  CHECK(net->size() == 1 + 4 * 3 + 3);  // view, 4 x (conv, ReLU, BN), pool, flatten, linear
+  CHECK(net->str().find("(1): Conv2d(1, 8, kernel_size=(5, 5), stride=(2, 2), padding=(2, 2), "
+                        "bias=False)") != std::string::npos);
+  CHECK(net->str().find("(4): Conv2d(8, 16, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), "
+                        "bias=False)") != std::string::npos);
+  const auto sd = net->state_dict();
+  for (const char* k : {"1.weight", "3.weight", "3.bias", "3.running_mean", "3.running_var",
+                        "3.num_batches_tracked", "15.weight", "15.bias"})
+    CHECK_MESSAGE(sd.count(k) == 1, k);
+  CHECK(sd.count("1.bias") == 0);  // the convs have no bias: the batchnorm after them has one
+  // (N, 784) in, (N, 10) out; 28 -> 14 -> 7 -> 4 -> 2, then the average pool.
+  Tensor y = (*net)(randn({3, 784}, gen));
+  CHECK(y.shape() == Shape{3, 10});
+  CHECK_THROWS_AS(nn::course_cnn(28, 28, {}, 10, gen), Error);
+}
