@@ -33,7 +33,10 @@ std::shared_ptr<tg::nn::Sequential> cnn(int64_t side, int64_t classes, bool kaim
                                         std::vector<std::shared_ptr<tg::nn::Module>>& relus) {
   auto model = std::make_shared<tg::nn::Sequential>();
   model->push_back(std::make_shared<tg::nn::Lambda>(
-      [side](const tg::Tensor& x) { return tg::reshape(x, {-1, 1, side, side}); }, "view"));
+      [side](const tg::Tensor& x) {
+        return tg::reshape(x, {-1, 1, side, side});
+      },
+      "view"));
   int64_t in = 1;
   for (int64_t out : {8, 16, 32, 32}) {
     const int64_t k = in == 1 ? 5 : 3;
@@ -64,8 +67,8 @@ Run train(const course::Data& data, const course::Options& o, bool kaiming) {
   std::vector<std::shared_ptr<tg::nn::Module>> relus;
   const auto side = static_cast<int64_t>(std::lround(std::sqrt(data.d.x_train.size(1))));
   auto model = cnn(side, data.d.c, kaiming, gen, relus);
-  auto opt = std::make_shared<tg::optim::SGD>(model->parameters(),
-                                              tg::optim::SGDOptions{.lr = o.lr});
+  auto opt =
+      std::make_shared<tg::optim::SGD>(model->parameters(), tg::optim::SGDOptions{.lr = o.lr});
   tg::nn::ActivationStats stats(relus);
   tg::Learner learn(model, opt, tg::cross_entropy, tg::make_databunch(data.d, o.bs, o.seed),
                     {.metrics = {tg::accuracy_metric()}});
@@ -123,9 +126,10 @@ int main(int argc, char** argv) {
     const int64_t batches = tg::make_databunch(data.d, o.bs, o.seed).train_dl.num_batches();
     report("PyTorch's default init (kaiming_uniform, a = sqrt(5))", plain, batches);
     report("kaiming_normal init (fan_in, ReLU gain)", fixed, batches);
-    std::printf("\nthe first batch's std in the last layer: %.4f with the default init, %.4f with "
-                "kaiming\n",
-                plain.stds.back()[0], fixed.stds.back()[0]);
+    std::printf(
+        "\nthe first batch's std in the last layer: %.4f with the default init, %.4f with "
+        "kaiming\n",
+        plain.stds.back()[0], fixed.stds.back()[0]);
     if (!o.plot.empty()) {
       course::make_parent_dir(o.plot);
       tg::Chart a{"default init: std of each ReLU output", "batch", "std",
