@@ -198,13 +198,11 @@ void check_input(const std::string& flag, const std::string& path) {
 // settings decide the run).
 Metadata resume_metadata(const Options& o) {
   check_input("--resume", o.resume);
-  Metadata meta;
   try {
-    load_safetensors(o.resume, &meta);
+    return read_safetensors_metadata(o.resume);  // the header only: the weights load later
   } catch (const std::exception& e) {
     fail("--resume " + o.resume + ": " + e.what());
   }
-  return meta;
 }
 
 void resume_from(const Options& o, nn::Module& model, optim::Optimizer& opt) {

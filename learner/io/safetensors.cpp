@@ -316,16 +316,33 @@ TensorMap parse_safetensors(const std::string& file, const std::string& path, Me
 // The header is read and checked first, against the file's size (a sparse or padded file is
 // refused from its size) and the memory this machine has available (the data section plus the
 // tensors), before the data section is read.
-TensorMap load_safetensors(const std::string& path, Metadata* meta) {
-  InputFile f(kLoad, path);
+namespace {
+
+// Opens path and reads and checks its header (every check parse_header makes, against the
+// file's size); f is left at the start of the data section.
+Header read_header(InputFile& f, const std::string& path, uint64_t* data_size) {
   const uint64_t size = f.size();
   char first8[8] = {};
   read_exact(f, first8, size_t(std::min<uint64_t>(size, 8)), path);
   const uint64_t n = header_length(first8, size, path);
   std::string text(size_t(n), '\0');
   read_exact(f, text.data(), text.size(), path);
-  const uint64_t data_size = size - 8 - n;
-  Header h = parse_header(text, data_size, path);
+  *data_size = size - 8 - n;
+  return parse_header(text, *data_size, path);
+}
+
+}  // namespace
+
+Metadata read_safetensors_metadata(const std::string& path) {
+  InputFile f(kLoad, path);
+  uint64_t data_size = 0;
+  return read_header(f, path, &data_size).meta;
+}
+
+TensorMap load_safetensors(const std::string& path, Metadata* meta) {
+  InputFile f(kLoad, path);
+  uint64_t data_size = 0;
+  Header h = read_header(f, path, &data_size);
   const MemoryAvailable m = available_memory();
   uint64_t need = 0;
   if (__builtin_add_overflow(data_size, h.tensor_bytes, &need)) need = UINT64_MAX;

@@ -40,6 +40,9 @@ void save_safetensors(const std::string& path, const TensorMap& tensors, const M
 // Reads a regular file only: a missing path, a folder, a FIFO or a device (a symlink to
 // /dev/zero) is a tg::Error saying which (base/file.h InputFile), and nothing blocks.
 TensorMap load_safetensors(const std::string& path, Metadata* meta = nullptr);
+// The metadata alone ("__metadata__"), from the header: every check load_safetensors makes on
+// the header and the file's size, none of the data read.
+Metadata read_safetensors_metadata(const std::string& path);
 // What load_safetensors does once it has the file's bytes (for bytes from elsewhere, and for
 // tests/fuzz); `path` is used in errors.
 TensorMap parse_safetensors(const std::string& file, const std::string& path,

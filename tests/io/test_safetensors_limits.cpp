@@ -81,3 +81,25 @@ TEST_CASE(
   // so (reading it, as the loader once did, would take the whole machine).
   CHECK((peak_kib() - before) < 16 * 1024);
 }
+
+TEST_CASE("safetensors: read_safetensors_metadata reads the header alone, with its checks") {
+  TempDir tmp;
+  const std::string path = tmp / "meta.safetensors";
+  const std::string ok = st_bytes(
+      R"({"__metadata__":{"epoch":"3"},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+      std::string(8, '\0'));
+  put_file(path, ok);
+  CHECK(read_safetensors_metadata(path) == Metadata{{"epoch", "3"}});
+  put_file(path, ok + "x");  // the same checks as a load
+  CHECK(has(error_of([&] { read_safetensors_metadata(path); }), "1 bytes after the last tensor"));
+  // A sparse file of 64 GiB of declared data: the metadata comes without reading any of it.
+  const uint64_t n = uint64_t(64) << 30;
+  const std::string header = R"({"__metadata__":{"k":"v"},"big":{"dtype":"U8","shape":[)" +
+                             std::to_string(n) + R"(],"data_offsets":[0,)" + std::to_string(n) +
+                             "]}}";
+  put_file(path, st_bytes(header, ""));
+  REQUIRE(::truncate(path.c_str(), static_cast<off_t>(8 + header.size() + n)) == 0);
+  const double before = peak_kib();
+  CHECK(read_safetensors_metadata(path).at("k") == "v");
+  CHECK((peak_kib() - before) < 16 * 1024);
+}
