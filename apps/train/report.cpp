@@ -1,6 +1,7 @@
 // The trainer's outputs besides the progress lines: the --plot charts (drawn with
 // learner/io/plot.h), the --summary JSON (base/json.h) and the LR finder's printed summary.
 #include "apps/train/report.h"
+#include "apps/train/resume.h"
 #include "base/format.h"
 
 #include <algorithm>
@@ -86,24 +87,18 @@ void print_lr_find(std::ostream& out, const LRFindResult& r, bool quiet) {
 
 void write_summary(const std::string& path, const Options& o, const Outcome& r) {
   auto or_null = [](const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); };
-  Json config = {{"model", o.model},
-                 {"dataset", o.dataset},
-                 {"data", o.data_folder()},
-                 {"arch", o.arch},
-                 {"epochs", o.epochs},
-                 {"bs", o.bs},
-                 {"lr", o.lr},
-                 {"momentum", o.momentum},
-                 {"wd", o.wd},
-                 {"schedule", o.schedule},
-                 {"seed", o.seed},
-                 {"device", o.device},
-                 {"limit", o.limit},
-                 {"limit_valid", o.limit_valid},
-                 {"threads", r.threads},
-                 {"resume", or_null(o.resume)},
-                 {"save", or_null(o.save)},
-                 {"save_last", or_null(o.save_last)}};
+  // The run's settings (those a --save-last file keeps), the device after the seed, then what
+  // does not change the numbers.
+  const Json settings = settings_json(o);  // named: items() refers into it
+  Json config = Json::object();
+  for (const auto& [k, v] : settings.items()) {
+    config[k] = v;
+    if (k == "seed") config["device"] = o.device;
+  }
+  config["threads"] = r.threads;
+  config["resume"] = or_null(o.resume);
+  config["save"] = or_null(o.save);
+  config["save_last"] = or_null(o.save_last);
 
   Json seconds = Json::array();
   for (const auto& e : r.epochs)

@@ -21,21 +21,24 @@ double json_double(const Json& j, const std::string& what, const char* field) {
 
 }  // namespace
 
+nlohmann::ordered_json settings_json(const Options& o) {
+  return {{"model", o.model},
+          {"dataset", o.dataset},
+          {"data", o.data_folder()},
+          {"arch", o.arch},
+          {"epochs", o.epochs},
+          {"bs", o.bs},
+          {"lr", o.lr},
+          {"momentum", o.momentum},
+          {"wd", o.wd},
+          {"schedule", o.schedule},
+          {"seed", o.seed},
+          {"limit", o.limit},
+          {"limit_valid", o.limit_valid}};
+}
+
 std::string settings_text(const Options& o) {
-  const Json s = {{"model", o.model},
-                  {"dataset", o.dataset},
-                  {"data", o.data_folder()},
-                  {"arch", o.arch},
-                  {"epochs", o.epochs},
-                  {"bs", o.bs},
-                  {"lr", o.lr},
-                  {"momentum", o.momentum},
-                  {"wd", o.wd},
-                  {"schedule", o.schedule},
-                  {"seed", o.seed},
-                  {"limit", o.limit},
-                  {"limit_valid", o.limit_valid}};
-  return dump_json(s, "run.settings");
+  return dump_json(settings_json(o), "run.settings");
 }
 
 Options adopt_settings(const Options& o, const Metadata& meta, int64_t done) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "apps/train/options.h"
+#include "base/json.h"
 #include "learner/io/safetensors.h"
 
 namespace tg::train {
@@ -27,7 +28,9 @@ inline constexpr const char* kBestKey = "run.best";             // --save's best
 inline constexpr const char* kBestEpochKey = "run.best_epoch";  // and its epoch, from 0
 inline constexpr const char* kBestPathKey = "run.best_path";    // and the file, absolute
 
-// The settings that decide the run's numbers, as JSON text.
+// The settings that decide the run's numbers, in a fixed order (the --summary's config starts
+// from them), and as the JSON text a --save-last file holds.
+nlohmann::ordered_json settings_json(const Options& o);
 std::string settings_text(const Options& o);
 // o with the settings of a --save-last file (meta: its metadata; done: its epochs done);
 // refuses a flag in o.given that disagrees (UsageError).
