@@ -5,13 +5,16 @@
 #include <cmath>
 
 #include "autograd/autograd.h"
+#include "grad_test_util.h"
 #include "tensor/creation.h"
 #include "tensor/ops.h"
 #include "test_util.h"
 
 using namespace tg;
+using tg::test::check_grad;
 using tg::test::error_of;
 using tg::test::has;
+using tg::test::vals;
 
 namespace {
 
@@ -26,15 +29,6 @@ Tensor distinct_leaf(const Shape& s) {
   Tensor p = randperm(shape_numel(s), gen).to(DType::f64);
   NoGrad ng;
   return (p * 0.1).reshape(s).contiguous().requires_grad_();
-}
-
-void check_grad(const GradcheckFn& f, const std::vector<Tensor>& in) {
-  GradcheckResult r = gradcheck(f, in);
-  CHECK_MESSAGE(r.ok, r.message);
-}
-
-std::vector<float> vals(const Tensor& t) {
-  return t.to_vector<float>();
 }
 
 }  // namespace

@@ -5,10 +5,13 @@
 #include <cmath>
 
 #include "autograd/autograd.h"
+#include "grad_test_util.h"
 #include "tensor/creation.h"
 #include "tensor/ops.h"
 
 using namespace tg;
+using tg::test::check_grad;
+using tg::test::vals;
 
 namespace {
 
@@ -17,15 +20,6 @@ Generator gen(1234);
 // A float64 leaf with values in [lo, hi), away from the kinks of relu/sqrt/log when asked.
 Tensor leaf(const Shape& s, double lo = -1, double hi = 1) {
   return uniform(s, lo, hi, gen, DType::f64).requires_grad_();
-}
-
-void check_grad(const GradcheckFn& f, const std::vector<Tensor>& in) {
-  GradcheckResult r = gradcheck(f, in);
-  CHECK_MESSAGE(r.ok, r.message);
-}
-
-std::vector<float> vals(const Tensor& t) {
-  return t.to_vector<float>();
 }
 
 }  // namespace
