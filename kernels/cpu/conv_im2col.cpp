@@ -21,6 +21,28 @@
 
 namespace tg::kernels::cpu {
 
+namespace {
+
+// a / b rounded up, for b > 0 and any sign of a.
+int64_t ceil_div(int64_t a, int64_t b) {
+  return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
+
+// The output columns j whose input column j*SW - PW + q*DW lies inside [0, W), for tap q:
+// [j0, j1), empty when j1 <= j0. Outside it im2col writes zeros and col2im adds nothing, so
+// the loops over j need no test per element.
+struct ColRange {
+  int64_t j0, j1;
+};
+ColRange valid_cols(const Conv2dShape& s, int64_t q) {
+  const int64_t off = q * s.dw - s.pw;  // input column of j = 0
+  const int64_t j0 = std::clamp<int64_t>(ceil_div(-off, s.sw), 0, s.out_w());
+  const int64_t j1 = std::clamp<int64_t>(ceil_div(s.w - off, s.sw), j0, s.out_w());
+  return {j0, j1};
+}
+
+}  // namespace
+
 template <typename T>
 void im2col(const Conv2dShape& s, const T* x, T* col) {
   const int64_t oh = s.out_h(), ow = s.out_w(), plane = oh * ow;
@@ -29,6 +51,8 @@ void im2col(const Conv2dShape& s, const T* x, T* col) {
       for (int64_t q = 0; q < s.kw; ++q) {
         T* row = col + ((c * s.kh + p) * s.kw + q) * plane;
         const T* xc = x + c * s.h * s.w;
+        const auto [j0, j1] = valid_cols(s, q);
+        const int64_t off = q * s.dw - s.pw, sw = s.sw;
         for (int64_t i = 0; i < oh; ++i) {
           T* r = row + i * ow;
           const int64_t ih = i * s.sh - s.ph + p * s.dh;
@@ -36,11 +60,13 @@ void im2col(const Conv2dShape& s, const T* x, T* col) {
             std::fill(r, r + ow, T(0));
             continue;
           }
-          const T* xr = xc + ih * s.w;
-          for (int64_t j = 0; j < ow; ++j) {
-            const int64_t iw = j * s.sw - s.pw + q * s.dw;
-            r[j] = (iw >= 0 && iw < s.w) ? xr[iw] : T(0);
-          }
+          const T* xr = xc + ih * s.w;  // xr[j * SW + off] is column j's input
+          std::fill(r, r + j0, T(0));
+          if (sw == 1)
+            std::copy(xr + j0 + off, xr + j1 + off, r + j0);
+          else
+            for (int64_t j = j0; j < j1; ++j) r[j] = xr[j * sw + off];
+          std::fill(r + j1, r + ow, T(0));
         }
       }
 }
@@ -54,14 +80,18 @@ void col2im(const Conv2dShape& s, const T* col, T* x) {
       for (int64_t q = 0; q < s.kw; ++q) {
         const T* row = col + ((c * s.kh + p) * s.kw + q) * plane;
         T* xc = x + c * s.h * s.w;
+        const auto [j0, j1] = valid_cols(s, q);
+        const int64_t off = q * s.dw - s.pw, sw = s.sw;
         for (int64_t i = 0; i < oh; ++i) {
           const int64_t ih = i * s.sh - s.ph + p * s.dh;
           if (ih < 0 || ih >= s.h) continue;
           const T* r = row + i * ow;
           T* xr = xc + ih * s.w;
-          for (int64_t j = 0; j < ow; ++j) {
-            const int64_t iw = j * s.sw - s.pw + q * s.dw;
-            if (iw >= 0 && iw < s.w) xr[iw] += r[j];
+          if (sw == 1) {
+#pragma omp simd
+            for (int64_t j = j0; j < j1; ++j) xr[j + off] += r[j];
+          } else {
+            for (int64_t j = j0; j < j1; ++j) xr[j * sw + off] += r[j];
           }
         }
       }
