@@ -104,13 +104,14 @@ void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw
 template <typename T>
 void conv2d_backward_bias(const Conv2dShape& s, const T* gy, T* gb);
 
-// The column matrix of one image and group: col (C/g*KH*KW, OH*OW), row (c, p, q) holding
-// x[c, i*SH - PH + p*DH, j*SW - PW + q*DW] for output pixel (i, j), 0 in the padding. x points
-// at the group's first channel of the image. col2im is its adjoint: x += the scatter of col.
+// The column matrix of one image and group: col (C/g*KH*KW rows, OH*OW columns), row (c, p, q)
+// holding x[c, i*SH - PH + p*DH, j*SW - PW + q*DW] for output pixel (i, j), 0 in the padding,
+// rows ld >= OH*OW elements apart (ld > OH*OW: several images side by side in one matrix). x
+// points at the group's first channel of the image. col2im is its adjoint: x += scatter(col).
 template <typename T>
-void im2col(const Conv2dShape& s, const T* x, T* col);
+void im2col(const Conv2dShape& s, const T* x, T* col, int64_t ld);
 template <typename T>
-void col2im(const Conv2dShape& s, const T* col, T* x);
+void col2im(const Conv2dShape& s, const T* col, int64_t ld, T* x);
 
 }  // namespace cpu
 }  // namespace tg::kernels

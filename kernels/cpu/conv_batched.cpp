@@ -1,25 +1,37 @@
-// Conv2d rung 2, the library's conv: rung 1's lowering (kernels/cpu/conv_im2col.cpp) with the
-// work items — one (image, group) pair each — shared among OpenMP threads, and no lowering at
-// all where the conv already is a GEMM. See kernels/conv.h for the contract.
+// Conv2d rung 2, the library's conv: rung 1's lowering (kernels/cpu/conv_im2col.cpp) with
+// several images side by side in one column matrix, the work items shared among OpenMP
+// threads, and no lowering at all where the conv already is a GEMM. See kernels/conv.h.
 //
-//   forward          item (n, g): im2col into the thread's own column buffer, then
-//                    y[n, g] = Wg @ col on one thread (gemm_packed), plus the bias.
-//   backward input   item (n, g): col = Wg^T @ gy[n, g], gx[n, g] = col2im(col).
-//   backward weight  the batch is cut into kChunks fixed ranges of images (by N alone); item
-//                    (chunk, g) sums gy[n, g] @ col^T over its images in order into its own
-//                    partial (O/g x K) block; the partials are then added in chunk order.
-//   1x1 kernels with stride 1 and no padding skip im2col: x[n, g] (C/g x H*W, row-major) is
-//   the column matrix itself, and backward input writes Wg^T @ gy straight into gx.
-// Cost: as rung 1 (2 * N*O*P*K FLOPs, K*P column elements per item, none for 1x1), plus
-// kChunks * O*K partial elements for the weight gradient. Parallelism comes from the items:
-// with fewer items than threads (batch 1, one group) they run in order and the GEMM itself
-// (kernels/gemm.h's rung 5) is the parallel part instead.
+// Why chunks: the course CNN's layers are small GEMMs per image (O = 8..32 rows, P = OH*OW =
+// 196 down to 4 columns, K = 25..288), below the micro-kernel's 32-column panel for P = 4 and
+// dominated by packing for the others. Lowering B images into one (K, B*P) matrix gives one
+// GEMM with B*P columns. B (images_per_chunk) depends only on the shape: about kTargetCols
+// columns, the column matrix capped at kMaxColElems, and at least kMinChunks chunks when the
+// batch allows (so two threads have work). Large images get B = 1, as rung 1.
+//
+//   forward          item (chunk, g): im2col of the chunk's images into the thread's column
+//                    matrix (K, B*P), Z = Wg @ col (O/g, B*P), then Z's blocks are copied to
+//                    y[n, g] (with the bias); for B = 1 the GEMM writes y itself.
+//   backward input   item (chunk, g): gy[n, g] of the chunk gathered into G (O/g, B*P),
+//                    col = Wg^T @ G, then gx[n, g] = col2im of each image's block.
+//   backward weight  the chunks are cut into kChunks fixed ranges (by the shape alone); item
+//                    (range, g) sums G @ col^T over the range's chunks, in order, into its own
+//                    partial (O/g x K) block; the partials are then added in range order.
+//   1x1 kernels with stride 1 and no padding skip im2col (B = 1): x[n, g] (C/g x H*W,
+//   row-major) is the column matrix itself, and backward input writes Wg^T @ gy straight into gx.
+// Cost: as rung 1 (2 * N*O*P*K FLOPs, K*P column elements per image), plus the copies of y or
+// gy through Z or G (one pass over the output) and kChunks * O*K partial elements for the
+// weight gradient. With fewer items than threads (batch 1, one group) the items run in order
+// and the GEMM itself (kernels/gemm.h's rung 5) is the parallel part instead.
 //
 // Determinism: an item is always one single-threaded GEMM of the same sizes, and gemm ==
 // gemm_packed bit for bit (kernels/gemm.h), so which thread runs an item, and whether the GEMM
-// inside it is threaded, changes no bit; the chunks are fixed by N and added in order. Hence
-// the results do not depend on OMP_NUM_THREADS, and the forward and backward-input results
-// equal rung 1's bit for bit.
+// inside it is threaded, changes no bit; the chunks and ranges are fixed by the shape and the
+// partials added in order. Hence the results do not depend on OMP_NUM_THREADS. Each output
+// element of the forward and backward-input GEMMs is the same sum over K in the same order as
+// in rung 1 (the GEMM's order over k does not depend on the number of columns), so those
+// results equal rung 1's bit for bit; the weight gradient sums over images in a different
+// grouping and agrees with rung 1 to rounding.
 #include <omp.h>
 
 #include <algorithm>
@@ -36,6 +48,8 @@ namespace {
 // Fixed number of batch ranges for the weight gradient: enough items for a few threads, few
 // enough partials (kChunks * O*K) to stay small.
 constexpr int64_t kChunks = 8;
+// The chunking of images (see the top of the file).
+constexpr int64_t kTargetCols = 512, kMaxColElems = 64 * 1024, kMinChunks = 4;
 
 // A GEMM on the calling thread: rung 4 for float; the double gemm runs single-threaded inside
 // an outer parallel region (nested regions are inactive) and sums in the same order either way.
@@ -52,23 +66,37 @@ bool is_pointwise(const Conv2dShape& s) {
   return s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.ph == 0 && s.pw == 0;
 }
 
-// Runs body(item, col, threaded) for item in [0, items): in parallel, each thread with its own
-// column buffer of col_size elements, or in order with threaded GEMMs when there are fewer items
-// than threads. An exception inside the region is carried out of it and rethrown.
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
+
+// B: images lowered side by side into one column matrix. A function of the shape alone.
+int64_t images_per_chunk(const Conv2dShape& s) {
+  if (is_pointwise(s) || s.n <= 1) return 1;
+  const int64_t P = s.out_h() * s.out_w(), K = s.kdim();
+  int64_t b = ceil_div(kTargetCols, P);
+  b = std::min(b, std::max<int64_t>(1, kMaxColElems / (K * P)));
+  b = std::min(b, ceil_div(s.n, kMinChunks));
+  return std::clamp<int64_t>(b, 1, s.n);
+}
+
+// Runs body(item, buf, threaded) for item in [0, items): in parallel, each thread with its own
+// buffer of buf_size elements, or in order with threaded GEMMs when there are fewer items than
+// threads. An exception inside the region is carried out of it and rethrown.
 template <typename T, typename Body>
-void for_items(int64_t items, int64_t col_size, const Body& body) {
+void for_items(int64_t items, int64_t buf_size, const Body& body) {
   if (items < 2 || items < omp_get_max_threads()) {
-    std::vector<T> col(static_cast<size_t>(col_size));
-    for (int64_t it = 0; it < items; ++it) body(it, col.data(), true);
+    std::vector<T> buf(static_cast<size_t>(buf_size));
+    for (int64_t it = 0; it < items; ++it) body(it, buf.data(), true);
     return;
   }
   std::exception_ptr error;
 #pragma omp parallel
   {
     try {
-      std::vector<T> col(static_cast<size_t>(col_size));
+      std::vector<T> buf(static_cast<size_t>(buf_size));
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t it = 0; it < items; ++it) body(it, col.data(), false);
+      for (int64_t it = 0; it < items; ++it) body(it, buf.data(), false);
     } catch (...) {
 #pragma omp critical(tg_conv_error)
       if (!error) error = std::current_exception();
@@ -86,70 +114,150 @@ void gemm_any(bool threaded, bool ta, bool tb, int64_t m, int64_t n, int64_t k, 
     gemm_1t(ta, tb, m, n, k, T(1), a, lda, b, ldb, beta, c, ldc);
 }
 
+// The sizes every pass shares: P output pixels, K = C/g*KH*KW, B images per chunk.
+struct Plan {
+  int64_t P, K, og, cg, image, B, chunks;
+  explicit Plan(const Conv2dShape& s)
+      : P(s.out_h() * s.out_w()),
+        K(s.kdim()),
+        og(s.og()),
+        cg(s.cg()),
+        image(s.h * s.w),
+        B(images_per_chunk(s)),
+        chunks(ceil_div(s.n, B)) {}
+};
+
+// Lowers images [n0, n0 + nb) of group g side by side: col (K, nb*P).
+template <typename T>
+void lower(const Conv2dShape& s, const Plan& pl, const T* x, int64_t n0, int64_t nb, int64_t g,
+           T* col) {
+  for (int64_t b = 0; b < nb; ++b)
+    im2col(s, x + ((n0 + b) * s.c + g * pl.cg) * pl.image, col + b * pl.P, nb * pl.P);
+}
+
+// G (O/g, nb*P): the chunk's gy[n, g] blocks side by side.
+template <typename T>
+void gather_gy(const Conv2dShape& s, const Plan& pl, const T* gy, int64_t n0, int64_t nb, int64_t g,
+               T* G) {
+  for (int64_t o = 0; o < pl.og; ++o)
+    for (int64_t b = 0; b < nb; ++b) {
+      const T* src = gy + ((n0 + b) * s.o + g * pl.og + o) * pl.P;
+      std::copy(src, src + pl.P, G + (o * nb + b) * pl.P);
+    }
+}
+
 }  // namespace
 
 template <typename T>
 void conv2d(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y) {
   detail::conv2d_check("conv2d", s);
-  const int64_t P = s.out_h() * s.out_w(), K = s.kdim(), og = s.og(), cg = s.cg();
+  const Plan pl(s);
   const bool direct = is_pointwise(s);
-  for_items<T>(s.n * s.groups, direct ? 0 : K * P, [&](int64_t it, T* col, bool threaded) {
-    const int64_t n = it / s.groups, g = it % s.groups;
-    const T* xg = x + (n * s.c + g * cg) * s.h * s.w;
-    if (!direct) im2col(s, xg, col);
-    T* yg = y + (n * s.o + g * og) * P;
-    gemm_any(threaded, false, false, og, P, K, w + g * og * K, K, direct ? xg : col, P, T(0), yg,
-             P);
-    if (b)
-      for (int64_t o = 0; o < og; ++o)
-        for (int64_t e = 0; e < P; ++e) yg[o * P + e] += b[g * og + o];
+  const int64_t col_size = direct ? 0 : pl.K * pl.B * pl.P;
+  const int64_t z_size = pl.B > 1 ? pl.og * pl.B * pl.P : 0;
+  for_items<T>(pl.chunks * s.groups, col_size + z_size, [&](int64_t it, T* buf, bool threaded) {
+    const int64_t ch = it / s.groups, g = it % s.groups;
+    const int64_t n0 = ch * pl.B, nb = std::min(pl.B, s.n - n0), cols = nb * pl.P;
+    const T* wg = w + g * pl.og * pl.K;
+    T* col = buf;
+    const T* xg = x + (n0 * s.c + g * pl.cg) * pl.image;
+    if (!direct) lower(s, pl, x, n0, nb, g, col);
+    if (nb == 1) {
+      T* yg = y + (n0 * s.o + g * pl.og) * pl.P;
+      gemm_any(threaded, false, false, pl.og, pl.P, pl.K, wg, pl.K, direct ? xg : col, pl.P, T(0),
+               yg, pl.P);
+      if (b)
+        for (int64_t o = 0; o < pl.og; ++o)
+          for (int64_t e = 0; e < pl.P; ++e) yg[o * pl.P + e] += b[g * pl.og + o];
+      return;
+    }
+    T* z = buf + col_size;
+    gemm_any(threaded, false, false, pl.og, cols, pl.K, wg, pl.K, col, cols, T(0), z, cols);
+    for (int64_t o = 0; o < pl.og; ++o) {
+      const T bias = b ? b[g * pl.og + o] : T(0);
+      for (int64_t i = 0; i < nb; ++i) {
+        const T* src = z + (o * nb + i) * pl.P;
+        T* dst = y + ((n0 + i) * s.o + g * pl.og + o) * pl.P;
+        if (b) {
+#pragma omp simd
+          for (int64_t e = 0; e < pl.P; ++e) dst[e] = src[e] + bias;
+        } else {
+          std::copy(src, src + pl.P, dst);
+        }
+      }
+    }
   });
 }
 
 template <typename T>
 void conv2d_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* gx) {
   detail::conv2d_check("conv2d_backward_input", s);
-  const int64_t P = s.out_h() * s.out_w(), K = s.kdim(), og = s.og(), cg = s.cg();
-  const int64_t image = s.h * s.w;
+  const Plan pl(s);
   const bool direct = is_pointwise(s);
-  for_items<T>(s.n * s.groups, direct ? 0 : K * P, [&](int64_t it, T* col, bool threaded) {
-    const int64_t n = it / s.groups, g = it % s.groups;
-    T* gxg = gx + (n * s.c + g * cg) * image;
-    const T* gyg = gy + (n * s.o + g * og) * P;
+  const int64_t col_size = direct ? 0 : pl.K * pl.B * pl.P;
+  const int64_t g_size = pl.B > 1 ? pl.og * pl.B * pl.P : 0;
+  for_items<T>(pl.chunks * s.groups, col_size + g_size, [&](int64_t it, T* buf, bool threaded) {
+    const int64_t ch = it / s.groups, g = it % s.groups;
+    const int64_t n0 = ch * pl.B, nb = std::min(pl.B, s.n - n0), cols = nb * pl.P;
+    const T* wg = w + g * pl.og * pl.K;
+    T* gxg = gx + (n0 * s.c + g * pl.cg) * pl.image;
+    const T* G = gy + (n0 * s.o + g * pl.og) * pl.P;  // the image's own block when nb == 1
+    if (nb > 1) {
+      T* gathered = buf + col_size;
+      gather_gy(s, pl, gy, n0, nb, g, gathered);
+      G = gathered;
+    }
     if (direct) {
-      gemm_any(threaded, true, false, K, P, og, w + g * og * K, K, gyg, P, T(0), gxg, P);
+      gemm_any(threaded, true, false, pl.K, pl.P, pl.og, wg, pl.K, G, pl.P, T(0), gxg, pl.P);
       return;
     }
-    gemm_any(threaded, true, false, K, P, og, w + g * og * K, K, gyg, P, T(0), col, P);
-    std::fill(gxg, gxg + cg * image, T(0));
-    col2im(s, col, gxg);
+    T* col = buf;
+    gemm_any(threaded, true, false, pl.K, cols, pl.og, wg, pl.K, G, cols, T(0), col, cols);
+    for (int64_t i = 0; i < nb; ++i) {
+      T* gxi = gx + ((n0 + i) * s.c + g * pl.cg) * pl.image;
+      std::fill(gxi, gxi + pl.cg * pl.image, T(0));
+      col2im(s, col + i * pl.P, cols, gxi);
+    }
   });
 }
 
 template <typename T>
 void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw) {
   detail::conv2d_check("conv2d_backward_weight", s);
-  const int64_t P = s.out_h() * s.out_w(), K = s.kdim(), og = s.og(), cg = s.cg();
+  const Plan pl(s);
   const bool direct = is_pointwise(s);
-  const int64_t chunks = std::max<int64_t>(1, std::min(kChunks, s.n));
-  // Chunk 0 sums into gw itself, chunk c > 0 into partial c - 1.
-  std::vector<T> partial(size_t((chunks - 1) * s.o * K));
-  if (s.n == 0) std::fill(gw, gw + s.o * K, T(0));
-  for_items<T>(chunks * s.groups, direct ? 0 : K * P, [&](int64_t it, T* col, bool threaded) {
-    const int64_t ch = it / s.groups, g = it % s.groups;
-    T* dst = (ch == 0 ? gw : partial.data() + (ch - 1) * s.o * K) + g * og * K;
-    const int64_t n0 = s.n * ch / chunks, n1 = s.n * (ch + 1) / chunks;
-    for (int64_t n = n0; n < n1; ++n) {
-      const T* xg = x + (n * s.c + g * cg) * s.h * s.w;
-      if (!direct) im2col(s, xg, col);
-      gemm_any(threaded, false, true, og, K, P, gy + (n * s.o + g * og) * P, P, direct ? xg : col,
-               P, n == n0 ? T(0) : T(1), dst, K);
+  // Ranges of whole chunks, fixed by the shape.
+  const int64_t ranges = std::max<int64_t>(1, std::min(kChunks, pl.chunks));
+  // Range 0 sums into gw itself, range r > 0 into partial r - 1.
+  std::vector<T> partial(size_t((ranges - 1) * s.o * pl.K));
+  if (s.n == 0) std::fill(gw, gw + s.o * pl.K, T(0));
+  const int64_t col_size = direct ? 0 : pl.K * pl.B * pl.P;
+  const int64_t g_size = pl.B > 1 ? pl.og * pl.B * pl.P : 0;
+  for_items<T>(ranges * s.groups, col_size + g_size, [&](int64_t it, T* buf, bool threaded) {
+    const int64_t r = it / s.groups, g = it % s.groups;
+    T* dst = (r == 0 ? gw : partial.data() + (r - 1) * s.o * pl.K) + g * pl.og * pl.K;
+    const int64_t c0 = pl.chunks * r / ranges, c1 = pl.chunks * (r + 1) / ranges;
+    for (int64_t ch = c0; ch < c1; ++ch) {
+      const int64_t n0 = ch * pl.B, nb = std::min(pl.B, s.n - n0), cols = nb * pl.P;
+      const T* G = gy + (n0 * s.o + g * pl.og) * pl.P;
+      if (nb > 1) {
+        T* gathered = buf + col_size;
+        gather_gy(s, pl, gy, n0, nb, g, gathered);
+        G = gathered;
+      }
+      const T* col = x + (n0 * s.c + g * pl.cg) * pl.image;  // direct: x[n, g] itself
+      if (!direct) {
+        lower(s, pl, x, n0, nb, g, buf);
+        col = buf;
+      }
+      gemm_any(threaded, false, true, pl.og, pl.K, cols, G, cols, col, cols, ch == c0 ? T(0) : T(1),
+               dst, pl.K);
     }
   });
-  for (int64_t ch = 1; ch < chunks; ++ch) {
-    const T* part = partial.data() + (ch - 1) * s.o * K;
+  for (int64_t r = 1; r < ranges; ++r) {
+    const T* part = partial.data() + (r - 1) * s.o * pl.K;
 #pragma omp simd
-    for (int64_t e = 0; e < s.o * K; ++e) gw[e] += part[e];
+    for (int64_t e = 0; e < s.o * pl.K; ++e) gw[e] += part[e];
   }
 }
 

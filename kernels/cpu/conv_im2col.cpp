@@ -44,12 +44,12 @@ ColRange valid_cols(const Conv2dShape& s, int64_t q) {
 }  // namespace
 
 template <typename T>
-void im2col(const Conv2dShape& s, const T* x, T* col) {
-  const int64_t oh = s.out_h(), ow = s.out_w(), plane = oh * ow;
+void im2col(const Conv2dShape& s, const T* x, T* col, int64_t ld) {
+  const int64_t oh = s.out_h(), ow = s.out_w();
   for (int64_t c = 0; c < s.cg(); ++c)
     for (int64_t p = 0; p < s.kh; ++p)
       for (int64_t q = 0; q < s.kw; ++q) {
-        T* row = col + ((c * s.kh + p) * s.kw + q) * plane;
+        T* row = col + ((c * s.kh + p) * s.kw + q) * ld;
         const T* xc = x + c * s.h * s.w;
         const auto [j0, j1] = valid_cols(s, q);
         const int64_t off = q * s.dw - s.pw, sw = s.sw;
@@ -73,12 +73,12 @@ void im2col(const Conv2dShape& s, const T* x, T* col) {
 
 // The adjoint of im2col, in the same (c, p, q, i, j) order: x += scatter(col).
 template <typename T>
-void col2im(const Conv2dShape& s, const T* col, T* x) {
-  const int64_t oh = s.out_h(), ow = s.out_w(), plane = oh * ow;
+void col2im(const Conv2dShape& s, const T* col, int64_t ld, T* x) {
+  const int64_t oh = s.out_h(), ow = s.out_w();
   for (int64_t c = 0; c < s.cg(); ++c)
     for (int64_t p = 0; p < s.kh; ++p)
       for (int64_t q = 0; q < s.kw; ++q) {
-        const T* row = col + ((c * s.kh + p) * s.kw + q) * plane;
+        const T* row = col + ((c * s.kh + p) * s.kw + q) * ld;
         T* xc = x + c * s.h * s.w;
         const auto [j0, j1] = valid_cols(s, q);
         const int64_t off = q * s.dw - s.pw, sw = s.sw;
@@ -104,7 +104,7 @@ void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* b, T* 
   std::vector<T> col(size_t(K * P));
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t g = 0; g < s.groups; ++g) {
-      im2col(s, x + (n * s.c + g * cg) * s.h * s.w, col.data());
+      im2col(s, x + (n * s.c + g * cg) * s.h * s.w, col.data(), P);
       T* yg = y + (n * s.o + g * og) * P;
       gemm(false, false, og, P, K, T(1), w + g * og * K, K, col.data(), P, T(0), yg, P);
       if (b)
@@ -123,7 +123,7 @@ void conv2d_backward_input_im2col(const Conv2dShape& s, const T* gy, const T* w,
     for (int64_t g = 0; g < s.groups; ++g) {
       gemm(true, false, K, P, og, T(1), w + g * og * K, K, gy + (n * s.o + g * og) * P, P, T(0),
            col.data(), P);
-      col2im(s, col.data(), gx + (n * s.c + g * cg) * s.h * s.w);
+      col2im(s, col.data(), P, gx + (n * s.c + g * cg) * s.h * s.w);
     }
 }
 
@@ -135,15 +135,15 @@ void conv2d_backward_weight_im2col(const Conv2dShape& s, const T* x, const T* gy
   if (s.n == 0) std::fill(gw, gw + s.o * K, T(0));
   for (int64_t g = 0; g < s.groups; ++g)
     for (int64_t n = 0; n < s.n; ++n) {
-      im2col(s, x + (n * s.c + g * cg) * s.h * s.w, col.data());
+      im2col(s, x + (n * s.c + g * cg) * s.h * s.w, col.data(), P);
       gemm(false, true, og, K, P, T(1), gy + (n * s.o + g * og) * P, P, col.data(), P,
            n == 0 ? T(0) : T(1), gw + g * og * K, K);
     }
 }
 
 #define TG_CONV_IM2COL(T)                                                                    \
-  template void im2col<T>(const Conv2dShape&, const T*, T*);                                 \
-  template void col2im<T>(const Conv2dShape&, const T*, T*);                                 \
+  template void im2col<T>(const Conv2dShape&, const T*, T*, int64_t);                        \
+  template void col2im<T>(const Conv2dShape&, const T*, int64_t, T*);                        \
   template void conv2d_im2col<T>(const Conv2dShape&, const T*, const T*, const T*, T*);      \
   template void conv2d_backward_input_im2col<T>(const Conv2dShape&, const T*, const T*, T*); \
   template void conv2d_backward_weight_im2col<T>(const Conv2dShape&, const T*, const T*, T*);

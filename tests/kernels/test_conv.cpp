@@ -57,6 +57,10 @@ const std::vector<Conv2dShape>& shapes() {
       make(1, 2, 1, 1, 3, 3, 3, 1, 1, 1, 1),             // a 1x1 image, all padding
       make(10, 2, 5, 5, 3, 3, 3, 1, 1, 1, 1),            // batch 10 > the 8 weight chunks
       make(4, 2, 13, 3, 5, 2, 3, 4, 2, 3, 0, 3, 1),      // stride > kernel, tall image
+      // rung 2 lowers several images into one matrix when the image is small: chunks of 4
+      // images and a last one of 1 (batch 13), and chunks within groups (batch 12, groups 2)
+      make(13, 32, 4, 4, 32, 3, 3, 2, 2, 1, 1),         // the course's fourth layer
+      make(12, 4, 6, 6, 6, 3, 3, 2, 2, 1, 1, 1, 1, 2),  // grouped, strided, batch 12
   };
   return all;
 }
