@@ -1,12 +1,15 @@
 // Normalisation ops (batch_norm, layer_norm, group_norm), composed from the differentiable
-// elementwise and reduce ops, so their backward is the tape's. Statistics are two-pass (the
-// mean, then the mean of squared deviations); the variance that normalises is the biased one,
-// as in PyTorch. Only batch_norm's running statistics are updated, in place and outside the
-// tape.
+// elementwise and reduce ops, so their backward is the tape's; except batch_norm in training on
+// the CPU, one fused node over tensor/ops_norm.h (kernels/norm.h) with the closed-form
+// backward. Statistics are two-pass (the mean, then the mean of squared deviations); the
+// variance that normalises is the biased one, as in PyTorch. Only batch_norm's running
+// statistics are updated, in place and outside the tape.
 #include <string>
 
 #include "autograd/functions.h"
+#include "autograd/tape.h"
 #include "tensor/grad_mode.h"
+#include "tensor/ops_norm.h"
 
 namespace tg {
 
@@ -79,9 +82,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   const int64_t n = x.numel() / (c > 0 ? c : 1);  // values per channel
   TG_CHECK(n > 1, op, "expected more than 1 value per channel when training, got input of shape ",
            x.shape_str());
-  Tensor m, v;
-  Tensor y = normalize(x, dims, eps, &m, &v);
-  if (running_mean.defined()) {
+  // The running statistics from the batch's mean and biased variance (each (C)).
+  auto update_running = [&](const Tensor& m, const Tensor& v) {
+    if (!running_mean.defined()) return;
     NoGrad guard;
     const Tensor bm = m.detach().reshape({c}).to(running_mean.dtype());
     // The running variance is the unbiased one, as PyTorch's.
@@ -90,7 +93,30 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     Tensor rm = running_mean, rv = running_var;
     rm.copy_(rm * (1 - momentum) + bm * momentum);
     rv.copy_(rv * (1 - momentum) + bv * momentum);
+  };
+  const bool same_dtype = (!weight.defined() || weight.dtype() == x.dtype()) &&
+                          (!bias.defined() || bias.dtype() == x.dtype());
+  if (ops::batch_norm_fused_supports(x) && same_dtype &&
+      (!weight.defined() || weight.device() == x.device()) &&
+      (!bias.defined() || bias.device() == x.device())) {
+    ops::BatchNormTrain r = ops::batch_norm_train(x, weight, bias, eps);
+    update_running(r.mean, r.var);
+    if (!needs_grad({&x, &weight, &bias})) return r.y;
+    const Tensor sx = x.detach(), sw = weight.defined() ? weight.detach() : Tensor();
+    const bool need_x = x.requires_grad();
+    const bool need_w = weight.defined() && weight.requires_grad();
+    const bool need_b = bias.defined() && bias.requires_grad();
+    return tape().record(
+        "batch_norm", r.y, {x, weight, bias},
+        [=, mean = r.mean, invstd = r.invstd](const Tensor& gy) -> std::vector<Tensor> {
+          ops::BatchNormGrads g =
+              ops::batch_norm_train_backward(gy, sx, sw, mean, invstd, need_x, need_w, need_b);
+          return {g.gx, g.gw, g.gb};
+        });
   }
+  Tensor m, v;
+  Tensor y = normalize(x, dims, eps, &m, &v);
+  update_running(m, v);
   return affine(y, w, b);
 }
 

@@ -35,6 +35,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <exception>
 #include <vector>
 
@@ -114,9 +115,19 @@ void gemm_any(bool threaded, bool ta, bool tb, int64_t m, int64_t n, int64_t k, 
     gemm_1t(ta, tb, m, n, k, T(1), a, lda, b, ldb, beta, c, ldc);
 }
 
-// The sizes every pass shares: P output pixels, K = C/g*KH*KW, B images per chunk.
+// Output rows shorter than this are lowered through a table of offsets (Plan::taps) rather
+// than im2col's runs: a run of 2 or 7 elements costs more to set up than to copy.
+constexpr int64_t kRunMin = 16;
+
+// The sizes every pass shares: P output pixels, K = C/g*KH*KW, B images per chunk; and, for
+// small output planes, the taps table: taps[(p*KW + q)*P + i*OW + j] is the offset that tap
+// (p, q) of output pixel (i, j) reads in a channel plane of the input padded with zeros (HP x
+// WP). Every offset is valid, so the lowering is one unconditional gather per row of col, from
+// a padded copy of the image (pad_size elements of the thread's buffer).
 struct Plan {
   int64_t P, K, og, cg, image, B, chunks;
+  int64_t hp = 0, wp = 0, pad_size = 0;
+  std::vector<int32_t> taps;
   explicit Plan(const Conv2dShape& s)
       : P(s.out_h() * s.out_w()),
         K(s.kdim()),
@@ -124,15 +135,93 @@ struct Plan {
         cg(s.cg()),
         image(s.h * s.w),
         B(images_per_chunk(s)),
-        chunks(ceil_div(s.n, B)) {}
+        chunks(ceil_div(s.n, B)) {
+    hp = s.h + 2 * s.ph, wp = s.w + 2 * s.pw;
+    if (s.out_w() >= kRunMin || hp * wp > INT32_MAX) return;
+    pad_size = cg * hp * wp;
+    taps.resize(size_t(s.kh * s.kw * P));
+    int32_t* t = taps.data();
+    for (int64_t p = 0; p < s.kh; ++p)
+      for (int64_t q = 0; q < s.kw; ++q)
+        for (int64_t i = 0; i < s.out_h(); ++i)
+          for (int64_t j = 0; j < s.out_w(); ++j)
+            *t++ = int32_t((i * s.sh + p * s.dh) * wp + j * s.sw + q * s.dw);
+  }
 };
 
-// Lowers images [n0, n0 + nb) of group g side by side: col (K, nb*P).
+// The image's cg channels (H x W each, at x) into pad (HP x WP each), zeros around.
+template <typename T>
+void pad_image(const Conv2dShape& s, const Plan& pl, const T* x, T* pad) {
+  std::fill(pad, pad + pl.pad_size, T(0));
+  for (int64_t c = 0; c < pl.cg; ++c)
+    for (int64_t i = 0; i < s.h; ++i) {
+      const T* src = x + (c * s.h + i) * s.w;
+      std::copy(src, src + s.w, pad + (c * pl.hp + i + s.ph) * pl.wp + s.pw);
+    }
+}
+
+// im2col of one image through the taps table: the same matrix, row (c, p, q) at col + row*ld.
+template <typename T>
+void im2col_taps(const Conv2dShape& s, const Plan& pl, const T* x, T* pad, T* col, int64_t ld) {
+  pad_image(s, pl, x, pad);
+  const int64_t taps_per_channel = s.kh * s.kw, plane = pl.hp * pl.wp;
+  for (int64_t c = 0; c < pl.cg; ++c) {
+    const T* pc = pad + c * plane;
+    for (int64_t r = 0; r < taps_per_channel; ++r) {
+      const int32_t* t = pl.taps.data() + r * pl.P;
+      T* d = col + (c * taps_per_channel + r) * ld;
+#pragma omp simd
+      for (int64_t e = 0; e < pl.P; ++e) d[e] = pc[t[e]];
+    }
+  }
+}
+
+// col2im through the taps table: the scatter into a zeroed padded image, then its interior
+// added to x. Within one row of col (one tap) the offsets are distinct, so each row is a
+// conflict-free scatter; the rows run in col2im's (c, p, q) order: the same sums, bit for bit.
+template <typename T>
+void col2im_taps(const Conv2dShape& s, const Plan& pl, const T* col, int64_t ld, T* pad, T* x) {
+  std::fill(pad, pad + pl.pad_size, T(0));
+  const int64_t taps_per_channel = s.kh * s.kw, plane = pl.hp * pl.wp;
+  for (int64_t c = 0; c < pl.cg; ++c) {
+    T* pc = pad + c * plane;
+    for (int64_t r = 0; r < taps_per_channel; ++r) {
+      const int32_t* t = pl.taps.data() + r * pl.P;
+      const T* d = col + (c * taps_per_channel + r) * ld;
+#pragma omp simd
+      for (int64_t e = 0; e < pl.P; ++e) pc[t[e]] += d[e];
+    }
+  }
+  for (int64_t c = 0; c < pl.cg; ++c)
+    for (int64_t i = 0; i < s.h; ++i) {
+      const T* src = pad + (c * pl.hp + i + s.ph) * pl.wp + s.pw;
+      T* dst = x + (c * s.h + i) * s.w;
+#pragma omp simd
+      for (int64_t j = 0; j < s.w; ++j) dst[j] += src[j];
+    }
+}
+
+// Lowers images [n0, n0 + nb) of group g side by side: col (K, nb*P). pad: Plan::pad_size
+// elements of scratch.
 template <typename T>
 void lower(const Conv2dShape& s, const Plan& pl, const T* x, int64_t n0, int64_t nb, int64_t g,
-           T* col) {
-  for (int64_t b = 0; b < nb; ++b)
-    im2col(s, x + ((n0 + b) * s.c + g * pl.cg) * pl.image, col + b * pl.P, nb * pl.P);
+           T* col, T* pad) {
+  for (int64_t b = 0; b < nb; ++b) {
+    const T* xb = x + ((n0 + b) * s.c + g * pl.cg) * pl.image;
+    if (pl.taps.empty())
+      im2col(s, xb, col + b * pl.P, nb * pl.P);
+    else
+      im2col_taps(s, pl, xb, pad, col + b * pl.P, nb * pl.P);
+  }
+}
+
+// The adjoint of lower for one image of the chunk: x += scatter of its block of col.
+template <typename T>
+void raise(const Conv2dShape& s, const Plan& pl, const T* col, int64_t ld, T* pad, T* x) {
+  if (pl.taps.empty())
+    col2im(s, col, ld, x);
+  else
+    col2im_taps(s, pl, col, ld, pad, x);
 }
 
 // G (O/g, nb*P): the chunk's gy[n, g] blocks side by side.
@@ -155,38 +244,40 @@ void conv2d(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y) {
   const bool direct = is_pointwise(s);
   const int64_t col_size = direct ? 0 : pl.K * pl.B * pl.P;
   const int64_t z_size = pl.B > 1 ? pl.og * pl.B * pl.P : 0;
-  for_items<T>(pl.chunks * s.groups, col_size + z_size, [&](int64_t it, T* buf, bool threaded) {
-    const int64_t ch = it / s.groups, g = it % s.groups;
-    const int64_t n0 = ch * pl.B, nb = std::min(pl.B, s.n - n0), cols = nb * pl.P;
-    const T* wg = w + g * pl.og * pl.K;
-    T* col = buf;
-    const T* xg = x + (n0 * s.c + g * pl.cg) * pl.image;
-    if (!direct) lower(s, pl, x, n0, nb, g, col);
-    if (nb == 1) {
-      T* yg = y + (n0 * s.o + g * pl.og) * pl.P;
-      gemm_any(threaded, false, false, pl.og, pl.P, pl.K, wg, pl.K, direct ? xg : col, pl.P, T(0),
-               yg, pl.P);
-      if (b)
-        for (int64_t o = 0; o < pl.og; ++o)
-          for (int64_t e = 0; e < pl.P; ++e) yg[o * pl.P + e] += b[g * pl.og + o];
-      return;
-    }
-    T* z = buf + col_size;
-    gemm_any(threaded, false, false, pl.og, cols, pl.K, wg, pl.K, col, cols, T(0), z, cols);
-    for (int64_t o = 0; o < pl.og; ++o) {
-      const T bias = b ? b[g * pl.og + o] : T(0);
-      for (int64_t i = 0; i < nb; ++i) {
-        const T* src = z + (o * nb + i) * pl.P;
-        T* dst = y + ((n0 + i) * s.o + g * pl.og + o) * pl.P;
-        if (b) {
+  for_items<T>(pl.chunks * s.groups, col_size + z_size + pl.pad_size,
+               [&](int64_t it, T* buf, bool threaded) {
+                 const int64_t ch = it / s.groups, g = it % s.groups;
+                 const int64_t n0 = ch * pl.B, nb = std::min(pl.B, s.n - n0), cols = nb * pl.P;
+                 const T* wg = w + g * pl.og * pl.K;
+                 T* col = buf;
+                 const T* xg = x + (n0 * s.c + g * pl.cg) * pl.image;
+                 if (!direct) lower(s, pl, x, n0, nb, g, col, buf + col_size + z_size);
+                 if (nb == 1) {
+                   T* yg = y + (n0 * s.o + g * pl.og) * pl.P;
+                   gemm_any(threaded, false, false, pl.og, pl.P, pl.K, wg, pl.K, direct ? xg : col,
+                            pl.P, T(0), yg, pl.P);
+                   if (b)
+                     for (int64_t o = 0; o < pl.og; ++o)
+                       for (int64_t e = 0; e < pl.P; ++e) yg[o * pl.P + e] += b[g * pl.og + o];
+                   return;
+                 }
+                 T* z = buf + col_size;
+                 gemm_any(threaded, false, false, pl.og, cols, pl.K, wg, pl.K, col, cols, T(0), z,
+                          cols);
+                 for (int64_t o = 0; o < pl.og; ++o) {
+                   const T bias = b ? b[g * pl.og + o] : T(0);
+                   for (int64_t i = 0; i < nb; ++i) {
+                     const T* src = z + (o * nb + i) * pl.P;
+                     T* dst = y + ((n0 + i) * s.o + g * pl.og + o) * pl.P;
+                     if (b) {
 #pragma omp simd
-          for (int64_t e = 0; e < pl.P; ++e) dst[e] = src[e] + bias;
-        } else {
-          std::copy(src, src + pl.P, dst);
-        }
-      }
-    }
-  });
+                       for (int64_t e = 0; e < pl.P; ++e) dst[e] = src[e] + bias;
+                     } else {
+                       std::copy(src, src + pl.P, dst);
+                     }
+                   }
+                 }
+               });
 }
 
 template <typename T>
@@ -196,29 +287,31 @@ void conv2d_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* gx)
   const bool direct = is_pointwise(s);
   const int64_t col_size = direct ? 0 : pl.K * pl.B * pl.P;
   const int64_t g_size = pl.B > 1 ? pl.og * pl.B * pl.P : 0;
-  for_items<T>(pl.chunks * s.groups, col_size + g_size, [&](int64_t it, T* buf, bool threaded) {
-    const int64_t ch = it / s.groups, g = it % s.groups;
-    const int64_t n0 = ch * pl.B, nb = std::min(pl.B, s.n - n0), cols = nb * pl.P;
-    const T* wg = w + g * pl.og * pl.K;
-    T* gxg = gx + (n0 * s.c + g * pl.cg) * pl.image;
-    const T* G = gy + (n0 * s.o + g * pl.og) * pl.P;  // the image's own block when nb == 1
-    if (nb > 1) {
-      T* gathered = buf + col_size;
-      gather_gy(s, pl, gy, n0, nb, g, gathered);
-      G = gathered;
-    }
-    if (direct) {
-      gemm_any(threaded, true, false, pl.K, pl.P, pl.og, wg, pl.K, G, pl.P, T(0), gxg, pl.P);
-      return;
-    }
-    T* col = buf;
-    gemm_any(threaded, true, false, pl.K, cols, pl.og, wg, pl.K, G, cols, T(0), col, cols);
-    for (int64_t i = 0; i < nb; ++i) {
-      T* gxi = gx + ((n0 + i) * s.c + g * pl.cg) * pl.image;
-      std::fill(gxi, gxi + pl.cg * pl.image, T(0));
-      col2im(s, col + i * pl.P, cols, gxi);
-    }
-  });
+  for_items<T>(
+      pl.chunks * s.groups, col_size + g_size + pl.pad_size,
+      [&](int64_t it, T* buf, bool threaded) {
+        const int64_t ch = it / s.groups, g = it % s.groups;
+        const int64_t n0 = ch * pl.B, nb = std::min(pl.B, s.n - n0), cols = nb * pl.P;
+        const T* wg = w + g * pl.og * pl.K;
+        T* gxg = gx + (n0 * s.c + g * pl.cg) * pl.image;
+        const T* G = gy + (n0 * s.o + g * pl.og) * pl.P;  // the image's own block when nb == 1
+        if (nb > 1) {
+          T* gathered = buf + col_size;
+          gather_gy(s, pl, gy, n0, nb, g, gathered);
+          G = gathered;
+        }
+        if (direct) {
+          gemm_any(threaded, true, false, pl.K, pl.P, pl.og, wg, pl.K, G, pl.P, T(0), gxg, pl.P);
+          return;
+        }
+        T* col = buf;
+        gemm_any(threaded, true, false, pl.K, cols, pl.og, wg, pl.K, G, cols, T(0), col, cols);
+        for (int64_t i = 0; i < nb; ++i) {
+          T* gxi = gx + ((n0 + i) * s.c + g * pl.cg) * pl.image;
+          std::fill(gxi, gxi + pl.cg * pl.image, T(0));
+          raise(s, pl, col + i * pl.P, cols, buf + col_size + g_size, gxi);
+        }
+      });
 }
 
 template <typename T>
@@ -233,27 +326,28 @@ void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw
   if (s.n == 0) std::fill(gw, gw + s.o * pl.K, T(0));
   const int64_t col_size = direct ? 0 : pl.K * pl.B * pl.P;
   const int64_t g_size = pl.B > 1 ? pl.og * pl.B * pl.P : 0;
-  for_items<T>(ranges * s.groups, col_size + g_size, [&](int64_t it, T* buf, bool threaded) {
-    const int64_t r = it / s.groups, g = it % s.groups;
-    T* dst = (r == 0 ? gw : partial.data() + (r - 1) * s.o * pl.K) + g * pl.og * pl.K;
-    const int64_t c0 = pl.chunks * r / ranges, c1 = pl.chunks * (r + 1) / ranges;
-    for (int64_t ch = c0; ch < c1; ++ch) {
-      const int64_t n0 = ch * pl.B, nb = std::min(pl.B, s.n - n0), cols = nb * pl.P;
-      const T* G = gy + (n0 * s.o + g * pl.og) * pl.P;
-      if (nb > 1) {
-        T* gathered = buf + col_size;
-        gather_gy(s, pl, gy, n0, nb, g, gathered);
-        G = gathered;
-      }
-      const T* col = x + (n0 * s.c + g * pl.cg) * pl.image;  // direct: x[n, g] itself
-      if (!direct) {
-        lower(s, pl, x, n0, nb, g, buf);
-        col = buf;
-      }
-      gemm_any(threaded, false, true, pl.og, pl.K, cols, G, cols, col, cols, ch == c0 ? T(0) : T(1),
-               dst, pl.K);
-    }
-  });
+  for_items<T>(ranges * s.groups, col_size + g_size + pl.pad_size,
+               [&](int64_t it, T* buf, bool threaded) {
+                 const int64_t r = it / s.groups, g = it % s.groups;
+                 T* dst = (r == 0 ? gw : partial.data() + (r - 1) * s.o * pl.K) + g * pl.og * pl.K;
+                 const int64_t c0 = pl.chunks * r / ranges, c1 = pl.chunks * (r + 1) / ranges;
+                 for (int64_t ch = c0; ch < c1; ++ch) {
+                   const int64_t n0 = ch * pl.B, nb = std::min(pl.B, s.n - n0), cols = nb * pl.P;
+                   const T* G = gy + (n0 * s.o + g * pl.og) * pl.P;
+                   if (nb > 1) {
+                     T* gathered = buf + col_size;
+                     gather_gy(s, pl, gy, n0, nb, g, gathered);
+                     G = gathered;
+                   }
+                   const T* col = x + (n0 * s.c + g * pl.cg) * pl.image;  // direct: x[n, g] itself
+                   if (!direct) {
+                     lower(s, pl, x, n0, nb, g, buf, buf + col_size + g_size);
+                     col = buf;
+                   }
+                   gemm_any(threaded, false, true, pl.og, pl.K, cols, G, cols, col, cols,
+                            ch == c0 ? T(0) : T(1), dst, pl.K);
+                 }
+               });
   for (int64_t r = 1; r < ranges; ++r) {
     const T* part = partial.data() + (r - 1) * s.o * pl.K;
 #pragma omp simd

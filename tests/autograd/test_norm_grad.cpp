@@ -83,6 +83,26 @@ TEST_CASE("batch_norm (N, C, H, W): statistics over N, H and W per channel") {
   CHECK(allclose(rv32.to(DType::f64), rv, 1e-6, 1e-6));
 }
 
+TEST_CASE("batch_norm in float32 with a mean far from zero: output and gradients as float64's") {
+  // Values 1000 + U(-1, 1): a form that computes x*scale - mean*scale loses about 3 digits to
+  // cancellation here; the fused CPU kernel subtracts the mean first, as the composed form does.
+  Tensor x64 = (uniform({8, 3, 5, 5}, -1, 1, gen, DType::f64) + 1000.0).requires_grad_();
+  Tensor w64 = uniform({3}, 0.5, 2, gen, DType::f64).requires_grad_();
+  Tensor b64 = uniform({3}, -1, 1, gen, DType::f64).requires_grad_();
+  Tensor gy64 = uniform({8, 3, 5, 5}, -1, 1, gen, DType::f64);
+  Tensor x32 = x64.detach().to(DType::f32).requires_grad_();
+  Tensor w32 = w64.detach().to(DType::f32).requires_grad_();
+  Tensor b32 = b64.detach().to(DType::f32).requires_grad_();
+  Tensor y64 = batch_norm(x64, Tensor(), Tensor(), w64, b64, true, 0.1, kEps);
+  Tensor y32 = batch_norm(x32, Tensor(), Tensor(), w32, b32, true, 0.1, kEps);
+  CHECK(allclose(y32.detach().to(DType::f64), y64.detach(), 1e-4, 1e-4));
+  backward(sum(y64 * gy64));
+  backward(sum(y32 * gy64.to(DType::f32)));
+  CHECK(allclose(x32.grad().to(DType::f64), x64.grad(), 1e-3, 1e-3));
+  CHECK(allclose(w32.grad().to(DType::f64), w64.grad(), 1e-3, 1e-3));
+  CHECK(allclose(b32.grad().to(DType::f64), b64.grad(), 1e-4, 1e-4));
+}
+
 TEST_CASE("batch_norm backward: gradcheck of input, weight and bias, training and eval") {
   for (const Shape& s : {Shape{4, 3}, Shape{2, 3, 2, 2}, Shape{3, 2, 4}}) {
     CAPTURE(s.size());
