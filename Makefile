@@ -1,7 +1,8 @@
 # tapegrad's front door. As root on a fresh Debian machine:
 #   make train   install what is missing, build, fetch MNIST, train the default MLP
 #   make test    install what is missing, build, run every test
-#   make bench   build and run the benchmarks (GEMM ladder beside OpenBLAS, epoch times)
+#   make bench   build and run the benchmarks (GEMM ladder beside OpenBLAS, conv ladder, epoch
+#                times, conv shapes and epochs beside libtorch)
 #   make test-clang  build and test with clang instead of g++ (CPU only; build-clang)
 #   make fuzz    build the libFuzzer harnesses (clang, ASan+UBSan) in build-fuzz and run each
 #                for FUZZ_TIME seconds (docs/fuzzing.md); FUZZ_HARNESSES='idx json' picks some

@@ -7,7 +7,8 @@
 # the script names them and fails.
 #
 # Usage: scripts/install-deps.sh [--bench] [--clang] [--fuzz]
-#   --bench: OpenBLAS too, the comparison point
+#   --bench: OpenBLAS too, the comparison point, and libtorch (optional: bench_libtorch is built
+#            only where it is found)
 #   --clang: clang and libomp (make test-clang)
 #   --fuzz:  clang, its libFuzzer and sanitizer runtimes and libomp (make fuzz)
 set -euo pipefail
@@ -50,6 +51,9 @@ have_header omp.h || compgen -G "/usr/lib/gcc/*/*/include/omp.h" >/dev/null || m
 if ((want_bench)); then
   have_header cblas.h || have_header x86_64-linux-gnu/cblas.h ||
     compgen -G "/usr/include/*/openblas*/cblas.h" >/dev/null || missing+=(libopenblas-dev)
+  # libtorch (C++, oneDNN inside) for bench_libtorch; big, so optional: without it that program
+  # is not built and the rest of the benchmarks run.
+  have_cmake_pkg Torch || optional+=(libtorch-dev)
 fi
 if ((want_clang)); then
   command -v clang++ >/dev/null || missing+=(clang)

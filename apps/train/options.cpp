@@ -13,8 +13,10 @@ namespace tg::train {
 
 namespace {
 
-// "784-128-10": at least two sizes, each a positive integer.
-std::vector<int64_t> parse_arch(const std::string& flag, std::string_view s) {
+// "784-128-10" (--arch: at least two sizes) or "8-16-32-32" (--channels: at least one), each a
+// positive integer.
+std::vector<int64_t> parse_sizes(const std::string& flag, std::string_view s, size_t min_count,
+                                 const char* example) {
   std::vector<int64_t> sizes;
   size_t start = 0;
   while (true) {
@@ -23,17 +25,16 @@ std::vector<int64_t> parse_arch(const std::string& flag, std::string_view s) {
     int64_t v = 0;
     auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
     if (part.empty() || ec != std::errc() || end != part.data() + part.size() || v <= 0)
-      throw UsageError(
-          flag + ": '" + std::string(s) +
-          "' is not a list of positive layer sizes joined by '-' (e.g. 784-128-10): '" +
-          std::string(part) + "' is not a positive integer");
+      throw UsageError(flag + ": '" + std::string(s) +
+                       "' is not a list of positive layer sizes joined by '-' (e.g. " + example + "): '" +
+                       std::string(part) + "' is not a positive integer");
     sizes.push_back(v);
     if (dash == std::string_view::npos) break;
     start = dash + 1;
   }
-  if (sizes.size() < 2)
+  if (sizes.size() < min_count)
     throw UsageError(flag + ": '" + std::string(s) +
-                     "' needs at least two sizes, input and output (e.g. 784-128-10)");
+                     "' needs at least two sizes, input and output (e.g. " + example + ")");
   return sizes;
 }
 
@@ -46,13 +47,22 @@ void declare(cli::Flags& f, Options& o) {
               "built-in data set: mnist (data/mnist) or fashion "
               "(/usr/share/datasets/fashion-mnist)")
       .choice("--model", o.model, {"mlp", "cnn"},
-              "mlp: an MLP of --arch; cnn: the course's CNN (conv 8-16-32-32, kernel 5 then 3, "
+              "mlp: an MLP of --arch; cnn: the course's CNN (convs of --channels, kernel 5 then 3, "
               "stride 2, each ReLU and BatchNorm2d, average pool, Linear; CPU only)")
       .option("--arch", "SIZES",
               "layer sizes joined by '-': the first is the image size (rows*cols), the last >= "
               "the number of classes",
               arch_str(o.arch),
-              [&o](const std::string& flag, std::string_view v) { o.arch = parse_arch(flag, v); })
+              [&o](const std::string& flag, std::string_view v) {
+                o.arch = parse_sizes(flag, v, 2, "784-128-10");
+              })
+      .option("--channels", "SIZES",
+              "with --model cnn: the output channels of its convolutions joined by '-', one "
+              "conv each (the course's 8-16-32-32; wider ones learn more, at more cost)",
+              arch_str(o.channels),
+              [&o](const std::string& flag, std::string_view v) {
+                o.channels = parse_sizes(flag, v, 1, "8-16-32-32");
+              })
       .integer("--epochs", o.epochs, "training epochs")
       .integer("--bs", o.bs, "training batch size")
       .real("--lr", o.lr, "learning rate, > 0 (the peak of the onecycle schedule)",
@@ -130,7 +140,9 @@ Options parse_options(int argc, const char* const* argv) {
   o.help = !flags.parse(argc, argv);
   o.given = flags.given();
   if (o.model == "cnn" && o.given.count("--arch"))
-    throw UsageError("--arch sets the MLP's layers; --model cnn has the course's own");
+    throw UsageError("--arch sets the MLP's layers; --model cnn takes --channels");
+  if (o.model != "cnn" && o.given.count("--channels"))
+    throw UsageError("--channels sets the CNN's convolutions; it needs --model cnn");
   if (o.model == "cnn" && o.device == "cuda")
     throw UsageError("--model cnn runs on the CPU only for now (no CUDA convolution yet)");
   return o;

@@ -27,29 +27,30 @@ struct Options {
   std::string dataset = "mnist";               // --dataset mnist|fashion
   std::string model = "mlp";                   // --model mlp|cnn
   std::vector<int64_t> arch = {784, 256, 10};  // --arch, layer sizes (--model mlp)
-  int64_t epochs = 8;                          // --epochs
-  int64_t bs = 64;                             // --bs
-  double lr = 0.05;                            // --lr (the peak lr with --schedule onecycle)
-  double momentum = 0.9;                       // --momentum
-  double wd = 5e-4;                            // --wd
-  std::string schedule = "onecycle";           // --schedule const|onecycle|cos
-  uint64_t seed = 42;                          // --seed
-  std::string device = "cpu";                  // --device cpu|cuda
-  std::string save;                            // --save PATH
-  std::string resume;                          // --resume PATH
-  std::string log_csv;                         // --log-csv PATH
-  std::string plot;                            // --plot PATH.svg
-  std::string export_path;                     // --export PATH.safetensors
-  std::string summary;                         // --summary PATH.json
-  bool lr_find = false;                        // --lr-find
-  int64_t limit = 0;                           // --limit N; 0: all training examples
-  int64_t limit_valid = 0;                     // --limit-valid N; 0: the whole test set
-  int threads = 0;                             // --threads N; 0: OpenMP's default
-  bool quiet = false;                          // --quiet
-  bool no_cuda_graph = false;                  // --no-cuda-graph
-  bool help = false;                           // -h, --help
-  std::string save_last;                       // --save-last PATH
-  std::set<std::string> given;                 // the flags on the command line ("--bs", ...)
+  std::vector<int64_t> channels = {8, 16, 32, 32};  // --channels, conv outputs (--model cnn)
+  int64_t epochs = 8;                               // --epochs
+  int64_t bs = 64;                                  // --bs
+  double lr = 0.05;                                 // --lr (the peak lr with --schedule onecycle)
+  double momentum = 0.9;                            // --momentum
+  double wd = 5e-4;                                 // --wd
+  std::string schedule = "onecycle";                // --schedule const|onecycle|cos
+  uint64_t seed = 42;                               // --seed
+  std::string device = "cpu";                       // --device cpu|cuda
+  std::string save;                                 // --save PATH
+  std::string resume;                               // --resume PATH
+  std::string log_csv;                              // --log-csv PATH
+  std::string plot;                                 // --plot PATH.svg
+  std::string export_path;                          // --export PATH.safetensors
+  std::string summary;                              // --summary PATH.json
+  bool lr_find = false;                             // --lr-find
+  int64_t limit = 0;                                // --limit N; 0: all training examples
+  int64_t limit_valid = 0;                          // --limit-valid N; 0: the whole test set
+  int threads = 0;                                  // --threads N; 0: OpenMP's default
+  bool quiet = false;                               // --quiet
+  bool no_cuda_graph = false;                       // --no-cuda-graph
+  bool help = false;                                // -h, --help
+  std::string save_last;                            // --save-last PATH
+  std::set<std::string> given;                      // the flags on the command line ("--bs", ...)
 
   // The folder to read: --data when given, else the --dataset's built-in folder.
   std::string data_folder() const;

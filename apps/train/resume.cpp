@@ -26,6 +26,7 @@ nlohmann::ordered_json settings_json(const Options& o) {
           {"dataset", o.dataset},
           {"data", o.data_folder()},
           {"arch", o.arch},
+          {"channels", o.channels},
           {"epochs", o.epochs},
           {"bs", o.bs},
           {"lr", o.lr},
@@ -55,6 +56,11 @@ Options adopt_settings(const Options& o, const Metadata& meta, int64_t done) {
   r.arch.clear();
   for (const Json& v : json_array(s.at("arch"), op, "arch"))
     r.arch.push_back(json_int64(v, op, "arch"));
+  if (s.contains("channels")) {  // absent in files from before --channels: the course's
+    r.channels.clear();
+    for (const Json& v : json_array(s.at("channels"), op, "channels"))
+      r.channels.push_back(json_int64(v, op, "channels"));
+  }
   r.epochs = json_int64(s.at("epochs"), op, "epochs");
   r.bs = json_int64(s.at("bs"), op, "bs");
   r.lr = json_double(s.at("lr"), what, "lr");
@@ -79,6 +85,7 @@ Options adopt_settings(const Options& o, const Metadata& meta, int64_t done) {
                      r.data_folder() + "'; this command names '" + o.data_folder() + "'");
   agree("--model", o.model == r.model, r.model, o.model);
   agree("--arch", o.arch == r.arch, arch_str(r.arch), arch_str(o.arch));
+  agree("--channels", o.channels == r.channels, arch_str(r.channels), arch_str(o.channels));
   agree("--bs", o.bs == r.bs, std::to_string(r.bs), std::to_string(o.bs));
   agree("--lr", o.lr == r.lr, num(r.lr), num(o.lr));
   agree("--momentum", o.momentum == r.momentum, num(r.momentum), num(o.momentum));

@@ -59,7 +59,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::vector<int64_t> kCnnChannels = {8, 16, 32, 32};  // the course's CNN
 constexpr int64_t kLrFindBatches = 100;  // the LR finder's sweep, at most (it stops on divergence)
 constexpr int64_t kValidBatch = 1024;    // the test set's batch size
 using Clock = std::chrono::steady_clock;
@@ -299,7 +298,7 @@ nn::MemoryEstimate check_memory(const Options& o, int64_t data, const Device& de
   nn::MemoryEstimate e;
   try {
     e = nn::estimate_memory(
-        cnn ? nn::course_cnn_layers(side, side, kCnnChannels, 10) : nn::mlp_layers(o.arch),
+        cnn ? nn::course_cnn_layers(side, side, o.channels, 10) : nn::mlp_layers(o.arch),
         {.inputs = cnn ? side * side : o.arch.front(),  // the image size
          .batch = o.bs,
          .eval_batch = kValidBatch,
@@ -326,7 +325,7 @@ nn::MemoryEstimate check_memory(const Options& o, int64_t data, const Device& de
 
 // "784-256-10 MLP" or "the course's CNN (conv 8-16-32-32, ReLU, batchnorm)".
 std::string model_str(const Options& o) {
-  return o.model == "cnn" ? "the course's CNN (conv " + arch_str(kCnnChannels) +
+  return o.model == "cnn" ? "the course's CNN (conv " + arch_str(o.channels) +
                                 ", each ReLU and BatchNorm2d; CPU)"
                           : arch_str(o.arch) + " MLP";
 }
@@ -371,7 +370,7 @@ int run(const Options& given, std::ostream& out) {
   const int64_t side = image_side(d.x_train.size(1));
   std::shared_ptr<nn::Module> model =
       o.model == "cnn"
-          ? std::static_pointer_cast<nn::Module>(nn::course_cnn(side, side, kCnnChannels, d.c, gen))
+          ? std::static_pointer_cast<nn::Module>(nn::course_cnn(side, side, o.channels, d.c, gen))
           : std::static_pointer_cast<nn::Module>(nn::mlp(o.arch, gen));
   auto opt = std::make_shared<optim::SGD>(
       model->parameters(),
