@@ -88,8 +88,8 @@ const TorchData& torch_images() {
     TorchData r;
     r.x = at::from_blob(const_cast<float*>(x.data<float>()), {x.size(0), x.size(1)}, at::kFloat)
               .clone();
-    r.y = at::from_blob(const_cast<int32_t*>(y.data<int32_t>()), {y.size(0)}, at::kInt)
-              .to(at::kLong);
+    r.y =
+        at::from_blob(const_cast<int32_t*>(y.data<int32_t>()), {y.size(0)}, at::kInt).to(at::kLong);
     return r;
   }();
   return d;
@@ -152,8 +152,8 @@ void conv_torch(benchmark::State& state, const ConvShape& s, int pass, int threa
     if (pass == 0) {
       r = at::conv2d(x, w, {}, stride, pad, dil, 1);
     } else {
-      auto grads = at::convolution_backward(gy, x, w, c10::nullopt, stride, pad, dil, false,
-                                            {0, 0}, 1, {pass == 1, pass == 2, false});
+      auto grads = at::convolution_backward(gy, x, w, c10::nullopt, stride, pad, dil, false, {0, 0},
+                                            1, {pass == 1, pass == 2, false});
       r = pass == 1 ? std::get<0>(grads) : std::get<1>(grads);
     }
     benchmark::DoNotOptimize(r.data_ptr<float>());
@@ -172,9 +172,9 @@ const Model kModels[] = {{"cnn", 64}, {"mlp", 64}, {"wide", 256}};
 
 std::shared_ptr<tg::nn::Module> tapegrad_model(const std::string& name, tg::Generator& gen) {
   if (name == "cnn") return tg::nn::course_cnn(28, 28, {8, 16, 32, 32}, 10, gen);
-  return tg::nn::mlp(name == "mlp" ? std::vector<int64_t>{784, 50, 10}
-                                   : std::vector<int64_t>{784, 512, 512, 10},
-                     gen);
+  return tg::nn::mlp(
+      name == "mlp" ? std::vector<int64_t>{784, 50, 10} : std::vector<int64_t>{784, 512, 512, 10},
+      gen);
 }
 
 void epoch_tapegrad(benchmark::State& state, const Model& m) {
@@ -238,9 +238,8 @@ void epoch_torch(benchmark::State& state, const Model& m, int threads) {
     const at::Tensor perm = at::randperm(n);
     for (int64_t i = 0; i < n; i += m.bs) {
       const at::Tensor idx = perm.slice(0, i, std::min(n, i + m.bs));
-      const at::Tensor loss =
-          torch::nn::functional::cross_entropy(model->forward(d.x.index_select(0, idx)),
-                                               d.y.index_select(0, idx));
+      const at::Tensor loss = torch::nn::functional::cross_entropy(
+          model->forward(d.x.index_select(0, idx)), d.y.index_select(0, idx));
       opt.zero_grad();
       loss.backward();
       opt.step();

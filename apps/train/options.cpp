@@ -26,8 +26,8 @@ std::vector<int64_t> parse_sizes(const std::string& flag, std::string_view s, si
     auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
     if (part.empty() || ec != std::errc() || end != part.data() + part.size() || v <= 0)
       throw UsageError(flag + ": '" + std::string(s) +
-                       "' is not a list of positive layer sizes joined by '-' (e.g. " + example + "): '" +
-                       std::string(part) + "' is not a positive integer");
+                       "' is not a list of positive layer sizes joined by '-' (e.g. " + example +
+                       "): '" + std::string(part) + "' is not a positive integer");
     sizes.push_back(v);
     if (dash == std::string_view::npos) break;
     start = dash + 1;
