@@ -7,8 +7,9 @@
 # the script names them and fails.
 #
 # Usage: scripts/install-deps.sh [--bench] [--clang] [--fuzz]
-#   --bench: OpenBLAS too, the comparison point, and libtorch (optional: bench_libtorch is built
-#            only where it is found)
+#   --bench: OpenBLAS too, the comparison point, and libtorch and PyTorch (optional:
+#            bench_libtorch is built only where libtorch is found; the PyTorch export test of
+#            make test runs only where python3-torch is installed)
 #   --clang: clang and libomp (make test-clang)
 #   --fuzz:  clang, its libFuzzer and sanitizer runtimes and libomp (make fuzz)
 set -euo pipefail
@@ -54,6 +55,9 @@ if ((want_bench)); then
   # libtorch (C++, oneDNN inside) for bench_libtorch; big, so optional: without it that program
   # is not built and the rest of the benchmarks run.
   have_cmake_pkg Torch || optional+=(libtorch-dev)
+  # PyTorch for bench/pytorch_mlp.py and for the test that loads our exports in PyTorch
+  # (tests/io/torch_export_check.py, skipped without it).
+  /usr/bin/python3 -c "import torch" 2>/dev/null || optional+=(python3-torch)
 fi
 if ((want_clang)); then
   command -v clang++ >/dev/null || missing+=(clang)

@@ -745,6 +745,20 @@ TEST_CASE("checkpoint: export_state_dict output for the PyTorch check") {
   export_state_dict(dir + "/export.safetensors", *model, {{"arch", "3-4-2"}});
   save_safetensors(dir + "/io.safetensors", {{"x", x}, {"y", y}});
   CHECK(load_safetensors(dir + "/export.safetensors").size() == 4);
+
+  // The course CNN on 8x8 images, its BatchNorm buffers moved by three training forwards; the
+  // check runs it in eval mode (the running statistics), as PyTorch's model.eval() does.
+  auto cnn = nn::course_cnn(8, 8, {3, 4}, 5, gen);
+  for (int i = 0; i < 3; ++i) (*cnn)(randn({6, 64}, gen) * 2.0 + 0.5);
+  cnn->eval();
+  Tensor xc = randn({4, 64}, gen), yc;
+  {
+    NoGrad guard;
+    yc = (*cnn)(xc);
+  }
+  export_state_dict(dir + "/cnn.safetensors", *cnn, {{"channels", "3-4"}});
+  save_safetensors(dir + "/cnn_io.safetensors", {{"x", xc}, {"y", yc}});
+  CHECK(load_safetensors(dir + "/cnn.safetensors").size() == 14);  // 2 conv, 2 x 5 BN, 2 linear
 }
 
 TEST_CASE("checkpoint: a path that is not a regular file says what it is, and never blocks") {
