@@ -47,7 +47,7 @@ void declare(cli::Flags& f, Options& o) {
               "(/usr/share/datasets/fashion-mnist)")
       .choice("--model", o.model, {"mlp", "cnn"},
               "mlp: an MLP of --arch; cnn: the course's CNN (conv 8-16-32-32, kernel 5 then 3, "
-              "stride 2, each ReLU and BatchNorm2d, average pool, Linear; CPU only)")
+              "stride 2, each ReLU and BatchNorm2d, average pool, Linear)")
       .option("--arch", "SIZES",
               "layer sizes joined by '-': the first is the image size (rows*cols), the last >= "
               "the number of classes",
@@ -131,8 +131,6 @@ Options parse_options(int argc, const char* const* argv) {
   o.given = flags.given();
   if (o.model == "cnn" && o.given.count("--arch"))
     throw UsageError("--arch sets the MLP's layers; --model cnn has the course's own");
-  if (o.model == "cnn" && o.device == "cuda")
-    throw UsageError("--model cnn runs on the CPU only for now (no CUDA convolution yet)");
   return o;
 }
 
