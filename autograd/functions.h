@@ -95,7 +95,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
 // 2-d convolution as torch.nn.functional.conv2d: x (N, C, H, W), w (O, C/groups, KH, KW),
 // bias (O) or undefined; stride, padding and dilation per axis ({h, w}) or one number for both.
 // Returns (N, O, OH, OW) with OH = (H + 2*padding.h - dilation.h*(KH-1) - 1) / stride.h + 1.
-// CPU only for now (kernels/conv.h); a tg::Error names the shapes of bad input.
+// CPU or CUDA (kernels/conv.h); a tg::Error names the shapes of bad input on either.
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(), Size2 stride = 1,
               Size2 padding = 0, Size2 dilation = 1, int64_t groups = 1);
 

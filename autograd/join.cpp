@@ -1,5 +1,6 @@
 // cat and stack: the output is allocated once and each input copied into its slice
-// (Tensor::copy_ through the copy kernel); the backward hands each input its slice of the
+// (Tensor::copy_ through the copy kernel; on the GPU through a dim-first layout, see join);
+// the backward hands each input its slice of the
 // output's gradient (a view, no copy).
 #include <string>
 
@@ -49,19 +50,34 @@ Tensor join(const char* op, const std::vector<Tensor>& ts, int64_t dim, bool sta
   else
     shape[dim] = joined;
 
-  Tensor out = empty(shape, t0.dtype(), t0.device());
   std::vector<int64_t> starts;
+  Tensor out;
   {
     NoGrad guard;  // the raw view and copy methods refuse grad tensors otherwise
+    // On the GPU a copy writes only contiguous destinations, and a slot along an inner dim is
+    // strided. So there the joined dim goes first: `front` is the output with dim moved to the
+    // front, contiguous, where every slot is one contiguous run; each input (viewed the same
+    // way, a strided source the copy kernel reads) is copied into its run, and one more copy
+    // puts the dims back in order. On the CPU (or when dim is 0) the slots are written directly.
+    const bool via_front = t0.device().is_cuda() && dim > 0;
+    std::vector<int64_t> to_front(static_cast<size_t>(rank)), back(static_cast<size_t>(rank));
+    to_front[0] = dim;
+    for (int64_t d = 0, k = 1; d < rank; ++d)
+      if (d != dim) to_front[static_cast<size_t>(k++)] = d;
+    for (int64_t d = 0; d < rank; ++d) back[static_cast<size_t>(to_front[size_t(d)])] = d;
+    Shape front_shape;
+    for (int64_t d : to_front) front_shape.push_back(shape[static_cast<size_t>(d)]);
+    Tensor dst = empty(via_front ? front_shape : shape, t0.dtype(), t0.device());
+    const int64_t at_dim = via_front ? 0 : dim;
     int64_t at = 0;
     for (const Tensor& t : ts) {
       starts.push_back(at);
-      Tensor slot = stacked ? out.select(dim, at) : out.narrow(dim, at, t.size(dim));
-      TG_CHECK(!out.device().is_cuda() || slot.is_contiguous(), op, "joining along dim ", dim,
-               " (a strided slice) is not implemented on CUDA yet (shapes ", shapes_str(ts), ")");
-      slot.copy_(t);
+      Tensor slot = stacked ? dst.select(at_dim, at) : dst.narrow(at_dim, at, t.size(dim));
+      // A stacked input already has the slot's shape (the other dims, in order).
+      slot.copy_(via_front && !stacked ? t.detach().permute(to_front) : t);
       at += stacked ? 1 : t.size(dim);
     }
+    out = via_front ? dst.permute(back).contiguous() : dst;
   }
   bool any = false;
   for (const Tensor& t : ts) any = any || needs_grad({&t});

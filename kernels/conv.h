@@ -114,4 +114,47 @@ template <typename T>
 void col2im(const Conv2dShape& s, const T* col, int64_t ld, T* x);
 
 }  // namespace cpu
+
+// The CUDA twins (kernels/cuda/conv.cu): the same contract on device pointers, queued on the
+// current stream, float and double. A ladder of two rungs, each with its backward:
+//  0. conv2d_naive   one thread per output element (backward input: a gather over the taps
+//                    that reach each input element, no atomics), no workspace.
+//  1. conv2d_im2col  images in chunks, im2col of a chunk (all groups) into the per-stream
+//                    scratch buffer, one cuBLAS GEMM per group (kernels::cuda::gemm), col2im
+//                    as a gather for backward input.
+//  conv2d (and its backward) is rung 1, the library's conv on the GPU.
+// Every result is the same sums in the same order for a given shape, run after run; they match
+// the CPU's to rounding, not bit for bit (different summation orders).
+namespace cuda {
+
+template <typename T>
+void conv2d_naive(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y);
+template <typename T>
+void conv2d_backward_input_naive(const Conv2dShape& s, const T* gy, const T* w, T* gx);
+template <typename T>
+void conv2d_backward_weight_naive(const Conv2dShape& s, const T* x, const T* gy, T* gw);
+
+template <typename T>
+void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y);
+template <typename T>
+void conv2d_backward_input_im2col(const Conv2dShape& s, const T* gy, const T* w, T* gx);
+template <typename T>
+void conv2d_backward_weight_im2col(const Conv2dShape& s, const T* x, const T* gy, T* gw);
+
+template <typename T>
+void conv2d(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y);
+template <typename T>
+void conv2d_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* gx);
+template <typename T>
+void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw);
+
+// gb[o] = sum over n, i, j of gy[n, o, i, j]: one block per channel, a fixed-order tree.
+template <typename T>
+void conv2d_backward_bias(const Conv2dShape& s, const T* gy, T* gb);
+
+// Rung 1's workspace limit in elements (default 2^24, restored by 0): a test sets it low to
+// make a small batch run in several chunks.
+void set_conv2d_workspace_elems(int64_t elems);
+
+}  // namespace cuda
 }  // namespace tg::kernels

@@ -8,7 +8,9 @@
 // formula). OpenMP runs over planes; each plane is one thread's, summed in a fixed order, so
 // results do not depend on the thread count. Cost: planes*oh*ow*kh*kw compares or adds,
 // (h*w + oh*ow) * planes * sizeof(T) bytes (plus the int32 indices of max).
-// CPU only for now: the CUDA twins are a later step (tensor/ops_pool.cpp refuses CUDA tensors).
+// The CUDA twins (kernels/cuda/pool.cu) compute the same sums in the same order (backward as a
+// gather over the windows that cover each input element, no atomics), so they match the CPU's
+// results bit for bit.
 #pragma once
 
 #include <cstdint>
@@ -66,3 +68,21 @@ template <typename T>
 void adaptive_avg_pool2d_backward(const T* gy, const Pool2dShape& s, T* gx);
 
 }  // namespace tg::kernels::cpu
+
+// The CUDA twins: the same contracts on device pointers, queued on the current stream.
+namespace tg::kernels::cuda {
+
+template <typename T>
+void max_pool2d(const T* x, const Pool2dShape& s, T* y, int32_t* idx);
+template <typename T>
+void max_pool2d_backward(const T* gy, const int32_t* idx, const Pool2dShape& s, T* gx);
+template <typename T>
+void avg_pool2d(const T* x, const Pool2dShape& s, bool count_include_pad, T* y);
+template <typename T>
+void avg_pool2d_backward(const T* gy, const Pool2dShape& s, bool count_include_pad, T* gx);
+template <typename T>
+void adaptive_avg_pool2d(const T* x, const Pool2dShape& s, T* y);
+template <typename T>
+void adaptive_avg_pool2d_backward(const T* gy, const Pool2dShape& s, T* gx);
+
+}  // namespace tg::kernels::cuda

@@ -62,7 +62,10 @@ Tensor BatchNorm::forward(const Tensor& x) {
   const bool training = is_training();
   if (training && track_running_stats) {
     NoGrad guard;
-    num_batches_tracked.fill_(double(num_batches_tracked.item<int64_t>() + 1));
+    // += 1 on the counter's own device, never read by the host: on the GPU a read would
+    // synchronise every batch and cannot be captured into a CUDA Graph. Through float64 (exact
+    // for any int32 count) because the scalar kernels are floating-point only.
+    num_batches_tracked.copy_(ops::scalar(ScalarOp::add, num_batches_tracked.to(DType::f64), 1));
   }
   // Batch statistics in training, and in eval too when no running ones are kept.
   return tg::batch_norm(x, running_mean, running_var, weight, bias,

@@ -1,9 +1,11 @@
 // conv2d and its backward pieces: the shape checks (each message names the shapes and the
 // option at fault), then the CPU kernels of kernels/conv.h (rung 2, the library's conv) on
-// contiguous copies of the operands. No CUDA kernel yet: a CUDA tensor is refused by name.
+// contiguous copies of the operands, or their CUDA twins (kernels/cuda/conv.cu, rung 1:
+// im2col and cuBLAS) for CUDA tensors.
 #include <ostream>
 
 #include "kernels/conv.h"
+#include "tensor/dispatch.h"
 #include "tensor/ops.h"
 
 namespace tg::ops {
@@ -64,7 +66,6 @@ void check_operands(const char* op, const Tensor& a, const Tensor& b) {
            " and ", dtype_name(b.dtype()), " ", b.shape_str());
   TG_CHECK(a.device() == b.device(), op, "operands are on different devices: ", a.shape_str(),
            " and ", b.shape_str());
-  TG_CHECK(!a.device().is_cuda(), op, "not implemented on CUDA yet");
 }
 
 Tensor dense(const Tensor& t) {
@@ -86,8 +87,8 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
   Tensor y = empty({s.n, s.o, s.out_h(), s.out_w()}, x.dtype(), x.device());
   if (s.n == 0) return y;
   TG_DISPATCH_FLOATING(x.dtype(), "conv2d", [&] {
-    kernels::cpu::conv2d<scalar_t>(s, x.data<scalar_t>(), w.data<scalar_t>(),
-                                   b.defined() ? b.data<scalar_t>() : nullptr, y.data<scalar_t>());
+    TG_KERNEL(x.device(), conv2d<scalar_t>, s, x.data<scalar_t>(), w.data<scalar_t>(),
+              b.defined() ? b.data<scalar_t>() : nullptr, y.data<scalar_t>());
   });
   return y;
 }
@@ -103,8 +104,8 @@ Tensor conv2d_backward_input(const Tensor& gy_in, const Tensor& w_in, const Shap
   Tensor gx = empty(x_shape, gy.dtype(), gy.device());
   if (s.n == 0) return gx;
   TG_DISPATCH_FLOATING(gy.dtype(), "conv2d_backward_input", [&] {
-    kernels::cpu::conv2d_backward_input<scalar_t>(s, gy.data<scalar_t>(), w.data<scalar_t>(),
-                                                  gx.data<scalar_t>());
+    TG_KERNEL(gy.device(), conv2d_backward_input<scalar_t>, s, gy.data<scalar_t>(),
+              w.data<scalar_t>(), gx.data<scalar_t>());
   });
   return gx;
 }
@@ -119,8 +120,8 @@ Tensor conv2d_backward_weight(const Tensor& x_in, const Tensor& gy_in, const Sha
   Tensor x = dense(x_in), gy = dense(gy_in);
   Tensor gw = empty(w_shape, x.dtype(), x.device());
   TG_DISPATCH_FLOATING(x.dtype(), "conv2d_backward_weight", [&] {
-    kernels::cpu::conv2d_backward_weight<scalar_t>(s, x.data<scalar_t>(), gy.data<scalar_t>(),
-                                                   gw.data<scalar_t>());
+    TG_KERNEL(x.device(), conv2d_backward_weight<scalar_t>, s, x.data<scalar_t>(),
+              gy.data<scalar_t>(), gw.data<scalar_t>());
   });
   return gw;
 }
@@ -129,7 +130,6 @@ Tensor conv2d_backward_bias(const Tensor& gy_in) {
   TG_CHECK(gy_in.defined() && gy_in.dim() == 4, "conv2d_backward_bias",
            "grad_output must be 4-d (N, O, OH, OW), got ",
            gy_in.defined() ? gy_in.shape_str() : "undefined");
-  TG_CHECK(!gy_in.device().is_cuda(), "conv2d_backward_bias", "not implemented on CUDA yet");
   Tensor gy = dense(gy_in);
   // The bias kernel reads only N, O and the output plane: a 1x1 conv of that plane.
   kernels::Conv2dShape s;
@@ -138,7 +138,8 @@ Tensor conv2d_backward_bias(const Tensor& gy_in) {
   Tensor gb = empty({s.o}, gy.dtype(), gy.device());
   if (s.h == 0 || s.w == 0) return gb.fill_(0);
   TG_DISPATCH_FLOATING(gy.dtype(), "conv2d_backward_bias", [&] {
-    kernels::cpu::conv2d_backward_bias<scalar_t>(s, gy.data<scalar_t>(), gb.data<scalar_t>());
+    TG_KERNEL(gy.device(), conv2d_backward_bias<scalar_t>, s, gy.data<scalar_t>(),
+              gb.data<scalar_t>());
   });
   return gb;
 }

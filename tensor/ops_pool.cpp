@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "tensor/dispatch.h"
 #include "tensor/dtype.h"
 
 namespace tg::ops {
@@ -15,15 +16,13 @@ std::string pair_str(Size2 p) {
   return "(" + std::to_string(p.h) + ", " + std::to_string(p.w) + ")";
 }
 
-// NCHW or CHW, floating, CPU; returns the number of planes (N*C).
+// NCHW or CHW, floating, on any device; returns the number of planes (N*C).
 int64_t check_input(const char* op, const Tensor& x) {
   detail::require_defined(op, x);
   TG_CHECK(x.dim() == 3 || x.dim() == 4, op,
            "expected a 3-d (C, H, W) or 4-d (N, C, H, W) input, got shape ", x.shape_str());
   TG_CHECK(x.dtype() == DType::f32 || x.dtype() == DType::f64, op,
            "expected float32 or float64, got ", dtype_name(x.dtype()), " of shape ", x.shape_str());
-  TG_CHECK(!x.device().is_cuda(), op, "not implemented on CUDA yet (input of shape ", x.shape_str(),
-           ")");
   TG_CHECK(x.size(-2) > 0 && x.size(-1) > 0, op, "input of shape ", x.shape_str(),
            " has an empty plane");
   return x.numel() / (x.size(-2) * x.size(-1));
@@ -82,10 +81,11 @@ std::pair<Tensor, Tensor> max_pool2d(const Tensor& x, const kernels::Pool2dShape
            x.shape_str(), " has planes too large for int32 indices");
   const Tensor cx = x.detach().contiguous();
   const Shape os = pool2d_out_shape(x.shape(), s.oh, s.ow);
-  Tensor out = empty(os, x.dtype());
-  Tensor idx = empty(os, DType::i32);
+  Tensor out = empty(os, x.dtype(), x.device());
+  Tensor idx = empty(os, DType::i32, x.device());
   TG_DISPATCH_FLOATING(x.dtype(), "max_pool2d", [&] {
-    kernels::cpu::max_pool2d(cx.data<scalar_t>(), s, out.data<scalar_t>(), idx.data<int32_t>());
+    TG_KERNEL(x.device(), max_pool2d<scalar_t>, cx.data<scalar_t>(), s, out.data<scalar_t>(),
+              idx.data<int32_t>());
   });
   return {out, idx};
 }
@@ -94,13 +94,13 @@ Tensor max_pool2d_backward(const Tensor& gy, const Tensor& indices, const Shape&
                            const kernels::Pool2dShape& s) {
   const Shape os = pool2d_out_shape(x_shape, s.oh, s.ow);
   check_grad("max_pool2d_backward", indices, os, DType::i32);
-  TG_CHECK(!gy.device().is_cuda(), "max_pool2d_backward", "not implemented on CUDA yet");
   check_grad("max_pool2d_backward", gy, os, gy.dtype());
+  detail::same_device("max_pool2d_backward", gy, indices);
   const Tensor cg = gy.detach().contiguous(), ci = indices.contiguous();
-  Tensor gx = empty(x_shape, gy.dtype());
+  Tensor gx = empty(x_shape, gy.dtype(), gy.device());
   TG_DISPATCH_FLOATING(gy.dtype(), "max_pool2d_backward", [&] {
-    kernels::cpu::max_pool2d_backward(cg.data<scalar_t>(), ci.data<int32_t>(), s,
-                                      gx.data<scalar_t>());
+    TG_KERNEL(gy.device(), max_pool2d_backward<scalar_t>, cg.data<scalar_t>(), ci.data<int32_t>(),
+              s, gx.data<scalar_t>());
   });
   return gx;
 }
@@ -108,22 +108,22 @@ Tensor max_pool2d_backward(const Tensor& gy, const Tensor& indices, const Shape&
 Tensor avg_pool2d(const Tensor& x, const kernels::Pool2dShape& s, bool count_include_pad) {
   check_input("avg_pool2d", x);
   const Tensor cx = x.detach().contiguous();
-  Tensor out = empty(pool2d_out_shape(x.shape(), s.oh, s.ow), x.dtype());
+  Tensor out = empty(pool2d_out_shape(x.shape(), s.oh, s.ow), x.dtype(), x.device());
   TG_DISPATCH_FLOATING(x.dtype(), "avg_pool2d", [&] {
-    kernels::cpu::avg_pool2d(cx.data<scalar_t>(), s, count_include_pad, out.data<scalar_t>());
+    TG_KERNEL(x.device(), avg_pool2d<scalar_t>, cx.data<scalar_t>(), s, count_include_pad,
+              out.data<scalar_t>());
   });
   return out;
 }
 
 Tensor avg_pool2d_backward(const Tensor& gy, const Shape& x_shape, const kernels::Pool2dShape& s,
                            bool count_include_pad) {
-  TG_CHECK(!gy.device().is_cuda(), "avg_pool2d_backward", "not implemented on CUDA yet");
   check_grad("avg_pool2d_backward", gy, pool2d_out_shape(x_shape, s.oh, s.ow), gy.dtype());
   const Tensor cg = gy.detach().contiguous();
-  Tensor gx = empty(x_shape, gy.dtype());
+  Tensor gx = empty(x_shape, gy.dtype(), gy.device());
   TG_DISPATCH_FLOATING(gy.dtype(), "avg_pool2d_backward", [&] {
-    kernels::cpu::avg_pool2d_backward(cg.data<scalar_t>(), s, count_include_pad,
-                                      gx.data<scalar_t>());
+    TG_KERNEL(gy.device(), avg_pool2d_backward<scalar_t>, cg.data<scalar_t>(), s, count_include_pad,
+              gx.data<scalar_t>());
   });
   return gx;
 }
@@ -148,25 +148,26 @@ Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size) {
            pair_str(output_size), " must be positive (input of shape ", x.shape_str(), ")");
   const kernels::Pool2dShape s = adaptive_shape(x.shape(), output_size);
   const Tensor cx = x.detach().contiguous();
-  Tensor out = empty(pool2d_out_shape(x.shape(), s.oh, s.ow), x.dtype());
+  Tensor out = empty(pool2d_out_shape(x.shape(), s.oh, s.ow), x.dtype(), x.device());
   TG_DISPATCH_FLOATING(x.dtype(), "adaptive_avg_pool2d", [&] {
-    kernels::cpu::adaptive_avg_pool2d(cx.data<scalar_t>(), s, out.data<scalar_t>());
+    TG_KERNEL(x.device(), adaptive_avg_pool2d<scalar_t>, cx.data<scalar_t>(), s,
+              out.data<scalar_t>());
   });
   return out;
 }
 
 Tensor adaptive_avg_pool2d_backward(const Tensor& gy, const Shape& x_shape) {
   detail::require_defined("adaptive_avg_pool2d_backward", gy);
-  TG_CHECK(!gy.device().is_cuda(), "adaptive_avg_pool2d_backward", "not implemented on CUDA yet");
   TG_CHECK(gy.dim() == static_cast<int64_t>(x_shape.size()) && gy.dim() >= 3,
            "adaptive_avg_pool2d_backward", "gradient of shape ", gy.shape_str(), " for input ",
            shape_str(x_shape));
   const kernels::Pool2dShape s = adaptive_shape(x_shape, Size2(gy.size(-2), gy.size(-1)));
   check_grad("adaptive_avg_pool2d_backward", gy, pool2d_out_shape(x_shape, s.oh, s.ow), gy.dtype());
   const Tensor cg = gy.detach().contiguous();
-  Tensor gx = empty(x_shape, gy.dtype());
+  Tensor gx = empty(x_shape, gy.dtype(), gy.device());
   TG_DISPATCH_FLOATING(gy.dtype(), "adaptive_avg_pool2d_backward", [&] {
-    kernels::cpu::adaptive_avg_pool2d_backward(cg.data<scalar_t>(), s, gx.data<scalar_t>());
+    TG_KERNEL(gy.device(), adaptive_avg_pool2d_backward<scalar_t>, cg.data<scalar_t>(), s,
+              gx.data<scalar_t>());
   });
   return gx;
 }

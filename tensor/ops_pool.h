@@ -1,8 +1,8 @@
 // Device dispatch of the pooling kernels (kernels/pool.h) on NCHW tensors: the checks (dims,
 // dtypes, window sizes, output size; a tg::Error names the op, the shape and the arguments),
 // the output sizes and the kernel call. Records nothing: autograd/pool.cpp builds the
-// differentiable ops from these. Input (N, C, H, W) or (C, H, W); float32 or float64; CPU only
-// for now (a CUDA tensor is refused: "max_pool2d: not implemented on CUDA yet").
+// differentiable ops from these. Input (N, C, H, W) or (C, H, W); float32 or float64; CPU or
+// CUDA (kernels/pool.h: the twins give the same results bit for bit).
 #pragma once
 
 #include <cstdint>

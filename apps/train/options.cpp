@@ -48,7 +48,7 @@ void declare(cli::Flags& f, Options& o) {
               "(/usr/share/datasets/fashion-mnist)")
       .choice("--model", o.model, {"mlp", "cnn"},
               "mlp: an MLP of --arch; cnn: the course's CNN (convs of --channels, kernel 5 then 3, "
-              "stride 2, each ReLU and BatchNorm2d, average pool, Linear; CPU only)")
+              "stride 2, each ReLU and BatchNorm2d, average pool, Linear")
       .option("--arch", "SIZES",
               "layer sizes joined by '-': the first is the image size (rows*cols), the last >= "
               "the number of classes",
@@ -143,8 +143,6 @@ Options parse_options(int argc, const char* const* argv) {
     throw UsageError("--arch sets the MLP's layers; --model cnn takes --channels");
   if (o.model != "cnn" && o.given.count("--channels"))
     throw UsageError("--channels sets the CNN's convolutions; it needs --model cnn");
-  if (o.model == "cnn" && o.device == "cuda")
-    throw UsageError("--model cnn runs on the CPU only for now (no CUDA convolution yet)");
   return o;
 }
 

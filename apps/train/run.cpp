@@ -323,11 +323,11 @@ nn::MemoryEstimate check_memory(const Options& o, int64_t data, const Device& de
   return e;
 }
 
-// "784-256-10 MLP" or "the course's CNN (conv 8-16-32-32, ReLU, batchnorm)".
+// "784-256-10 MLP" or "the course's CNN (conv 8-16-32-32, each ReLU and BatchNorm2d)".
 std::string model_str(const Options& o) {
-  return o.model == "cnn" ? "the course's CNN (conv " + arch_str(o.channels) +
-                                ", each ReLU and BatchNorm2d; CPU)"
-                          : arch_str(o.arch) + " MLP";
+  return o.model == "cnn"
+             ? "the course's CNN (conv " + arch_str(o.channels) + ", each ReLU and BatchNorm2d)"
+             : arch_str(o.arch) + " MLP";
 }
 
 int64_t count_params(const nn::Module& m) {

@@ -1076,20 +1076,228 @@ TEST_CASE("parity: an index_select index out of range raises a tg::Error at the 
   }
 }
 
-// The CNN ops of issue 11: the elementwise ones run on the GPU's kernels; pooling and a cat
-// that needs strided copies are CPU-only for now and say so.
-TEST_CASE("parity: sigmoid, tanh, leaky_relu, cat along dim 0, and what is not on CUDA yet") {
+// --- the CNN ops of issue 11 ------------------------------------------------------------------
+
+TEST_CASE("parity: conv2d forward and backward, stride, padding, dilation, groups, float64") {
   TG_SKIP_WITHOUT_CUDA();
-  Rand r(77);
-  const Tensor x = r.uniform({3, 5}, -3, 3, DType::f64);
-  const Tensor xd = x.to(Device::cuda());
-  CHECK(max_abs_diff(sigmoid(xd).to(Device::cpu()), sigmoid(x)) < 1e-12);
-  CHECK(max_abs_diff(tg::tanh(xd).to(Device::cpu()), tg::tanh(x)) < 1e-12);
-  CHECK(max_abs_diff(leaky_relu(xd, 0.1).to(Device::cpu()), leaky_relu(x, 0.1)) < 1e-12);
-  CHECK(equal(cat({xd, xd}, 0).to(Device::cpu()), cat({x, x}, 0)));
-  const Tensor img = zeros({1, 1, 4, 4}, DType::f32, Device::cuda());
-  CHECK(has(error_of([&] { max_pool2d(img, 2); }), "max_pool2d: not implemented on CUDA yet"));
-  CHECK(has(error_of([&] { avg_pool2d(img, 2); }), "avg_pool2d: not implemented on CUDA yet"));
-  CHECK(has(error_of([&] { adaptive_avg_pool2d(img, 1); }), "not implemented on CUDA yet"));
-  CHECK(has(error_of([&] { cat({xd, xd}, 1); }), "cat: joining along dim 1"));
+  NoTf32 full;
+  Rand r(78);
+  Table t;
+  struct Conv {
+    const char* name;
+    Shape x, w;
+    Size2 stride, padding, dilation;
+    int64_t groups;
+    bool bias;
+  };
+  const Conv convs[] = {
+      {"3x3", {2, 3, 7, 9}, {4, 3, 3, 3}, 1, 0, 1, 1, true},
+      {"batch 1, no bias", {1, 2, 5, 5}, {3, 2, 3, 3}, 1, 0, 1, 1, false},
+      {"stride 2 padding 1", {2, 3, 8, 7}, {5, 3, 3, 3}, 2, 1, 1, 1, true},
+      {"2x4 kernel, stride (1, 3), padding (2, 0)",
+       {3, 2, 6, 11},
+       {3, 2, 2, 4},
+       {1, 3},
+       {2, 0},
+       1,
+       1,
+       true},
+      {"dilation (2, 3)", {2, 2, 9, 10}, {3, 2, 3, 3}, 1, 2, {2, 3}, 1, true},
+      {"groups 2", {2, 4, 6, 6}, {6, 2, 3, 3}, 1, 1, 1, 2, true},
+      {"depthwise stride 2", {2, 3, 7, 7}, {3, 1, 3, 3}, 2, 1, 1, 3, false},
+      {"1x1", {3, 5, 4, 6}, {7, 5, 1, 1}, 1, 0, 1, 1, true},
+  };
+  for (const Conv& c : convs) {
+    const double k = static_cast<double>(c.w[1] * c.w[2] * c.w[3]);
+    // The longest sum: forward k, backward weight N*OH*OW (at most 2*7*11 here).
+    const double sums = std::max(k, static_cast<double>(c.x[0] * c.x[2] * c.x[3]));
+    Fn f = [c](const In& in) {
+      return tg::conv2d(in[0], in[1], c.bias ? in[2] : Tensor(), c.stride, c.padding, c.dilation,
+                        c.groups);
+    };
+    const Shape b{c.w[0]};
+    t.add(std::string("conv2d ") + c.name + " " + str(c.x) + " * " + str(c.w),
+          {r.normal(c.x), r.normal(c.w), r.normal(b)}, f)
+        .sums(sums)
+        .grads(c.bias ? std::vector<size_t>{0, 1, 2} : std::vector<size_t>{0, 1});
+  }
+  Fn conv_s2 = [](const In& in) { return tg::conv2d(in[0], in[1], in[2], 2, 1); };
+  t.add("conv2d float64 stride 2 padding 1",
+        {r.normal({2, 3, 8, 7}, f64), r.normal({4, 3, 3, 3}, f64), r.normal({4}, f64)}, conv_s2)
+      .sums(56)
+      .grads({0, 1, 2});
+  Fn strided = [](const In& in) { return tg::conv2d(in[0].permute({0, 1, 3, 2}), in[1]); };
+  t.add("conv2d of a permuted input", {r.normal({2, 3, 9, 7}), r.normal({4, 3, 3, 3})}, strided)
+      .sums(63);
+  run(t);
+}
+
+TEST_CASE("parity: max_pool2d (values and indices), avg_pool2d, adaptive_avg_pool2d, backward") {
+  TG_SKIP_WITHOUT_CUDA();
+  Rand r(79);
+  Table t;
+  const Tensor x = r.normal({2, 3, 9, 11});
+  const Tensor ties = r.ints({2, 3, 8, 8}, -2, 3);  // many equal maxima: the first one wins
+  t.add("max_pool2d 2", {x}, [](const In& in) { return tg::max_pool2d(in[0], 2); }).grads({0});
+  t.add("max_pool2d 3 stride 2 padding 1 ceil_mode", {x}, [](const In& in) {
+     return tg::max_pool2d(in[0], 3, 2, 1, 1, true);
+   }).grads({0});
+  t.add("max_pool2d 3x2 dilation (2, 3)", {x}, [](const In& in) {
+     return tg::max_pool2d(in[0], {3, 2}, 1, 1, {2, 3});
+   }).grads({0});
+  t.add("max_pool2d with ties", {ties}, [](const In& in) {
+     return tg::max_pool2d(in[0], 3, 1);
+   }).grads({0});
+  t.add("max_pool2d indices", {x}, [](const In& in) {
+     return tg::max_pool2d_with_indices(in[0], 3, 2, 1).second;
+   }).bitwise();
+  t.add("max_pool2d 3-d (C, H, W) float64", {r.normal({3, 7, 7}, f64)}, [](const In& in) {
+     return tg::max_pool2d(in[0], 2);
+   }).grads({0});
+  for (bool ceil_mode : {false, true})
+    for (bool include_pad : {false, true}) {
+      const std::string name = std::string("avg_pool2d 3 stride 2 padding 1") +
+                               (ceil_mode ? " ceil_mode" : "") +
+                               (include_pad ? " count_include_pad" : "");
+      t.add(name, {x},
+            [=](const In& in) { return tg::avg_pool2d(in[0], 3, 2, 1, ceil_mode, include_pad); })
+          .sums(9)
+          .grads({0});
+    }
+  t.add("avg_pool2d 2x3 float64", {r.normal({2, 2, 6, 9}, f64)},
+        [](const In& in) {
+          return tg::avg_pool2d(in[0], {2, 3});
+        })
+      .sums(6)
+      .grads({0});
+  t.add("adaptive_avg_pool2d to 1", {x}, [](const In& in) { return adaptive_avg_pool2d(in[0], 1); })
+      .sums(99)
+      .grads({0});
+  t.add("adaptive_avg_pool2d 9x11 to 4x3", {x},
+        [](const In& in) {
+          return adaptive_avg_pool2d(in[0], {4, 3});
+        })
+      .sums(12)
+      .grads({0});
+  t.add("adaptive_avg_pool2d of a strided input", {x}, [](const In& in) {
+     return adaptive_avg_pool2d(in[0].slice(3, 0, 11, 2), 2);
+   }).sums(15);
+  run(t);
+}
+
+TEST_CASE("parity: batch_norm, layer_norm, group_norm, forward and backward") {
+  TG_SKIP_WITHOUT_CUDA();
+  Rand r(80);
+  Table t;
+  const Shape xs{4, 3, 5, 6};
+  const Tensor x = r.normal(xs), w = r.normal({3}), b = r.normal({3});
+  // Running statistics are fresh tensors in each call (the case runs on both devices, and the
+  // training mode updates them in place).
+  t.add("batch_norm training", {x, w, b},
+        [](const In& in) {
+          const Device d = in[0].device();
+          return tg::batch_norm(in[0], zeros({3}, f32, d), ones({3}, f32, d), in[1], in[2], true);
+        })
+      .sums(120)
+      .grads({0, 1, 2});
+  t.add("batch_norm eval", {x, w, b, r.normal({3}), r.uniform({3}, 0.5, 2)}, [](const In& in) {
+     return tg::batch_norm(in[0], in[3], in[4], in[1], in[2], false);
+   }).grads({0, 1, 2});
+  t.add("batch_norm (N, C) training float64", {r.normal({16, 3}, f64)},
+        [](const In& in) {
+          return tg::batch_norm(in[0], Tensor(), Tensor(), Tensor(), Tensor(), true);
+        })
+      .sums(16)
+      .grads({0});
+  t.add("layer_norm over (5, 6)", {x, r.normal({5, 6}), r.normal({5, 6})},
+        [](const In& in) {
+          return tg::layer_norm(in[0], {5, 6}, in[1], in[2]);
+        })
+      .sums(30)
+      .grads({0, 1, 2});
+  t.add("group_norm 3 groups (instance norm)", {x, w, b},
+        [](const In& in) { return tg::group_norm(in[0], 3, in[1], in[2]); })
+      .sums(30)
+      .grads({0, 1, 2});
+  t.add("group_norm 2 groups of 6 channels", {r.normal({2, 6, 4, 4}), r.normal({6}), r.normal({6})},
+        [](const In& in) { return tg::group_norm(in[0], 2, in[1], in[2]); })
+      .sums(48)
+      .grads({0, 1, 2});
+  run(t);
+  // The running statistics move the same way on both devices.
+  const Tensor rm = zeros({3}), rv = ones({3});
+  const Tensor rmd = zeros({3}, f32, kCuda), rvd = ones({3}, f32, kCuda);
+  NoGrad guard;
+  tg::batch_norm(x, rm, rv, w, b, true);
+  tg::batch_norm(x.to(kCuda), rmd, rvd, w.to(kCuda), b.to(kCuda), true);
+  CHECK(nerr(rmd, rm) <= tolerance(f32, 120));
+  CHECK(nerr(rvd, rv) <= tolerance(f32, 120));
+}
+
+TEST_CASE("parity: sigmoid, tanh, leaky_relu, dropout in eval, cat and stack along every dim") {
+  TG_SKIP_WITHOUT_CUDA();
+  Rand r(81);
+  Table t;
+  const Tensor x = r.uniform({3, 5, 4}, -3, 3);
+  t.add("sigmoid", {x}, [](const In& in) { return tg::sigmoid(in[0]); }).grads({0});
+  t.add("tanh", {x}, [](const In& in) { return tg::tanh(in[0]); }).grads({0});
+  t.add("leaky_relu 0.1", {x}, [](const In& in) { return tg::leaky_relu(in[0], 0.1); }).grads({0});
+  t.add("sigmoid float64", {r.normal({7, 3}, f64)}, [](const In& in) {
+     return tg::sigmoid(in[0]);
+   }).grads({0});
+  t.add("dropout 0.5 in eval", {x}, [](const In& in) { return tg::dropout(in[0], 0.5, false); })
+      .bitwise()
+      .grads({0});
+  const Tensor y = r.normal({3, 2, 4}), z = r.normal({3, 5, 4});
+  for (int64_t d : {0, 1, 2, -1}) {
+    t.add("stack of three [3, 5, 4] along " + std::to_string(d), {x, z, x},
+          [d](const In& in) { return tg::stack(in, d); })
+        .bitwise()
+        .grads({0, 1, 2});
+  }
+  t.add("cat [3, 5, 4] and [3, 2, 4] along 1", {x, y}, [](const In& in) { return tg::cat(in, 1); })
+      .bitwise()
+      .grads({0, 1});
+  t.add("cat along 2 (the last dim)", {x, z}, [](const In& in) { return tg::cat(in, 2); })
+      .bitwise()
+      .grads({0, 1});
+  t.add("cat along 0", {x, z, x}, [](const In& in) { return tg::cat(in, 0); })
+      .bitwise()
+      .grads({0, 1, 2});
+  t.add("cat of transposed views along 1", {r.normal({4, 3}), r.normal({6, 3})},
+        [](const In& in) {
+          return tg::cat({tg::t(in[0]), tg::t(in[1])}, 1);
+        })
+      .bitwise()
+      .grads({0, 1});
+  t.add("cat float64 along 1", {r.normal({2, 3}, f64), r.normal({2, 1}, f64)},
+        [](const In& in) { return tg::cat(in, 1); })
+      .bitwise()
+      .grads({0, 1});
+  run(t);
+}
+
+TEST_CASE("parity: bad conv and pool input on CUDA gives the CPU's tg::Error messages") {
+  TG_SKIP_WITHOUT_CUDA();
+  for (Device d : {Device::cpu(), kCuda}) {
+    INFO(d.str());
+    const Tensor x = zeros({2, 3, 8, 8}, f32, d);
+    std::string msg = error_of([&] { tg::conv2d(x, zeros({4, 2, 3, 3}, f32, d)); });
+    CHECK_MESSAGE(has(msg, "conv2d: input [2, 3, 8, 8] has 3 channels but weight [4, 2, 3, 3]"),
+                  msg);
+    msg = error_of([&] { tg::conv2d(x, zeros({4, 3, 3, 3}, f32, d), zeros({5}, f32, d)); });
+    CHECK_MESSAGE(has(msg, "bias of shape [5] does not match weight of shape [4, 3, 3, 3]"), msg);
+    msg = error_of([&] { tg::conv2d(x, zeros({4, 3, 9, 9}, f32, d)); });
+    CHECK_MESSAGE(has(msg, "larger than input [2, 3, 8, 8]"), msg);
+    msg = error_of([&] { tg::max_pool2d(x, 3, 1, 2); });
+    CHECK_MESSAGE(has(msg, "max_pool2d: padding (2, 2) must be in [0, kernel_size / 2]"), msg);
+    msg = error_of([&] { tg::avg_pool2d(zeros({1, 1, 2, 2}, f32, d), 3); });
+    CHECK_MESSAGE(has(msg, "is too small for kernel_size (3, 3)"), msg);
+    msg = error_of([&] { tg::adaptive_avg_pool2d(zeros({3, 3}, f32, d), 1); });
+    CHECK_MESSAGE(has(msg, "expected a 3-d (C, H, W) or 4-d (N, C, H, W) input"), msg);
+  }
+  const std::string msg = error_of([&] {
+    tg::conv2d(zeros({1, 1, 4, 4}, f32, kCuda), zeros({1, 1, 3, 3}, f32));
+  });
+  CHECK_MESSAGE(has(msg, "conv2d: operands are on different devices"), msg);
 }

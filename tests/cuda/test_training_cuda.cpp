@@ -525,6 +525,31 @@ TEST_CASE("cuda Graph: replays captured ops on inputs rewritten in place") {
   }
 }
 
+TEST_CASE("cuda Graph: the course's CNN captures, and BatchNorm counts its batches on the device") {
+  TG_SKIP_WITHOUT_CUDA();
+  Generator gen(23);
+  auto net = nn::course_cnn(12, 12, {4, 8}, 10, gen);
+  net->to(kCuda);
+  const Tensor x = randn({6, 144}, gen).to(kCuda);
+  NoGrad guard;
+  const Tensor want = (*net)(x);  // eager: the first batch counted
+  Tensor out = zeros(want.shape(), DType::f32, kCuda);
+  cuda::Graph g;
+  g.capture([&] { out.copy_((*net)(x)); });  // a host read of the counter would refuse this
+  for (int i = 0; i < 3; ++i) g.replay();
+  // Training mode normalises with the batch's statistics: every replay gives the eager output.
+  CHECK(nerr(out, want) == 0);
+  int counters = 0;
+  for (const auto& [name, b] : net->named_buffers()) {
+    if (name.find("num_batches_tracked") == std::string::npos) continue;
+    CAPTURE(name);
+    CHECK(b.device().is_cuda());
+    CHECK(b.to(Device::cpu()).item<int64_t>() == 4);  // 1 eager + 3 replays (capture runs none)
+    ++counters;
+  }
+  CHECK(counters == 2);
+}
+
 TEST_CASE("cuda Graph: capturing code that synchronises fails with a tg::Error") {
   TG_SKIP_WITHOUT_CUDA();
   const Tensor x = ones({33}, DType::f32, kCuda);
