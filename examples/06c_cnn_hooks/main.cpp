@@ -194,7 +194,7 @@ int main(int argc, char** argv) {
   std::string out = "out/06c_cnn_hooks";
   flags.text("--out", "DIR", out,
              "folder for the telemetry SVGs: per init the histograms of |x| per layer and batch "
-             "(hist_default.svg, hist_kaiming.svg) and near_zero.svg; '' writes none");
+             "(hist_default.svg, hist_kaiming.svg) and near_zero.svg");
   if (auto rc = flags.parse_or_exit(argc, argv)) return *rc;
 
   return course::run([&] {
