@@ -3,13 +3,16 @@
 // record() appends a node; backward() walks the nodes from the root's down to the first,
 // handing each node the gradient of its output (accumulated from every later use of it) and
 // accumulating what it returns into its inputs: into .grad() for leaves, into a map for
-// intermediate tensors, whose entry is freed as soon as its own node has run.
+// intermediate tensors, whose entry is freed as soon as its own node has run. Gradient hooks
+// (autograd/hooks.h) run on an intermediate's gradient just before its node, and on a hooked
+// leaf's once at the end, on the sum of its contributions.
 #include "autograd/tape.h"
 
 #include <algorithm>
 #include <sstream>
 #include <unordered_map>
 
+#include "autograd/hooks.h"
 #include "tensor/creation.h"
 #include "tensor/ops.h"
 
@@ -136,7 +139,7 @@ void backward(const Tensor& root, const Tensor& grad_root, bool retain_graph) {
   NoGrad guard;  // backward formulas are plain math: record nothing
   TensorImpl* root_impl = root.impl();
   if (root_impl->node == 0) {  // the root is a leaf itself
-    accumulate_leaf(*root_impl, std::move(g0));
+    accumulate_leaf(*root_impl, detail::run_grad_hooks(*root_impl, std::move(g0)));
     return;
   }
   Tape& t = tape();
@@ -148,6 +151,9 @@ void backward(const Tensor& root, const Tensor& grad_root, bool retain_graph) {
 
   std::unordered_map<TensorImpl*, Tensor> grads;  // gradients of intermediate tensors
   grads[root_impl] = g0;
+  // Leaves with gradient hooks: their gradient is summed here and hooked once, at the end.
+  std::vector<std::pair<Tensor, Tensor>> hooked;  // (leaf, its gradient in this backward)
+  std::unordered_map<TensorImpl*, size_t> hooked_at;
   std::vector<Node>& nodes = t.mutable_nodes();
   std::vector<char> visited(start + 1, 0);
   for (int64_t i = start; i >= 0; --i) {
@@ -156,7 +162,7 @@ void backward(const Tensor& root, const Tensor& grad_root, bool retain_graph) {
     if (!out) continue;
     auto it = grads.find(out.get());
     if (it == grads.end()) continue;
-    Tensor gy = std::move(it->second);
+    Tensor gy = detail::run_grad_hooks(*out, std::move(it->second));
     grads.erase(it);
     visited[i] = 1;
     std::vector<Tensor> gin = n.backward(gy);
@@ -165,13 +171,19 @@ void backward(const Tensor& root, const Tensor& grad_root, bool retain_graph) {
     for (size_t j = 0; j < gin.size(); ++j) {
       const Tensor& in = n.inputs[j];
       if (!gin[j].defined() || !in.defined() || !in.requires_grad()) continue;
-      if (in.impl()->node == 0) {
+      if (in.impl()->node == 0 && in.impl()->grad_hooks && !in.impl()->grad_hooks->hooks.empty()) {
+        auto [at, fresh] = hooked_at.try_emplace(in.impl(), hooked.size());
+        if (fresh) hooked.emplace_back(in, Tensor());
+        accumulate(hooked[at->second].second, gin[j]);
+      } else if (in.impl()->node == 0) {
         accumulate_leaf(*in.impl(), std::move(gin[j]));
       } else {
         accumulate(grads[in.impl()], gin[j]);
       }
     }
   }
+  for (auto& [leaf, g] : hooked)
+    accumulate_leaf(*leaf.impl(), detail::run_grad_hooks(*leaf.impl(), std::move(g)));
   if (!grads.empty()) {
     // A gradient reached a tensor whose node is gone: an earlier backward consumed it.
     TG_FAIL("backward",

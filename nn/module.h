@@ -36,6 +36,12 @@ class Module {
   // Calls hook(*this, x, output) after every forward through operator() until the handle is
   // removed or destroyed (nn/hook_handle.h; nn/hooks.h attaches hooks to many modules).
   HookHandle register_forward_hook(ForwardHook hook);
+  // Calls hook(*this, grad_output) in backward, once per forward through operator() whose
+  // output is on the tape, with that output's whole gradient (nn/hook_handle.h). A hook added
+  // after a forward still sees that forward's gradient; a removed one no longer does. An
+  // output that is the input itself (an identity Lambda) gets none: there is no op of the
+  // module's to watch.
+  HookHandle register_backward_hook(BackwardHook hook);
 
   // Recursive, in registration order (own parameters first, then each child's).
   std::vector<Tensor> parameters() const;
@@ -88,7 +94,8 @@ class Module {
   std::vector<std::pair<std::string, Tensor>> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
-  detail::ForwardHooks forward_hooks_;
+  tg::detail::HookSet<ForwardHook> forward_hooks_;
+  tg::detail::HookSet<BackwardHook> backward_hooks_;
 };
 
 }  // namespace tg::nn

@@ -5,5 +5,6 @@
 #include "nn/hooks.h"
 #include "nn/init.h"
 #include "nn/layers.h"
+#include "nn/lsuv.h"
 #include "nn/memory.h"
 #include "nn/module.h"

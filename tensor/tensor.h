@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/hook_handle.h"
 #include "kernels/strided.h"
 #include "tensor/dtype.h"
 #include "tensor/storage.h"
@@ -116,6 +118,10 @@ class Tensor {
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
+// A gradient hook (autograd/hooks.h): called in backward with the tensor's gradient; returns a
+// replacement, or an undefined Tensor to keep it.
+using GradHook = std::function<Tensor(const Tensor& grad)>;
+
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
   Shape shape;
@@ -128,6 +134,8 @@ struct TensorImpl {
   bool requires_grad = false;
   uint64_t node = 0;
   Tensor grad;
+  // Gradient hooks (tg::register_hook), made on the first; null when there are none.
+  std::shared_ptr<detail::HookList<GradHook>> grad_hooks;
 };
 
 // Every tensor is built by one of these two, and both check the shape first

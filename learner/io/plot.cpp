@@ -1,6 +1,7 @@
 // SVG line charts: each panel maps its data onto a fixed plot box through an axis (linear or
 // log10) whose range is widened to "nice" tick values, then draws grid, frame, one <path> per
-// series (broken at skipped points), markers for short series, labels and a legend.
+// series (broken at skipped points), markers for short series, labels and a legend. A heat
+// map panel uses the same axes, frame and labels around a grid of coloured rectangles.
 #include "learner/io/plot.h"
 
 #include <algorithm>
@@ -327,7 +328,142 @@ void panel(std::ostringstream& os, const Chart& c, double ox) {
   os << "</g>\n";
 }
 
+// The frame, grid, ticks and labels every panel has, around the plot box.
+void frame(std::ostringstream& os, const std::string& title, const std::string& note,
+           const std::string& x_label, const std::string& y_label, const Axis& ax, const Axis& ay,
+           const std::function<double(double)>& X, const std::function<double(double)>& Y,
+           bool grid) {
+  const double bx0 = kLeft, bx1 = kW - kRight, by0 = kTop, by1 = kH - kBottom;
+  os << "<text class=\"title\" x=\"" << px(kW / 2)
+     << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" << esc(title) << "</text>\n";
+  if (!note.empty())
+    os << "<text class=\"note\" x=\"" << px(kW / 2)
+       << "\" y=\"33\" text-anchor=\"middle\" font-size=\"10\" fill=\"#666\">" << esc(note)
+       << "</text>\n";
+  const char* stroke = grid ? "#e0e0e0" : "#333";
+  for (size_t i = 0; i < ax.ticks.size(); ++i) {
+    const double xv = X(ax.ticks[i]);
+    if (xv < bx0 - 0.01 || xv > bx1 + 0.01) continue;
+    const std::string x = px(xv);
+    os << "<line x1=\"" << x << "\" y1=\"" << px(grid ? by0 : by1) << "\" x2=\"" << x << "\" y2=\""
+       << px(grid ? by1 : by1 + 4) << "\" stroke=\"" << stroke << "\"/>\n<text class=\"xtick\" x=\""
+       << x << "\" y=\"" << px(by1 + 16) << "\" text-anchor=\"middle\" font-size=\"11\">"
+       << ax.labels[i] << "</text>\n";
+  }
+  for (size_t i = 0; i < ay.ticks.size(); ++i) {
+    const double yv = Y(ay.ticks[i]);
+    if (yv < by0 - 0.01 || yv > by1 + 0.01) continue;
+    const std::string y = px(yv);
+    os << "<line x1=\"" << px(grid ? bx0 : bx0 - 4) << "\" y1=\"" << y << "\" x2=\""
+       << px(grid ? bx1 : bx0) << "\" y2=\"" << y << "\" stroke=\"" << stroke
+       << "\"/>\n<text class=\"ytick\" x=\"" << px(bx0 - 6) << "\" y=\"" << px(yv + 4)
+       << "\" text-anchor=\"end\" font-size=\"11\">" << ay.labels[i] << "</text>\n";
+  }
+  os << "<text class=\"xlabel\" x=\"" << px((bx0 + bx1) / 2) << "\" y=\"" << px(kH - 12)
+     << "\" text-anchor=\"middle\" font-size=\"12\">" << esc(x_label) << "</text>\n";
+  os << "<text class=\"ylabel\" transform=\"translate(16," << px((by0 + by1) / 2)
+     << ") rotate(-90)\" text-anchor=\"middle\" font-size=\"12\">" << esc(y_label) << "</text>\n";
+}
+
+// A linear axis over exactly [lo, hi]: nice ticks inside it, none outside, so the cells fill
+// the whole plot box.
+Axis exact_axis(double lo, double hi, bool integer) {
+  Axis a = linear_axis(lo, hi, true, integer);
+  a.lo = lo, a.hi = hi;
+  return a;
+}
+
+void heat_panel(std::ostringstream& os, const HeatMap& m, double ox) {
+  TG_CHECK(std::isfinite(m.x_lo) && std::isfinite(m.x_hi) && m.x_lo < m.x_hi &&
+               std::isfinite(m.y_lo) && std::isfinite(m.y_hi) && m.y_lo < m.y_hi,
+           "svg_heatmaps", "'", m.title, "': needs finite x_lo < x_hi and y_lo < y_hi, got x [",
+           m.x_lo, ", ", m.x_hi, "], y [", m.y_lo, ", ", m.y_hi, "]");
+  const size_t cols = m.columns.size(), rows = cols ? m.columns[0].size() : 0;
+  bool any = false;
+  double lo = 0, hi = 0;
+  for (size_t i = 0; i < cols; ++i) {
+    TG_CHECK(m.columns[i].size() == rows, "svg_heatmaps", "'", m.title, "': column ", i, " has ",
+             m.columns[i].size(), " cells, column 0 has ", rows);
+    for (double v : m.columns[i]) {
+      if (!std::isfinite(v)) continue;
+      if (!any) lo = hi = v;
+      lo = std::min(lo, v), hi = std::max(hi, v);
+      any = true;
+    }
+  }
+  const Axis ax = exact_axis(m.x_lo, m.x_hi, m.integer_x), ay = exact_axis(m.y_lo, m.y_hi, false);
+  const double bx0 = kLeft, bx1 = kW - kRight, by0 = kTop, by1 = kH - kBottom;
+  std::function<double(double)> X = [&](double t) {
+    return bx0 + (t - ax.lo) / (ax.hi - ax.lo) * (bx1 - bx0);
+  };
+  std::function<double(double)> Y = [&](double t) {
+    return by1 - (t - ay.lo) / (ay.hi - ay.lo) * (by1 - by0);
+  };
+  auto shade = [&](double v) { return viridis(hi > lo ? (v - lo) / (hi - lo) : 0); };
+  std::string note = m.note;
+  if (any)
+    note.append(note.empty() ? "" : "; ")
+        .append("colour ")
+        .append(sig(lo, 3))
+        .append(" (dark) to ")
+        .append(sig(hi, 3))
+        .append(" (bright)");
+
+  os << "<g transform=\"translate(" << px(ox) << ",0)\" font-family=\"sans-serif\">\n";
+  os << "<rect class=\"background\" x=\"" << px(bx0) << "\" y=\"" << px(by0) << "\" width=\""
+     << px(bx1 - bx0) << "\" height=\"" << px(by1 - by0) << "\" fill=\""
+     << (any ? shade(lo) : "#ffffff") << "\"/>\n";
+  const double cw = (bx1 - bx0) / static_cast<double>(std::max<size_t>(cols, 1));
+  const double ch = (by1 - by0) / static_cast<double>(std::max<size_t>(rows, 1));
+  for (size_t i = 0; i < cols; ++i)
+    for (size_t j = 0; j < rows; ++j) {
+      const double v = m.columns[i][j];
+      if (std::isfinite(v) && v == lo) continue;  // the background's colour
+      os << "<rect class=\"cell" << (std::isfinite(v) ? "" : " missing") << "\" x=\""
+         << px(bx0 + cw * static_cast<double>(i)) << "\" y=\""
+         << px(by1 - ch * static_cast<double>(j + 1)) << "\" width=\"" << px(cw) << "\" height=\""
+         << px(ch) << "\" fill=\"" << (std::isfinite(v) ? shade(v) : "#bbbbbb") << "\"/>\n";
+    }
+  frame(os, m.title, note, m.x_label, m.y_label, ax, ay, X, Y, /*grid=*/false);
+  os << "<rect x=\"" << px(bx0) << "\" y=\"" << px(by0) << "\" width=\"" << px(bx1 - bx0)
+     << "\" height=\"" << px(by1 - by0) << "\" fill=\"none\" stroke=\"#333\"/>\n";
+  if (cols == 0 || rows == 0)
+    os << "<text x=\"" << px((bx0 + bx1) / 2) << "\" y=\"" << px((by0 + by1) / 2)
+       << "\" text-anchor=\"middle\" font-size=\"13\" fill=\"#888\">no data</text>\n";
+  os << "</g>\n";
+}
+
 }  // namespace
+
+std::string viridis(double t) {
+  // matplotlib's viridis at 0, 1/8, ..., 1; linear in between.
+  static const int stops[9][3] = {{68, 1, 84},    {71, 44, 122},  {59, 81, 139},
+                                  {44, 113, 142}, {33, 144, 141}, {39, 173, 129},
+                                  {92, 200, 99},  {170, 220, 50}, {253, 231, 37}};
+  if (!(t > 0)) t = 0;  // NaN too
+  if (t > 1) t = 1;
+  const double f = t * 8;
+  const int k = std::min(7, static_cast<int>(f));
+  const double u = f - k;
+  char buf[8];
+  int c[3];
+  for (int i = 0; i < 3; ++i)
+    c[i] = static_cast<int>(std::lround(stops[k][i] + u * (stops[k + 1][i] - stops[k][i])));
+  std::snprintf(buf, sizeof buf, "#%02x%02x%02x", c[0], c[1], c[2]);
+  return buf;
+}
+
+std::string svg_heatmaps(const std::vector<HeatMap>& maps) {
+  TG_CHECK(!maps.empty(), "svg_heatmaps", "no heat maps given");
+  const double width = kW * static_cast<double>(maps.size());
+  std::ostringstream os;
+  os << "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" << px(width)
+     << "\" height=\"" << px(kH) << "\" viewBox=\"0 0 " << px(width) << " " << px(kH) << "\">\n"
+     << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  for (size_t i = 0; i < maps.size(); ++i) heat_panel(os, maps[i], kW * static_cast<double>(i));
+  os << "</svg>";
+  return os.str();
+}
 
 std::string svg_panels(const std::vector<Chart>& charts) {
   TG_CHECK(!charts.empty(), "svg_panels", "no charts given");

@@ -350,3 +350,57 @@ TEST_CASE("plot: bad input is refused by name") {
             "series 'bad' has 3 x values but 2 y values"));
   CHECK(has(error_of([] { svg_panels({}); }), "no charts"));
 }
+
+TEST_CASE("heat map: one cell per value above the smallest, placed by column and row") {
+  // 3 columns (x in [0.5, 3.5], one per batch 1..3) of 2 rows (y in [0, 10]): the smallest
+  // value, 0, is the background; the four others are cells. Plot box: x 72..544 (472 px, 157.33
+  // per column), y 36..348 (312 px, 156 per row), row 0 at the bottom.
+  HeatMap m{"layer 1", "batch", "|x|", {{0, 1}, {2, 0}, {0, 4}}, 0.5, 3.5, 0, 10, true};
+  const std::string svg = svg_heatmaps({m});
+  CHECK(xml_problem(svg) == "");
+  CHECK(svg.rfind("<svg", 0) == 0);
+  CHECK(svg.substr(svg.size() - 6) == "</svg>");
+  CHECK(count(svg, "<rect class=\"cell\"") == 3);
+  CHECK(texts(svg, "title") == std::vector<std::string>{"layer 1"});
+  CHECK(texts(svg, "note") == std::vector<std::string>{"colour 0 (dark) to 4 (bright)"});
+  const std::regex cell(
+      "<rect class=\"cell\" x=\"([0-9.]+)\" y=\"([0-9.]+)\" width=\"([0-9.]+)\" "
+      "height=\"([0-9.]+)\" fill=\"(#[0-9a-f]{6})\"/>");
+  std::vector<std::vector<std::string>> cells;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), cell); it != std::sregex_iterator();
+       ++it)
+    cells.push_back({(*it)[1], (*it)[2], (*it)[3], (*it)[4], (*it)[5]});
+  REQUIRE(cells.size() == 3);
+  // Column-major order: (0, 1) = 1, (1, 0) = 2, (2, 1) = 4.
+  CHECK(cells[0] == std::vector<std::string>{"72.00", "36.00", "157.33", "156.00", viridis(0.25)});
+  CHECK(cells[1] == std::vector<std::string>{"229.33", "192.00", "157.33", "156.00", viridis(0.5)});
+  CHECK(cells[2] == std::vector<std::string>{"386.67", "36.00", "157.33", "156.00", viridis(1)});
+  CHECK(has(svg,
+            "class=\"background\" x=\"72.00\" y=\"36.00\" width=\"472.00\" "
+            "height=\"312.00\" fill=\"" +
+                viridis(0) + "\""));
+  // Integer x ticks inside [0.5, 3.5]: 1, 2, 3.
+  CHECK(texts(svg, "xtick") == std::vector<std::string>{"1", "2", "3"});
+}
+
+TEST_CASE("heat map: viridis ends, NaN cells grey, panels side by side, bad input refused") {
+  CHECK(viridis(0) == "#440154");
+  CHECK(viridis(1) == "#fde725");
+  CHECK(viridis(-3) == viridis(0));
+  CHECK(viridis(7) == viridis(1));
+  CHECK(viridis(std::nan("")) == viridis(0));
+  HeatMap a{"a", "x", "y", {{1, std::nan("")}, {1, 1}}};
+  HeatMap b{"b", "x", "y", {}};
+  const std::string svg = svg_heatmaps({a, b});
+  CHECK(xml_problem(svg) == "");
+  CHECK(count(svg, "<rect class=\"cell missing\"") == 1);
+  CHECK(count(svg, "<rect class=\"cell\"") == 0);  // every other value is the smallest
+  CHECK(texts(svg, "title") == std::vector<std::string>{"a", "b"});
+  CHECK(has(svg, "translate(560.00,0)"));
+  CHECK(has(svg, "no data"));
+  HeatMap ragged{"r", "x", "y", {{1, 2}, {3}}};
+  CHECK(has(error_of([&] { svg_heatmaps({ragged}); }), "column 1 has 1 cells"));
+  HeatMap flat{"f", "x", "y", {{1}}, 1, 1};
+  CHECK(has(error_of([&] { svg_heatmaps({flat}); }), "x_lo < x_hi"));
+  CHECK_THROWS_AS(svg_heatmaps({}), Error);
+}

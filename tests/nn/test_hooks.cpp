@@ -10,6 +10,7 @@
 
 #include "../learner/learner_fixture.h"
 #include "autograd/functions.h"
+#include "autograd/tape.h"
 #include "base/error.h"
 #include "nn/nn.h"
 #include "tensor/creation.h"
@@ -277,6 +278,58 @@ TEST_CASE("ActivationStats: mean, unbiased std and near-zero fraction of a known
   CHECK_THROWS_AS(nn::ActivationStats(model, -1.0), Error);
 }
 
+TEST_CASE("histc: torch.histc's bins, the top edge in the last bin, outside values dropped") {
+  // 4 bins over [0, 2], width 0.5: [0, .5) [.5, 1) [1, 1.5) [1.5, 2]. 0 and 0.49 -> bin 0; 0.5
+  // -> bin 1; 1.25 -> bin 2; 1.5 and 2 (the top edge) -> bin 3; -0.1, 2.01 and NaN not counted.
+  const double nan = std::nan("");
+  const std::vector<double> v = {0, 0.49, 0.5, 1.25, 1.5, 2, -0.1, 2.01, nan};
+  CHECK(nn::histc(v, 4, 0, 2) == std::vector<int64_t>{2, 1, 1, 2});
+  // An offset range: 2 bins over [-1, 1]: -1 and -0.5 -> bin 0, 0 and 1 -> bin 1.
+  CHECK(nn::histc(std::vector<double>{-1, -0.5, 0, 1}, 2, -1, 1) == std::vector<int64_t>{2, 2});
+  CHECK(nn::histc(std::vector<double>{}, 3, 0, 1) == std::vector<int64_t>{0, 0, 0});
+  CHECK_THROWS_AS(nn::histc(v, 0, 0, 1), Error);
+  CHECK_THROWS_AS(nn::histc(v, 4, 1, 1), Error);
+  CHECK_THROWS_AS(nn::histc(v, 4, 0, nan), Error);
+}
+
+TEST_CASE("ActivationStats: the histogram of |x| per forward, 40 bins over 0 to 10 as the course") {
+  // x = {-1, 0, 0.25, 2, 3.75, 1, -10, 12}: |x| = 1, 0, 0.25, 2, 3.75, 1, 10, 12. Bins of
+  // width 0.25: 0 -> 0; 0.25 -> 1; 1 (twice) -> 4; 2 -> 8; 3.75 -> 15; 10 (the top edge) -> 39;
+  // 12 is outside [0, 10] and not counted: 7 of the 8 values.
+  auto id = [] { return std::make_shared<nn::Lambda>([](const Tensor& x) { return x; }, "id"); };
+  nn::Sequential model({id(), std::make_shared<Twice>()});
+  nn::ActivationStats stats(model);
+  CHECK(stats.histogram_range().bins == 40);
+  model(from_vector<float>({-1, 0, 0.25f, 2, 3.75f, 1, -10, 12}, {2, 4}));
+  REQUIRE(stats.histograms()[0].size() == 1);
+  std::vector<int64_t> want(40, 0);
+  want[0] = 1, want[1] = 1, want[4] = 2, want[8] = 1, want[15] = 1, want[39] = 1;
+  CHECK(stats.histograms()[0][0] == want);
+  // Layer 1 doubles: |2x| = 2, 0, 0.5, 4, 7.5, 2, 20, 24: bins 8 (twice), 0, 2, 16, 30; 20 and
+  // 24 are outside.
+  std::vector<int64_t> want2(40, 0);
+  want2[0] = 1, want2[2] = 1, want2[8] = 2, want2[16] = 1, want2[30] = 1;
+  CHECK(stats.histograms()[1][0] == want2);
+
+  // Another range and a second forward: 2 bins over [0, 1] of |x| = 0.1, 0.6, 1, 3.
+  nn::ActivationStats coarse(model, 0.5, {.bins = 2, .lo = 0, .hi = 1});
+  model(from_vector<float>({0.1f, -0.6f, 1, 3}, {4}));
+  REQUIRE(coarse.histograms()[0].size() == 1);
+  CHECK(coarse.histograms()[0][0] == std::vector<int64_t>{1, 2});
+  CHECK(stats.histograms()[0].size() == 2);
+  CHECK(stats.histograms()[0][1][2] == 1);  // 0.6 -> bin 2
+  stats.clear();
+  CHECK(stats.histograms()[0].empty());
+
+  // bins = 0 keeps no histograms, the other figures still.
+  nn::ActivationStats none(model, 0.5, {.bins = 0});
+  model(from_vector<float>({1, 2}, {2}));
+  CHECK(none.histograms()[0].empty());
+  CHECK(none.means()[0].size() == 1);
+  CHECK_THROWS_AS(nn::ActivationStats(model, 0.5, {.bins = -1}), Error);
+  CHECK_THROWS_AS(nn::ActivationStats(model, 0.5, {.bins = 4, .lo = 2, .hi = 1}), Error);
+}
+
 TEST_CASE("ActivationStats: a moved ActivationStats keeps recording") {
   Generator gen(2);
   auto model = nn::mlp({3, 4, 2}, gen);
@@ -317,4 +370,71 @@ TEST_CASE("ActivationStats: set before a tiny fit, one entry per training and va
   learn->fit(1);
   CHECK(stats.means()[0].size() == 9);
   CHECK(train_calls == 6);
+}
+
+TEST_CASE("backward hook: called in backward with the gradient of the module's output") {
+  // y = Twice(x) = 2x, loss = sum(3y): the hook sees dloss/dy = {3, 3}; x.grad = 6.
+  Twice m;
+  Tensor x = from_vector<float>({1, 2}, {2}).requires_grad_();
+  std::vector<std::vector<float>> seen;
+  nn::Module* who = nullptr;
+  nn::HookHandle h = m.register_backward_hook([&](nn::Module& mod, const Tensor& g) {
+    who = &mod;
+    seen.push_back(g.to_vector<float>());
+  });
+  Tensor y = m(x);
+  CHECK(seen.empty());  // nothing in forward
+  backward(sum(y * 3.0));
+  CHECK(who == &m);
+  CHECK(seen == std::vector<std::vector<float>>{{3, 3}});
+  CHECK(x.grad().to_vector<float>() == std::vector<float>{6, 6});
+}
+
+TEST_CASE("backward hook: once per forward, last layer first, removed by its handle") {
+  // Two forwards into one loss: two calls, the second forward's (weight 5) seen first.
+  Twice m;
+  Tensor x = from_vector<float>({1}, {1}).requires_grad_();
+  std::vector<float> seen;
+  auto h = m.register_backward_hook(
+      [&](nn::Module&, const Tensor& g) { seen.push_back(g.item<float>()); });
+  Tensor first = sum(m(x) * 4.0);  // in two statements: the order of forwards is fixed
+  Tensor second = sum(m(x) * 5.0);
+  backward(first + second);
+  CHECK(seen == std::vector<float>{5, 4});
+  // In a Sequential, the later child's hook runs first.
+  auto a = std::make_shared<Twice>(), b = std::make_shared<Twice>();
+  nn::Sequential seq({a, b});
+  std::vector<std::string> order;
+  auto ha = a->register_backward_hook([&](nn::Module&, const Tensor&) { order.push_back("a"); });
+  auto hb = b->register_backward_hook([&](nn::Module&, const Tensor&) { order.push_back("b"); });
+  backward(sum(seq(x)));
+  CHECK(order == std::vector<std::string>{"b", "a"});
+  // Removed: a forward before the removal no longer calls it either.
+  seen.clear();
+  Tensor y = m(x);
+  h.remove();
+  CHECK_FALSE(h.active());
+  backward(sum(y));
+  CHECK(seen.empty());
+  // No hook, no gradient of the output: a forward without grad is not watched.
+  auto h2 = m.register_backward_hook([&](nn::Module&, const Tensor&) { seen.push_back(1); });
+  Tensor plain = m(from_vector<float>({1}, {1}));
+  CHECK_FALSE(plain.requires_grad());
+  CHECK_THROWS_AS(m.register_backward_hook(nn::BackwardHook()), Error);
+}
+
+TEST_CASE("backward hook: the module dying before backward is safe") {
+  Tensor x = from_vector<float>({1}, {1}).requires_grad_();
+  int calls = 0;
+  Tensor y;
+  nn::HookHandle h;
+  {
+    auto m = std::make_shared<Twice>();
+    h = m->register_backward_hook([&](nn::Module&, const Tensor&) { ++calls; });
+    y = (*m)(x);
+  }
+  backward(sum(y));
+  CHECK(calls == 0);
+  CHECK(x.grad().item<float>() == 2);
+  CHECK_FALSE(h.active());
 }
