@@ -100,6 +100,18 @@ void conv2d_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* gx)
 template <typename T>
 void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw);
 
+// Rung 2's forward keeping its lowering for the weight gradient, which then lowers nothing: in
+// training the course CNN otherwise lowers each batch twice (im2col was about a quarter of its
+// step). lowered holds conv2d_lowered_size(s) elements (0 for a 1x1 stride-1 unpadded conv,
+// which lowers nothing; nullptr allowed then); y and gw are bit-identical to conv2d's and
+// conv2d_backward_weight's.
+int64_t conv2d_lowered_size(const Conv2dShape& s);
+template <typename T>
+void conv2d_keep(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y, T* lowered);
+template <typename T>
+void conv2d_backward_weight_kept(const Conv2dShape& s, const T* x, const T* gy, T* gw,
+                                 const T* lowered);
+
 // gb[o] = sum over n, then i, j of gy[n, o, i, j], in that order; OpenMP over o.
 template <typename T>
 void conv2d_backward_bias(const Conv2dShape& s, const T* gy, T* gb);

@@ -62,7 +62,14 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2d
 Tensor conv2d_backward_input(const Tensor& gy, const Tensor& w, const Shape& x_shape,
                              const Conv2dOptions& opt);
 Tensor conv2d_backward_weight(const Tensor& x, const Tensor& gy, const Shape& w_shape,
-                              const Conv2dOptions& opt);
+                              const Conv2dOptions& opt, const Tensor& lowered = Tensor());
+// conv2d that, with keep, also returns the CPU conv's lowering of x (kernels/conv.h
+// conv2d_keep) for conv2d_backward_weight's `lowered`, which then skips im2col. .second is
+// undefined when nothing is kept: keep false, a CUDA tensor, a conv that lowers nothing, or a
+// lowering above kKeepLoweredBytes (then the backward lowers x again).
+constexpr int64_t kKeepLoweredBytes = int64_t(64) << 20;
+std::pair<Tensor, Tensor> conv2d_keep(const Tensor& x, const Tensor& w, const Tensor& bias,
+                                      const Conv2dOptions& opt, bool keep);
 Tensor conv2d_backward_bias(const Tensor& gy);
 
 // Along the last dim.

@@ -74,8 +74,8 @@ Tensor dense(const Tensor& t) {
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
-              const Conv2dOptions& opt) {
+std::pair<Tensor, Tensor> conv2d_keep(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
+                                      const Conv2dOptions& opt, bool keep) {
   check_operands("conv2d", x_in, w_in);
   const kernels::Conv2dShape s = conv_shape("conv2d", x_in.shape(), w_in.shape(), opt);
   if (b_in.defined()) {
@@ -85,12 +85,26 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
   }
   Tensor x = dense(x_in), w = dense(w_in), b = b_in.defined() ? dense(b_in) : Tensor();
   Tensor y = empty({s.n, s.o, s.out_h(), s.out_w()}, x.dtype(), x.device());
-  if (s.n == 0) return y;
+  if (s.n == 0) return {y, Tensor()};
+  const int64_t lowered_size = kernels::cpu::conv2d_lowered_size(s);
+  Tensor lowered;
+  if (keep && !x.device().is_cuda() && lowered_size > 0 &&
+      lowered_size * int64_t(dtype_size(x.dtype())) <= kKeepLoweredBytes)
+    lowered = empty({lowered_size}, x.dtype());
   TG_DISPATCH_FLOATING(x.dtype(), "conv2d", [&] {
-    TG_KERNEL(x.device(), conv2d<scalar_t>, s, x.data<scalar_t>(), w.data<scalar_t>(),
-              b.defined() ? b.data<scalar_t>() : nullptr, y.data<scalar_t>());
+    const scalar_t* bp = b.defined() ? b.data<scalar_t>() : nullptr;
+    if (lowered.defined())
+      kernels::cpu::conv2d_keep<scalar_t>(s, x.data<scalar_t>(), w.data<scalar_t>(), bp,
+                                          y.data<scalar_t>(), lowered.data<scalar_t>());
+    else
+      TG_KERNEL(x.device(), conv2d<scalar_t>, s, x.data<scalar_t>(), w.data<scalar_t>(), bp,
+                y.data<scalar_t>());
   });
-  return y;
+  return {y, lowered};
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& opt) {
+  return conv2d_keep(x, w, bias, opt, false).first;
 }
 
 Tensor conv2d_backward_input(const Tensor& gy_in, const Tensor& w_in, const Shape& x_shape,
@@ -111,17 +125,28 @@ Tensor conv2d_backward_input(const Tensor& gy_in, const Tensor& w_in, const Shap
 }
 
 Tensor conv2d_backward_weight(const Tensor& x_in, const Tensor& gy_in, const Shape& w_shape,
-                              const Conv2dOptions& opt) {
+                              const Conv2dOptions& opt, const Tensor& lowered) {
   check_operands("conv2d_backward_weight", x_in, gy_in);
   const kernels::Conv2dShape s = conv_shape("conv2d_backward_weight", x_in.shape(), w_shape, opt);
   const Shape y_shape{s.n, s.o, s.out_h(), s.out_w()};
   TG_CHECK(gy_in.shape() == y_shape, "conv2d_backward_weight", "grad_output of shape ",
            gy_in.shape_str(), " does not match the output's ", shape_str(y_shape));
+  if (lowered.defined())
+    TG_CHECK(lowered.numel() == kernels::cpu::conv2d_lowered_size(s) &&
+                 lowered.dtype() == x_in.dtype() && !lowered.device().is_cuda() &&
+                 lowered.is_contiguous(),
+             "conv2d_backward_weight", "the kept lowering (", lowered.shape_str(),
+             ") is not conv2d_keep's for input ", x_in.shape_str());
   Tensor x = dense(x_in), gy = dense(gy_in);
   Tensor gw = empty(w_shape, x.dtype(), x.device());
   TG_DISPATCH_FLOATING(x.dtype(), "conv2d_backward_weight", [&] {
-    TG_KERNEL(x.device(), conv2d_backward_weight<scalar_t>, s, x.data<scalar_t>(),
-              gy.data<scalar_t>(), gw.data<scalar_t>());
+    if (lowered.defined())
+      kernels::cpu::conv2d_backward_weight_kept<scalar_t>(s, x.data<scalar_t>(),
+                                                          gy.data<scalar_t>(), gw.data<scalar_t>(),
+                                                          lowered.data<scalar_t>());
+    else
+      TG_KERNEL(x.device(), conv2d_backward_weight<scalar_t>, s, x.data<scalar_t>(),
+                gy.data<scalar_t>(), gw.data<scalar_t>());
   });
   return gw;
 }

@@ -237,8 +237,10 @@ void gather_gy(const Conv2dShape& s, const Plan& pl, const T* gy, int64_t n0, in
 
 }  // namespace
 
+// The forward; with kept != nullptr each item lowers into its own slot of kept (the whole
+// batch's lowering, conv2d_lowered_size elements) instead of the thread's buffer.
 template <typename T>
-void conv2d(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y) {
+void conv2d_impl(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y, T* kept) {
   detail::conv2d_check("conv2d", s);
   const Plan pl(s);
   const bool direct = is_pointwise(s);
@@ -249,7 +251,7 @@ void conv2d(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y) {
                  const int64_t ch = it / s.groups, g = it % s.groups;
                  const int64_t n0 = ch * pl.B, nb = std::min(pl.B, s.n - n0), cols = nb * pl.P;
                  const T* wg = w + g * pl.og * pl.K;
-                 T* col = buf;
+                 T* col = kept ? kept + it * pl.K * pl.B * pl.P : buf;
                  const T* xg = x + (n0 * s.c + g * pl.cg) * pl.image;
                  if (!direct) lower(s, pl, x, n0, nb, g, col, buf + col_size + z_size);
                  if (nb == 1) {
@@ -314,8 +316,10 @@ void conv2d_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* gx)
       });
 }
 
+// The weight gradient; with kept != nullptr (conv2d_keep's lowering of this x) it reads each
+// chunk's columns from there instead of lowering x again.
 template <typename T>
-void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw) {
+void backward_weight_impl(const Conv2dShape& s, const T* x, const T* gy, T* gw, const T* kept) {
   detail::conv2d_check("conv2d_backward_weight", s);
   const Plan pl(s);
   const bool direct = is_pointwise(s);
@@ -340,7 +344,9 @@ void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw
                      G = gathered;
                    }
                    const T* col = x + (n0 * s.c + g * pl.cg) * pl.image;  // direct: x[n, g] itself
-                   if (!direct) {
+                   if (kept && !direct) {
+                     col = kept + (ch * s.groups + g) * pl.K * pl.B * pl.P;
+                   } else if (!direct) {
                      lower(s, pl, x, n0, nb, g, buf, buf + col_size + g_size);
                      col = buf;
                    }
@@ -355,10 +361,40 @@ void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw
   }
 }
 
-#define TG_CONV_BATCHED(T)                                                            \
-  template void conv2d<T>(const Conv2dShape&, const T*, const T*, const T*, T*);      \
-  template void conv2d_backward_input<T>(const Conv2dShape&, const T*, const T*, T*); \
-  template void conv2d_backward_weight<T>(const Conv2dShape&, const T*, const T*, T*);
+int64_t conv2d_lowered_size(const Conv2dShape& s) {
+  if (is_pointwise(s)) return 0;
+  const int64_t P = s.out_h() * s.out_w(), B = images_per_chunk(s);
+  return ceil_div(s.n, B) * s.groups * s.kdim() * B * P;
+}
+
+template <typename T>
+void conv2d(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y) {
+  conv2d_impl<T>(s, x, w, b, y, nullptr);
+}
+template <typename T>
+void conv2d_keep(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y, T* lowered) {
+  TG_CHECK(lowered || conv2d_lowered_size(s) == 0, "conv2d_keep", "no buffer for the lowering");
+  conv2d_impl<T>(s, x, w, b, y, lowered);
+}
+template <typename T>
+void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw) {
+  backward_weight_impl<T>(s, x, gy, gw, nullptr);
+}
+template <typename T>
+void conv2d_backward_weight_kept(const Conv2dShape& s, const T* x, const T* gy, T* gw,
+                                 const T* lowered) {
+  TG_CHECK(lowered || conv2d_lowered_size(s) == 0, "conv2d_backward_weight_kept",
+           "no lowering given");
+  backward_weight_impl<T>(s, x, gy, gw, lowered);
+}
+
+#define TG_CONV_BATCHED(T)                                                                 \
+  template void conv2d<T>(const Conv2dShape&, const T*, const T*, const T*, T*);           \
+  template void conv2d_keep<T>(const Conv2dShape&, const T*, const T*, const T*, T*, T*);  \
+  template void conv2d_backward_input<T>(const Conv2dShape&, const T*, const T*, T*);      \
+  template void conv2d_backward_weight<T>(const Conv2dShape&, const T*, const T*, T*);     \
+  template void conv2d_backward_weight_kept<T>(const Conv2dShape&, const T*, const T*, T*, \
+                                               const T*);
 TG_CONV_BATCHED(float)
 TG_CONV_BATCHED(double)
 #undef TG_CONV_BATCHED

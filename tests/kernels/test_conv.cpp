@@ -186,6 +186,35 @@ TEST_CASE("conv2d ladder: every rung, forward and backward, equals the naive ref
   check_ladder<double>(1e-12);
 }
 
+TEST_CASE("conv2d_keep: the kept lowering gives conv2d's output and weight gradient bit for bit") {
+  for (const Conv2dShape& s : shapes()) {
+    INFO(describe(s));
+    Buffers<float> in(s);
+    std::vector<float> y(size_t(in.y_size)), y_keep(y.size(), NAN), gw(size_t(in.w_size)),
+        gw_kept(gw.size(), NAN);
+    std::vector<float> lowered(size_t(conv2d_lowered_size(s)), NAN);
+    conv2d<float>(s, in.x.data(), in.w.data(), in.b.data(), y.data());
+    conv2d_keep<float>(s, in.x.data(), in.w.data(), in.b.data(), y_keep.data(),
+                       lowered.empty() ? nullptr : lowered.data());
+    conv2d_backward_weight<float>(s, in.x.data(), in.gy.data(), gw.data());
+    // x is not read again: a poisoned copy shows it.
+    std::vector<float> poisoned(in.x.size(), NAN);
+    const bool lowers = !lowered.empty();
+    conv2d_backward_weight_kept<float>(s, lowers ? poisoned.data() : in.x.data(), in.gy.data(),
+                                       gw_kept.data(), lowers ? lowered.data() : nullptr);
+    CHECK(same_bits(y_keep, y));
+    CHECK(same_bits(gw_kept, gw));
+  }
+  std::vector<float> v(1000);
+  std::string what = "<no error>";
+  try {
+    conv2d_keep<float>(shapes()[0], v.data(), v.data(), nullptr, v.data(), nullptr);
+  } catch (const tg::Error& e) {
+    what = e.what();
+  }
+  CHECK(what.find("no buffer for the lowering") != std::string::npos);
+}
+
 TEST_CASE("conv2d: rung 2 equals rung 1 bit for bit in forward and backward input") {
   for (const Conv2dShape& s : shapes()) {
     INFO(describe(s));
