@@ -128,7 +128,10 @@ struct Plan {
   int64_t P, K, og, cg, image, B, chunks;
   int64_t hp = 0, wp = 0, pad_size = 0;
   std::vector<int32_t> taps;
-  explicit Plan(const Conv2dShape& s)
+  int64_t ld_rev = 0;  // the row stride col2im_gather reads: B*P
+  std::vector<int32_t> rev_start, rev;
+  // reverse: also the table col2im_gather needs (backward input only).
+  Plan(const Conv2dShape& s, bool reverse)
       : P(s.out_h() * s.out_w()),
         K(s.kdim()),
         og(s.og()),
@@ -137,7 +140,7 @@ struct Plan {
         B(images_per_chunk(s)),
         chunks(ceil_div(s.n, B)) {
     hp = s.h + 2 * s.ph, wp = s.w + 2 * s.pw;
-    if (s.out_w() >= kRunMin || hp * wp > INT32_MAX) return;
+    if (s.out_w() >= kRunMin || hp * wp > INT32_MAX || s.kh * s.kw * B * P > INT32_MAX) return;
     pad_size = cg * hp * wp;
     taps.resize(size_t(s.kh * s.kw * P));
     int32_t* t = taps.data();
@@ -146,6 +149,26 @@ struct Plan {
         for (int64_t i = 0; i < s.out_h(); ++i)
           for (int64_t j = 0; j < s.out_w(); ++j)
             *t++ = int32_t((i * s.sh + p * s.dh) * wp + j * s.sw + q * s.dw);
+    if (!reverse) return;
+    // The reverse table for col2im_gather: per input pixel u (unpadded, row-major), the column
+    // entries r*ld_rev + e whose tap reads it, r ascending; CSR over u.
+    ld_rev = B * P;
+    rev_start.assign(size_t(image + 1), 0);
+    auto pixel = [&](int64_t r, int64_t e) -> int64_t {  // -1 in the padding
+      const int64_t v = taps[size_t(r * P + e)], ih = v / wp - s.ph, iw = v % wp - s.pw;
+      return ih >= 0 && ih < s.h && iw >= 0 && iw < s.w ? ih * s.w + iw : -1;
+    };
+    const int64_t rows = s.kh * s.kw;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t e = 0; e < P; ++e)
+        if (const int64_t u = pixel(r, e); u >= 0) ++rev_start[size_t(u + 1)];
+    for (int64_t u = 0; u < image; ++u) rev_start[size_t(u + 1)] += rev_start[size_t(u)];
+    rev.resize(size_t(rev_start.back()));
+    std::vector<int32_t> fill(rev_start.begin(), rev_start.end() - 1);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t e = 0; e < P; ++e)
+        if (const int64_t u = pixel(r, e); u >= 0)
+          rev[size_t(fill[size_t(u)]++)] = int32_t(r * ld_rev + e);
   }
 };
 
@@ -176,29 +199,24 @@ void im2col_taps(const Conv2dShape& s, const Plan& pl, const T* x, T* pad, T* co
   }
 }
 
-// col2im through the taps table: the scatter into a zeroed padded image, then its interior
-// added to x. Within one row of col (one tap) the offsets are distinct, so each row is a
-// conflict-free scatter; the rows run in col2im's (c, p, q) order: the same sums, bit for bit.
+// col2im through the taps table, as a gather: each input pixel sums the column entries that
+// read it (Plan::rev, in ascending tap order, col2im's order), so there is no scatter, no
+// zeroed scratch and no write conflict, and the sums are col2im's bit for bit. x is written.
+// The column matrix's rows are Plan::ld_rev apart.
 template <typename T>
-void col2im_taps(const Conv2dShape& s, const Plan& pl, const T* col, int64_t ld, T* pad, T* x) {
-  std::fill(pad, pad + pl.pad_size, T(0));
-  const int64_t taps_per_channel = s.kh * s.kw, plane = pl.hp * pl.wp;
+void col2im_gather(const Conv2dShape& s, const Plan& pl, const T* col, T* x) {
+  const int64_t taps_per_channel = s.kh * s.kw;
+  const int32_t* start = pl.rev_start.data();
+  const int32_t* rev = pl.rev.data();
   for (int64_t c = 0; c < pl.cg; ++c) {
-    T* pc = pad + c * plane;
-    for (int64_t r = 0; r < taps_per_channel; ++r) {
-      const int32_t* t = pl.taps.data() + r * pl.P;
-      const T* d = col + (c * taps_per_channel + r) * ld;
-#pragma omp simd
-      for (int64_t e = 0; e < pl.P; ++e) pc[t[e]] += d[e];
+    const T* cc = col + c * taps_per_channel * pl.ld_rev;
+    T* xc = x + c * pl.image;
+    for (int64_t u = 0; u < pl.image; ++u) {
+      T acc = T(0);
+      for (int32_t k = start[u]; k < start[u + 1]; ++k) acc += cc[rev[k]];
+      xc[u] = acc;
     }
   }
-  for (int64_t c = 0; c < pl.cg; ++c)
-    for (int64_t i = 0; i < s.h; ++i) {
-      const T* src = pad + (c * pl.hp + i + s.ph) * pl.wp + s.pw;
-      T* dst = x + (c * s.h + i) * s.w;
-#pragma omp simd
-      for (int64_t j = 0; j < s.w; ++j) dst[j] += src[j];
-    }
 }
 
 // Lowers images [n0, n0 + nb) of group g side by side: col (K, nb*P). pad: Plan::pad_size
@@ -215,13 +233,16 @@ void lower(const Conv2dShape& s, const Plan& pl, const T* x, int64_t n0, int64_t
   }
 }
 
-// The adjoint of lower for one image of the chunk: x += scatter of its block of col.
+// The adjoint of lower for one image of the chunk: x = scatter of its block of col (rows ld
+// apart; ld == Plan::ld_rev on the taps path).
 template <typename T>
-void raise(const Conv2dShape& s, const Plan& pl, const T* col, int64_t ld, T* pad, T* x) {
-  if (pl.taps.empty())
+void raise(const Conv2dShape& s, const Plan& pl, const T* col, int64_t ld, T* x) {
+  if (pl.taps.empty()) {
+    std::fill(x, x + pl.cg * pl.image, T(0));
     col2im(s, col, ld, x);
-  else
-    col2im_taps(s, pl, col, ld, pad, x);
+  } else {
+    col2im_gather(s, pl, col, x);
+  }
 }
 
 // G (O/g, nb*P): the chunk's gy[n, g] blocks side by side.
@@ -242,7 +263,7 @@ void gather_gy(const Conv2dShape& s, const Plan& pl, const T* gy, int64_t n0, in
 template <typename T>
 void conv2d_impl(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y, T* kept) {
   detail::conv2d_check("conv2d", s);
-  const Plan pl(s);
+  const Plan pl(s, false);
   const bool direct = is_pointwise(s);
   const int64_t col_size = direct ? 0 : pl.K * pl.B * pl.P;
   const int64_t z_size = pl.B > 1 ? pl.og * pl.B * pl.P : 0;
@@ -285,35 +306,33 @@ void conv2d_impl(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y,
 template <typename T>
 void conv2d_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* gx) {
   detail::conv2d_check("conv2d_backward_input", s);
-  const Plan pl(s);
+  const Plan pl(s, true);
   const bool direct = is_pointwise(s);
   const int64_t col_size = direct ? 0 : pl.K * pl.B * pl.P;
   const int64_t g_size = pl.B > 1 ? pl.og * pl.B * pl.P : 0;
-  for_items<T>(
-      pl.chunks * s.groups, col_size + g_size + pl.pad_size,
-      [&](int64_t it, T* buf, bool threaded) {
-        const int64_t ch = it / s.groups, g = it % s.groups;
-        const int64_t n0 = ch * pl.B, nb = std::min(pl.B, s.n - n0), cols = nb * pl.P;
-        const T* wg = w + g * pl.og * pl.K;
-        T* gxg = gx + (n0 * s.c + g * pl.cg) * pl.image;
-        const T* G = gy + (n0 * s.o + g * pl.og) * pl.P;  // the image's own block when nb == 1
-        if (nb > 1) {
-          T* gathered = buf + col_size;
-          gather_gy(s, pl, gy, n0, nb, g, gathered);
-          G = gathered;
-        }
-        if (direct) {
-          gemm_any(threaded, true, false, pl.K, pl.P, pl.og, wg, pl.K, G, pl.P, T(0), gxg, pl.P);
-          return;
-        }
-        T* col = buf;
-        gemm_any(threaded, true, false, pl.K, cols, pl.og, wg, pl.K, G, cols, T(0), col, cols);
-        for (int64_t i = 0; i < nb; ++i) {
-          T* gxi = gx + ((n0 + i) * s.c + g * pl.cg) * pl.image;
-          std::fill(gxi, gxi + pl.cg * pl.image, T(0));
-          raise(s, pl, col + i * pl.P, cols, buf + col_size + g_size, gxi);
-        }
-      });
+  for_items<T>(pl.chunks * s.groups, col_size + g_size, [&](int64_t it, T* buf, bool threaded) {
+    const int64_t ch = it / s.groups, g = it % s.groups;
+    const int64_t n0 = ch * pl.B, nb = std::min(pl.B, s.n - n0), cols = nb * pl.P;
+    const T* wg = w + g * pl.og * pl.K;
+    T* gxg = gx + (n0 * s.c + g * pl.cg) * pl.image;
+    const T* G = gy + (n0 * s.o + g * pl.og) * pl.P;  // the image's own block when nb == 1
+    if (nb > 1) {
+      T* gathered = buf + col_size;
+      gather_gy(s, pl, gy, n0, nb, g, gathered);
+      G = gathered;
+    }
+    if (direct) {
+      gemm_any(threaded, true, false, pl.K, pl.P, pl.og, wg, pl.K, G, pl.P, T(0), gxg, pl.P);
+      return;
+    }
+    // Rows B*P apart in every chunk (the last may be narrower): the stride the taps
+    // path's reverse table was built for.
+    T* col = buf;
+    const int64_t ld = pl.B * pl.P;
+    gemm_any(threaded, true, false, pl.K, cols, pl.og, wg, pl.K, G, cols, T(0), col, ld);
+    for (int64_t i = 0; i < nb; ++i)
+      raise(s, pl, col + i * pl.P, ld, gx + ((n0 + i) * s.c + g * pl.cg) * pl.image);
+  });
 }
 
 // The weight gradient; with kept != nullptr (conv2d_keep's lowering of this x) it reads each
@@ -321,7 +340,7 @@ void conv2d_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* gx)
 template <typename T>
 void backward_weight_impl(const Conv2dShape& s, const T* x, const T* gy, T* gw, const T* kept) {
   detail::conv2d_check("conv2d_backward_weight", s);
-  const Plan pl(s);
+  const Plan pl(s, false);
   const bool direct = is_pointwise(s);
   // Ranges of whole chunks, fixed by the shape.
   const int64_t ranges = std::max<int64_t>(1, std::min(kChunks, pl.chunks));
