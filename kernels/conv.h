@@ -105,12 +105,31 @@ void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw
 // step). lowered holds conv2d_lowered_size(s) elements (0 for a 1x1 stride-1 unpadded conv,
 // which lowers nothing; nullptr allowed then); y and gw are bit-identical to conv2d's and
 // conv2d_backward_weight's.
+// (0 too where rung 3 runs instead: it lowers nothing.)
+template <typename T>
 int64_t conv2d_lowered_size(const Conv2dShape& s);
 template <typename T>
 void conv2d_keep(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y, T* lowered);
 template <typename T>
 void conv2d_backward_weight_kept(const Conv2dShape& s, const T* x, const T* gy, T* gw,
                                  const T* lowered);
+
+// Rung 3, implicit GEMM for small images, float only (kernels/cpu/conv_implicit.cpp): the
+// forward and the weight gradient with the lowered input never written (each element loaded
+// from a zero-padded copy of the image and broadcast, the output channels in the vector
+// lanes). conv2d and conv2d_backward_weight use it for float where conv2d_implicit_applies
+// (output rows under 16 pixels: the course CNN's layers); conv2d_chunked and
+// conv2d_backward_weight_chunked are rung 2 alone. Deterministic for any thread count; equal to
+// rung 2 up to rounding.
+bool conv2d_implicit_applies(const Conv2dShape& s);
+void conv2d_implicit(const Conv2dShape& s, const float* x, const float* w, const float* b,
+                     float* y);
+void conv2d_backward_weight_implicit(const Conv2dShape& s, const float* x, const float* gy,
+                                     float* gw);
+template <typename T>
+void conv2d_chunked(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y);
+template <typename T>
+void conv2d_backward_weight_chunked(const Conv2dShape& s, const T* x, const T* gy, T* gw);
 
 // gb[o] = sum over n, then i, j of gy[n, o, i, j], in that order; OpenMP over o.
 template <typename T>

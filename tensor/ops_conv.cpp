@@ -72,6 +72,12 @@ Tensor dense(const Tensor& t) {
   return t.detach().contiguous();
 }
 
+// What the CPU conv keeps of its forward for the weight gradient (kernels/conv.h), in elements.
+int64_t lowered_size_of(const kernels::Conv2dShape& s, DType d) {
+  return d == DType::f32 ? kernels::cpu::conv2d_lowered_size<float>(s)
+                         : kernels::cpu::conv2d_lowered_size<double>(s);
+}
+
 }  // namespace
 
 std::pair<Tensor, Tensor> conv2d_keep(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
@@ -86,7 +92,7 @@ std::pair<Tensor, Tensor> conv2d_keep(const Tensor& x_in, const Tensor& w_in, co
   Tensor x = dense(x_in), w = dense(w_in), b = b_in.defined() ? dense(b_in) : Tensor();
   Tensor y = empty({s.n, s.o, s.out_h(), s.out_w()}, x.dtype(), x.device());
   if (s.n == 0) return {y, Tensor()};
-  const int64_t lowered_size = kernels::cpu::conv2d_lowered_size(s);
+  const int64_t lowered_size = lowered_size_of(s, x.dtype());
   Tensor lowered;
   if (keep && !x.device().is_cuda() && lowered_size > 0 &&
       lowered_size * int64_t(dtype_size(x.dtype())) <= kKeepLoweredBytes)
@@ -132,7 +138,7 @@ Tensor conv2d_backward_weight(const Tensor& x_in, const Tensor& gy_in, const Sha
   TG_CHECK(gy_in.shape() == y_shape, "conv2d_backward_weight", "grad_output of shape ",
            gy_in.shape_str(), " does not match the output's ", shape_str(y_shape));
   if (lowered.defined())
-    TG_CHECK(lowered.numel() == kernels::cpu::conv2d_lowered_size(s) &&
+    TG_CHECK(lowered.numel() == lowered_size_of(s, x_in.dtype()) &&
                  lowered.dtype() == x_in.dtype() && !lowered.device().is_cuda() &&
                  lowered.is_contiguous(),
              "conv2d_backward_weight", "the kept lowering (", lowered.shape_str(),

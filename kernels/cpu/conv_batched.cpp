@@ -37,6 +37,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <exception>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/conv.h"
@@ -380,39 +381,66 @@ void backward_weight_impl(const Conv2dShape& s, const T* x, const T* gy, T* gw, 
   }
 }
 
+// Rung 3 for float where it applies (kernels/cpu/conv_implicit.cpp).
+template <typename T>
+bool use_implicit(const Conv2dShape& s) {
+  return std::is_same_v<T, float> && conv2d_implicit_applies(s);
+}
+
+template <typename T>
 int64_t conv2d_lowered_size(const Conv2dShape& s) {
-  if (is_pointwise(s)) return 0;
+  if (is_pointwise(s) || use_implicit<T>(s)) return 0;
   const int64_t P = s.out_h() * s.out_w(), B = images_per_chunk(s);
   return ceil_div(s.n, B) * s.groups * s.kdim() * B * P;
 }
 
 template <typename T>
+void conv2d_chunked(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y) {
+  conv2d_impl<T>(s, x, w, b, y, nullptr);
+}
+template <typename T>
+void conv2d_backward_weight_chunked(const Conv2dShape& s, const T* x, const T* gy, T* gw) {
+  backward_weight_impl<T>(s, x, gy, gw, nullptr);
+}
+
+template <typename T>
 void conv2d(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y) {
+  if constexpr (std::is_same_v<T, float>)
+    if (use_implicit<T>(s)) return conv2d_implicit(s, x, w, b, y);
   conv2d_impl<T>(s, x, w, b, y, nullptr);
 }
 template <typename T>
 void conv2d_keep(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y, T* lowered) {
-  TG_CHECK(lowered || conv2d_lowered_size(s) == 0, "conv2d_keep", "no buffer for the lowering");
+  TG_CHECK(lowered || conv2d_lowered_size<T>(s) == 0, "conv2d_keep", "no buffer for the lowering");
+  if constexpr (std::is_same_v<T, float>)
+    if (use_implicit<T>(s)) return conv2d_implicit(s, x, w, b, y);
   conv2d_impl<T>(s, x, w, b, y, lowered);
 }
 template <typename T>
 void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw) {
+  if constexpr (std::is_same_v<T, float>)
+    if (use_implicit<T>(s)) return conv2d_backward_weight_implicit(s, x, gy, gw);
   backward_weight_impl<T>(s, x, gy, gw, nullptr);
 }
 template <typename T>
 void conv2d_backward_weight_kept(const Conv2dShape& s, const T* x, const T* gy, T* gw,
                                  const T* lowered) {
-  TG_CHECK(lowered || conv2d_lowered_size(s) == 0, "conv2d_backward_weight_kept",
+  TG_CHECK(lowered || conv2d_lowered_size<T>(s) == 0, "conv2d_backward_weight_kept",
            "no lowering given");
+  if constexpr (std::is_same_v<T, float>)
+    if (use_implicit<T>(s)) return conv2d_backward_weight_implicit(s, x, gy, gw);
   backward_weight_impl<T>(s, x, gy, gw, lowered);
 }
 
-#define TG_CONV_BATCHED(T)                                                                 \
-  template void conv2d<T>(const Conv2dShape&, const T*, const T*, const T*, T*);           \
-  template void conv2d_keep<T>(const Conv2dShape&, const T*, const T*, const T*, T*, T*);  \
-  template void conv2d_backward_input<T>(const Conv2dShape&, const T*, const T*, T*);      \
-  template void conv2d_backward_weight<T>(const Conv2dShape&, const T*, const T*, T*);     \
-  template void conv2d_backward_weight_kept<T>(const Conv2dShape&, const T*, const T*, T*, \
+#define TG_CONV_BATCHED(T)                                                                     \
+  template int64_t conv2d_lowered_size<T>(const Conv2dShape&);                                 \
+  template void conv2d<T>(const Conv2dShape&, const T*, const T*, const T*, T*);               \
+  template void conv2d_chunked<T>(const Conv2dShape&, const T*, const T*, const T*, T*);       \
+  template void conv2d_backward_weight_chunked<T>(const Conv2dShape&, const T*, const T*, T*); \
+  template void conv2d_keep<T>(const Conv2dShape&, const T*, const T*, const T*, T*, T*);      \
+  template void conv2d_backward_input<T>(const Conv2dShape&, const T*, const T*, T*);          \
+  template void conv2d_backward_weight<T>(const Conv2dShape&, const T*, const T*, T*);         \
+  template void conv2d_backward_weight_kept<T>(const Conv2dShape&, const T*, const T*, T*,     \
                                                const T*);
 TG_CONV_BATCHED(float)
 TG_CONV_BATCHED(double)

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "base/error.h"
@@ -61,6 +62,9 @@ const std::vector<Conv2dShape>& shapes() {
       // images and a last one of 1 (batch 13), and chunks within groups (batch 12, groups 2)
       make(13, 32, 4, 4, 32, 3, 3, 2, 2, 1, 1),         // the course's fourth layer
       make(12, 4, 6, 6, 6, 3, 3, 2, 2, 1, 1, 1, 1, 2),  // grouped, strided, batch 12
+      // output rows of 16 pixels and more: the float conv2d takes rung 2 there, not rung 3
+      make(3, 2, 17, 18, 5, 3, 3, 1, 1, 1, 1),  // 17x18 same padding
+      make(2, 3, 20, 36, 4, 3, 3, 1, 2, 0, 1),  // 18x18 output, strided columns
   };
   return all;
 }
@@ -114,9 +118,16 @@ struct Ladder {
 };
 template <typename T>
 std::vector<Ladder<T>> rungs() {
-  return {{"im2col", conv2d_im2col<T>, conv2d_backward_input_im2col<T>,
-           conv2d_backward_weight_im2col<T>},
-          {"conv2d", conv2d<T>, conv2d_backward_input<T>, conv2d_backward_weight<T>}};
+  std::vector<Ladder<T>> r = {
+      {"im2col", conv2d_im2col<T>, conv2d_backward_input_im2col<T>,
+       conv2d_backward_weight_im2col<T>},
+      {"chunked", conv2d_chunked<T>, conv2d_backward_input<T>, conv2d_backward_weight_chunked<T>},
+      {"conv2d", conv2d<T>, conv2d_backward_input<T>, conv2d_backward_weight<T>}};
+  // Rung 3 is float only; it takes any shape (the library uses it for small images only).
+  if constexpr (std::is_same_v<T, float>)
+    r.push_back(
+        {"implicit", conv2d_implicit, conv2d_backward_input<T>, conv2d_backward_weight_implicit});
+  return r;
 }
 
 template <typename T>
@@ -186,29 +197,35 @@ TEST_CASE("conv2d ladder: every rung, forward and backward, equals the naive ref
   check_ladder<double>(1e-12);
 }
 
-TEST_CASE("conv2d_keep: the kept lowering gives conv2d's output and weight gradient bit for bit") {
+TEST_CASE_TEMPLATE(
+    "conv2d_keep: the kept lowering gives conv2d's output and weight gradient bit for bit", T,
+    float, double) {
+  // T: rung 3 (implicit, which keeps nothing) takes the small images; double: rung 2 always.
+  int64_t kept = 0;
   for (const Conv2dShape& s : shapes()) {
     INFO(describe(s));
-    Buffers<float> in(s);
-    std::vector<float> y(size_t(in.y_size)), y_keep(y.size(), NAN), gw(size_t(in.w_size)),
+    Buffers<T> in(s);
+    std::vector<T> y(size_t(in.y_size)), y_keep(y.size(), NAN), gw(size_t(in.w_size)),
         gw_kept(gw.size(), NAN);
-    std::vector<float> lowered(size_t(conv2d_lowered_size(s)), NAN);
-    conv2d<float>(s, in.x.data(), in.w.data(), in.b.data(), y.data());
-    conv2d_keep<float>(s, in.x.data(), in.w.data(), in.b.data(), y_keep.data(),
-                       lowered.empty() ? nullptr : lowered.data());
-    conv2d_backward_weight<float>(s, in.x.data(), in.gy.data(), gw.data());
+    std::vector<T> lowered(size_t(conv2d_lowered_size<T>(s)), NAN);
+    kept += lowered.empty() ? 0 : 1;
+    conv2d<T>(s, in.x.data(), in.w.data(), in.b.data(), y.data());
+    conv2d_keep<T>(s, in.x.data(), in.w.data(), in.b.data(), y_keep.data(),
+                   lowered.empty() ? nullptr : lowered.data());
+    conv2d_backward_weight<T>(s, in.x.data(), in.gy.data(), gw.data());
     // x is not read again: a poisoned copy shows it.
-    std::vector<float> poisoned(in.x.size(), NAN);
+    std::vector<T> poisoned(in.x.size(), NAN);
     const bool lowers = !lowered.empty();
-    conv2d_backward_weight_kept<float>(s, lowers ? poisoned.data() : in.x.data(), in.gy.data(),
-                                       gw_kept.data(), lowers ? lowered.data() : nullptr);
+    conv2d_backward_weight_kept<T>(s, lowers ? poisoned.data() : in.x.data(), in.gy.data(),
+                                   gw_kept.data(), lowers ? lowered.data() : nullptr);
     CHECK(same_bits(y_keep, y));
     CHECK(same_bits(gw_kept, gw));
   }
-  std::vector<float> v(1000);
+  CHECK(kept >= 2);  // the kept path did run
+  std::vector<T> v(1000);
   std::string what = "<no error>";
   try {
-    conv2d_keep<float>(shapes()[0], v.data(), v.data(), nullptr, v.data(), nullptr);
+    conv2d_keep<T>(shapes().back(), v.data(), v.data(), nullptr, v.data(), nullptr);
   } catch (const tg::Error& e) {
     what = e.what();
   }
@@ -221,7 +238,7 @@ TEST_CASE("conv2d: rung 2 equals rung 1 bit for bit in forward and backward inpu
     Buffers<float> in(s);
     std::vector<float> y1(size_t(in.y_size)), y2(y1.size()), g1(size_t(in.x_size)), g2(g1.size());
     conv2d_im2col<float>(s, in.x.data(), in.w.data(), in.b.data(), y1.data());
-    conv2d<float>(s, in.x.data(), in.w.data(), in.b.data(), y2.data());
+    conv2d_chunked<float>(s, in.x.data(), in.w.data(), in.b.data(), y2.data());
     CHECK(same_bits(y1, y2));
     conv2d_backward_input_im2col<float>(s, in.gy.data(), in.w.data(), g1.data());
     conv2d_backward_input<float>(s, in.gy.data(), in.w.data(), g2.data());

@@ -1,0 +1,291 @@
+// Conv2d rung 3, implicit GEMM for small images (float): the forward and the weight gradient
+// without a column matrix. See kernels/conv.h for the contract.
+//
+// Why: on the course CNN's layers (output planes of 14x14 down to 2x2, 8 to 32 channels) rung 2
+// spends about half its forward in the lowering (a gather of K*P elements per image) and the
+// GEMM runs with few rows (O = 8..32 against a 14-row micro-kernel). Here the GEMM's A operand,
+// the lowered input, is never written: each of its elements is loaded straight from a
+// zero-padded copy of the image and broadcast, and the output channels are the vector lanes.
+//
+//   forward  y[n, o, pixel] = sum_k A[(n, pixel), k] * W[o, k],  k = (c, p, q)
+//            A[(n, pixel), k] = xpad[n][c][i*SH + p*DH][j*SW + q*DW]  (pixel = (i, j))
+//   A tile of MB pixels x OB output channels (AVX-512: 14 x 32, 28 zmm accumulators) runs over
+//   all k: per k, OB/VW vector loads of the packed weight and MB broadcasts of A, MB*OB/VW FMAs.
+//   A block of pixels may span images (the chunk's padded images lie one after another), so a
+//   2x2 output plane still fills the tile.
+//   weight   gW[o, k] = sum_{n, pixel} gy[n, o, pixel] * A[(n, pixel), k]: the same tile with the
+//            roles of pixels and k swapped (KB taps x OB channels, summed over the pixels), gy
+//            transposed per chunk into (pixel, OB) rows first.
+// Threads: the forward shares (chunk, group) items; the weight gradient shares fixed ranges of
+// chunks, each summed into its own partial and the partials added in range order. Every sum
+// runs in a fixed order (k ascending; pixels ascending within a chunk, chunks ascending), so
+// results do not depend on OMP_NUM_THREADS. They differ from rungs 1-2 (another summation
+// order) by rounding only.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <vector>
+
+#include "kernels/conv.h"
+
+namespace tg::kernels::cpu {
+
+namespace {
+
+#if defined(__AVX512F__)
+constexpr int kVW = 16, kMB = 14;  // 14 x 2 zmm accumulators + 2 weight vectors + 1 broadcast
+#elif defined(__AVX2__)
+constexpr int kVW = 8, kMB = 6;  // 6 x 2 ymm accumulators + 2 + 1 of 16
+#else
+constexpr int kVW = 4, kMB = 6;  // 6 x 2 xmm
+#endif
+// Output channels per tile: NV vectors, 2 (AVX-512: 32 channels) or 1 when O/g fits one vector
+// (the course CNN's 8 and 16 channel layers would leave half a 32-wide tile empty).
+using Vec = float __attribute__((vector_size(kVW * sizeof(float))));
+
+Vec load(const float* p) {
+  Vec v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+void store(float* p, Vec v) {
+  std::memcpy(p, &v, sizeof(v));
+}
+
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
+
+// Images per work item: about kTargetPixels output pixels, at least kMinChunks items when the
+// batch allows. A function of the shape alone.
+constexpr int64_t kTargetPixels = 448, kMinChunks = 4, kRanges = 8;
+
+struct Implicit {
+  int64_t P, K, og, cg, hp, wp, plane, image_pad, B, chunks, nv, obw, nob;
+  std::vector<int32_t> off;  // K: offset of tap k = (c, p, q) in a padded image
+  explicit Implicit(const Conv2dShape& s)
+      : P(s.out_h() * s.out_w()),
+        K(s.kdim()),
+        og(s.og()),
+        cg(s.cg()),
+        hp(s.h + 2 * s.ph),
+        wp(s.w + 2 * s.pw),
+        plane(hp * wp),
+        image_pad(cg * plane),
+        B(std::clamp<int64_t>(std::min(ceil_div(kTargetPixels, P), ceil_div(s.n, kMinChunks)), 1,
+                              std::max<int64_t>(s.n, 1))),
+        chunks(ceil_div(s.n, B)),
+        nv(og <= kVW ? 1 : 2),
+        obw(nv * kVW),
+        nob(ceil_div(og, obw)) {
+    off.resize(size_t(K));
+    for (int64_t c = 0, k = 0; c < cg; ++c)
+      for (int64_t p = 0; p < s.kh; ++p)
+        for (int64_t q = 0; q < s.kw; ++q)
+          off[size_t(k++)] = int32_t(c * plane + p * s.dh * wp + q * s.dw);
+  }
+  // Offset of output pixel e of the chunk's image b in the chunk's padded images.
+  int64_t base(const Conv2dShape& s, int64_t b, int64_t e) const {
+    const int64_t i = e / s.out_w(), j = e % s.out_w();
+    return b * image_pad + i * s.sh * wp + j * s.sw;
+  }
+};
+
+// Images [n0, n0 + nb) of group g, zero-padded, one after another into pad.
+void pad_images(const Conv2dShape& s, const Implicit& im, const float* x, int64_t n0, int64_t nb,
+                int64_t g, float* pad) {
+  std::fill(pad, pad + nb * im.image_pad, 0.0f);
+  for (int64_t b = 0; b < nb; ++b)
+    for (int64_t c = 0; c < im.cg; ++c)
+      for (int64_t i = 0; i < s.h; ++i) {
+        const float* src = x + (((n0 + b) * s.c + g * im.cg + c) * s.h + i) * s.w;
+        std::copy(src, src + s.w,
+                  pad + b * im.image_pad + c * im.plane + (i + s.ph) * im.wp + s.pw);
+      }
+}
+
+// The weight as [g][ob][k][obw] (zeros past O/g): one tile row per k.
+std::vector<float> pack_weight(const Conv2dShape& s, const Implicit& im, const float* w) {
+  std::vector<float> pw(size_t(s.groups * im.nob * im.K * im.obw), 0.0f);
+  for (int64_t g = 0; g < s.groups; ++g)
+    for (int64_t o = 0; o < im.og; ++o) {
+      const int64_t ob = o / im.obw, lane = o % im.obw;
+      const float* wo = w + (g * im.og + o) * im.K;
+      float* dst = pw.data() + ((g * im.nob + ob) * im.K) * im.obw + lane;
+      for (int64_t k = 0; k < im.K; ++k) dst[k * im.obw] = wo[k];
+    }
+  return pw;
+}
+
+// out[m][v] = sum_k pad[base[m] + off[k]] * wk[k][v], for the kMB pixels at base; NV*kVW
+// channels, rows of wk and out NV*kVW apart.
+template <int NV>
+void forward_tile(const float* pad, const int64_t* base, const int32_t* off, int64_t K,
+                  const float* wk, float* out) {
+  constexpr int64_t W = NV * kVW;
+  Vec acc[kMB][NV] = {};
+  for (int64_t k = 0; k < K; ++k) {
+    Vec wv[NV];
+    for (int v = 0; v < NV; ++v) wv[v] = load(wk + k * W + v * kVW);
+    const float* xk = pad + off[k];
+#pragma GCC unroll 16
+    for (int m = 0; m < kMB; ++m) {
+      const float a = xk[base[m]];
+      for (int v = 0; v < NV; ++v) acc[m][v] += a * wv[v];
+    }
+  }
+  for (int m = 0; m < kMB; ++m)
+    for (int v = 0; v < NV; ++v) store(out + m * W + v * kVW, acc[m][v]);
+}
+
+// acc[kk][v] += sum_m pad[base[m] + off[kk]] * gyt[m][v] for kMB taps (off) over M pixels;
+// NV*kVW channels, gyt's rows NV*kVW apart, acc_io's ld apart.
+template <int NV>
+void weight_tile(const float* pad, const int64_t* base, int64_t M, const int32_t* off,
+                 const float* gyt, float* acc_io, int64_t ld) {
+  constexpr int64_t W = NV * kVW;
+  Vec acc[kMB][NV];
+  for (int kk = 0; kk < kMB; ++kk)
+    for (int v = 0; v < NV; ++v) acc[kk][v] = load(acc_io + kk * ld + v * kVW);
+  for (int64_t m = 0; m < M; ++m) {
+    Vec gv[NV];
+    for (int v = 0; v < NV; ++v) gv[v] = load(gyt + m * W + v * kVW);
+    const float* xm = pad + base[m];
+#pragma GCC unroll 16
+    for (int kk = 0; kk < kMB; ++kk) {
+      const float a = xm[off[kk]];
+      for (int v = 0; v < NV; ++v) acc[kk][v] += a * gv[v];
+    }
+  }
+  for (int kk = 0; kk < kMB; ++kk)
+    for (int v = 0; v < NV; ++v) store(acc_io + kk * ld + v * kVW, acc[kk][v]);
+}
+
+// Runs body(item, thread_scratch) for item in [0, items) over OpenMP threads (in order on one
+// thread when there are too few items), each thread with its own scratch of `scratch` floats.
+template <typename Body>
+void for_items(int64_t items, int64_t scratch, const Body& body) {
+  std::exception_ptr error;
+  const bool parallel = items >= 2 && omp_get_max_threads() > 1;
+#pragma omp parallel if (parallel)
+  {
+    try {
+      std::vector<float> buf(static_cast<size_t>(scratch));
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t it = 0; it < items; ++it) body(it, buf.data());
+    } catch (...) {
+#pragma omp critical(tg_conv_implicit_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace
+
+bool conv2d_implicit_applies(const Conv2dShape& s) {
+  if (s.out_w() >= 16) return false;  // wide rows: rung 2's runs and GEMM do better
+  const int64_t hp = s.h + 2 * s.ph, wp = s.w + 2 * s.pw;
+  return s.cg() * hp * wp * std::max<int64_t>(s.n, 1) < (int64_t(1) << 30) && s.kdim() < (1 << 20);
+}
+
+void conv2d_implicit(const Conv2dShape& s, const float* x, const float* w, const float* b,
+                     float* y) {
+  detail::conv2d_check("conv2d_implicit", s);
+  const Implicit im(s);
+  const std::vector<float> pw = pack_weight(s, im, w);
+  const int64_t scratch = im.B * im.image_pad + kMB * im.obw;
+  for_items(im.chunks * s.groups, scratch, [&](int64_t it, float* buf) {
+    const int64_t ch = it / s.groups, g = it % s.groups;
+    const int64_t n0 = ch * im.B, nb = std::min(im.B, s.n - n0), M = nb * im.P;
+    float* pad = buf;
+    float* tile = buf + im.B * im.image_pad;
+    pad_images(s, im, x, n0, nb, g, pad);
+    int64_t base[kMB];
+    for (int64_t m0 = 0; m0 < M; m0 += kMB) {
+      const int64_t mb = std::min<int64_t>(kMB, M - m0);
+      for (int64_t m = 0; m < kMB; ++m) {  // past the end: the last pixel again, not stored
+        const int64_t e = m0 + std::min(m, mb - 1);
+        base[m] = im.base(s, e / im.P, e % im.P);
+      }
+      for (int64_t ob = 0; ob < im.nob; ++ob) {
+        const float* wk = pw.data() + ((g * im.nob + ob) * im.K) * im.obw;
+        if (im.nv == 1)
+          forward_tile<1>(pad, base, im.off.data(), im.K, wk, tile);
+        else
+          forward_tile<2>(pad, base, im.off.data(), im.K, wk, tile);
+        const int64_t o_end = std::min<int64_t>(im.obw, im.og - ob * im.obw);
+        for (int64_t m = 0; m < mb; ++m) {
+          const int64_t e = m0 + m, bimg = e / im.P, pix = e % im.P;
+          float* yo = y + ((n0 + bimg) * s.o + g * im.og + ob * im.obw) * im.P + pix;
+          for (int64_t o = 0; o < o_end; ++o)
+            yo[o * im.P] = tile[m * im.obw + o] + (b ? b[g * im.og + ob * im.obw + o] : 0.0f);
+        }
+      }
+    }
+  });
+}
+
+void conv2d_backward_weight_implicit(const Conv2dShape& s, const float* x, const float* gy,
+                                     float* gw) {
+  detail::conv2d_check("conv2d_backward_weight_implicit", s);
+  const Implicit im(s);
+  const int64_t ranges = std::max<int64_t>(1, std::min(kRanges, im.chunks));
+  const int64_t kblocks = ceil_div(im.K, kMB);
+  // Per (range, group): an accumulator [kblocks * kMB][nob * im.obw], k-major.
+  const int64_t acc_size = kblocks * kMB * im.nob * im.obw;
+  std::vector<float> acc(size_t(ranges * s.groups * acc_size), 0.0f);
+  // Taps past K read tap K-1 again (results dropped).
+  std::vector<int32_t> off(size_t(kblocks * kMB));
+  for (int64_t k = 0; k < kblocks * kMB; ++k)
+    off[size_t(k)] = im.off[size_t(std::min(k, im.K - 1))];
+  const int64_t max_m = im.B * im.P;
+  const int64_t scratch = im.B * im.image_pad + max_m * im.obw;
+  for_items(ranges * s.groups, scratch, [&](int64_t it, float* buf) {
+    const int64_t r = it / s.groups, g = it % s.groups;
+    float* a = acc.data() + it * acc_size;
+    float* pad = buf;
+    float* gyt = buf + im.B * im.image_pad;
+    std::vector<int64_t> base(static_cast<size_t>(max_m));
+    const int64_t c0 = im.chunks * r / ranges, c1 = im.chunks * (r + 1) / ranges;
+    for (int64_t ch = c0; ch < c1; ++ch) {
+      const int64_t n0 = ch * im.B, nb = std::min(im.B, s.n - n0), M = nb * im.P;
+      pad_images(s, im, x, n0, nb, g, pad);
+      for (int64_t m = 0; m < M; ++m) base[size_t(m)] = im.base(s, m / im.P, m % im.P);
+      for (int64_t ob = 0; ob < im.nob; ++ob) {
+        const int64_t o_end = std::min<int64_t>(im.obw, im.og - ob * im.obw);
+        // gyt[m][o]: the chunk's gy for this block of channels, zeros past O/g.
+        for (int64_t m = 0; m < M; ++m) {
+          const int64_t bimg = m / im.P, pix = m % im.P;
+          const float* src = gy + ((n0 + bimg) * s.o + g * im.og + ob * im.obw) * im.P + pix;
+          float* row = gyt + m * im.obw;
+          for (int64_t o = 0; o < im.obw; ++o) row[o] = o < o_end ? src[o * im.P] : 0.0f;
+        }
+        for (int64_t kb = 0; kb < kblocks; ++kb) {
+          float* dst = a + (kb * kMB) * im.nob * im.obw + ob * im.obw;
+          if (im.nv == 1)
+            weight_tile<1>(pad, base.data(), M, off.data() + kb * kMB, gyt, dst, im.nob * im.obw);
+          else
+            weight_tile<2>(pad, base.data(), M, off.data() + kb * kMB, gyt, dst, im.nob * im.obw);
+        }
+      }
+    }
+  });
+  // gw[g*og + o][k] = the ranges' accumulators, added in range order.
+  for (int64_t g = 0; g < s.groups; ++g)
+    for (int64_t o = 0; o < im.og; ++o) {
+      const int64_t ob = o / im.obw, lane = o % im.obw;
+      float* dst = gw + (g * im.og + o) * im.K;
+      for (int64_t k = 0; k < im.K; ++k) {
+        float sum = 0.0f;
+        for (int64_t r = 0; r < ranges; ++r)
+          sum += acc[size_t((r * s.groups + g) * acc_size + (k * im.nob + ob) * im.obw + lane)];
+        dst[k] = sum;
+      }
+    }
+}
+
+}  // namespace tg::kernels::cpu
