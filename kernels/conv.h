@@ -10,20 +10,28 @@
 // Cost: 2 * N * O * OH * OW * (C/groups) * KH * KW FLOPs.
 //
 // The ladder, slowest first, all with the same signature so tests and bench/ treat them alike:
-//  0. conv2d_naive   direct seven-deep loop, double accumulation, one thread: the reference.
-//  1. conv2d_im2col  per image and group, im2col into a (C/g*KH*KW, OH*OW) matrix, then the
-//                    library's GEMM (kernels/gemm.h) with the weight as the left operand.
-//  2. conv2d         the library's conv: rung 1 with OpenMP over the images (each thread its own
-//                    column buffer and a single-threaded GEMM), and no im2col at all for 1x1,
-//                    stride-1, unpadded kernels (x itself is the column matrix).
-// Backward, each with the same ladder (naive, im2col, default):
+//  0. conv2d_naive     direct seven-deep loop, double accumulation, one thread: the reference.
+//  1. conv2d_im2col    per image and group, im2col into a (C/g*KH*KW, OH*OW) matrix, then the
+//                      library's GEMM (kernels/gemm.h) with the weight as the left operand.
+//  2. conv2d_chunked   rung 1 with several small images side by side in one column matrix (one
+//                      GEMM of B*OH*OW columns), OpenMP over the chunks, small output planes
+//                      lowered through a table of taps, no im2col at all for 1x1 stride-1
+//                      unpadded kernels; in training the forward's lowering is kept for the
+//                      weight gradient (conv2d_keep).
+//  3. conv2d_implicit  implicit GEMM, float only: the lowered input is never written; each of
+//                      its elements is broadcast from a padded copy of the image, the output
+//                      channels are the vector lanes (kernels/cpu/conv_implicit.cpp).
+//  conv2d, the library's conv, is rung 3 for float where output rows are under 16 pixels (the
+//  course CNN's layers) and rung 2 elsewhere (and for double).
+// Backward, each with a ladder (naive, im2col, chunked; implicit for the weight):
 //   conv2d_backward_input   gx = col2im(W^T @ gy)       gx written
 //   conv2d_backward_weight  gw = sum_n gy[n] @ col[n]^T gw written
 //   conv2d_backward_bias    gb[o] = sum_{n,i,j} gy      gb written
 // Determinism: every output element is the same sum in the same order whatever the thread count
-// (threads only decide who computes an image; the sum over the batch in backward_weight runs
-// over fixed chunks of images combined in chunk order), so results are bit-identical for any
-// OMP_NUM_THREADS. Rungs 1 and 2 agree bit for bit too (the GEMMs are; kernels/gemm.h).
+// (threads only decide who computes a chunk; sums over the batch in backward_weight run over
+// fixed ranges of images combined in range order), so results are bit-identical for any
+// OMP_NUM_THREADS. Rungs 1 and 2 agree bit for bit in forward and backward input (the GEMMs
+// do; kernels/gemm.h); rung 3 and rung 2's weight gradient differ from them by rounding.
 #pragma once
 
 #include <cstdint>
@@ -92,7 +100,7 @@ void conv2d_backward_input_im2col(const Conv2dShape& s, const T* gy, const T* w,
 template <typename T>
 void conv2d_backward_weight_im2col(const Conv2dShape& s, const T* x, const T* gy, T* gw);
 
-// Rung 2, the library's conv (kernels/cpu/conv_batched.cpp).
+// The library's conv (rung 3 or 2, see above) and backward (kernels/cpu/conv_batched.cpp).
 template <typename T>
 void conv2d(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y);
 template <typename T>
