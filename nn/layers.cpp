@@ -211,7 +211,7 @@ std::vector<LayerMemory> course_cnn_layers(int64_t rows, int64_t cols,
     const int64_t k = i == 0 ? 5 : 3;
     net.conv2d(channels[i], k, 2, k / 2, 1, 1, /*bias=*/false)
         .activation()
-        .activation("BatchNorm2d");
+        .batch_norm2d();
   }
   net.adaptive_avg_pool2d(1).flatten().linear(classes);
   return net.layers();

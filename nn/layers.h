@@ -291,8 +291,7 @@ std::shared_ptr<Sequential> mlp(const std::vector<int64_t>& sizes, Generator& ge
 std::shared_ptr<Sequential> course_cnn(int64_t rows, int64_t cols,
                                        const std::vector<int64_t>& channels, int64_t classes,
                                        Generator& gen);
-// Its layers for the memory estimate (nn/memory.h); BatchNorm2d counts as an activation (its
-// 2 * C parameters and buffers are left out).
+// Its layers for the memory estimate (nn/memory.h).
 std::vector<LayerMemory> course_cnn_layers(int64_t rows, int64_t cols,
                                            const std::vector<int64_t>& channels, int64_t classes);
 

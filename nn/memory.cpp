@@ -85,8 +85,24 @@ CnnLayers& CnnLayers::conv2d(int64_t out_channels, Size2 kernel, Size2 stride, S
                          name + ": the output height"),
                 out_size(shape_.w, kernel.w, stride.w, padding.w, dilation.w, false,
                          name + ": the output width")};
-  layers_.push_back({name, params, chw_numel(out, name + ": the output's element count")});
+  int64_t kept = chw_numel(out, name + ": the output's element count");
+  // Output rows of 16 pixels and more run the lowered conv (kernels/conv.h, rung 2), which keeps
+  // its column matrix (C/g*KH*KW x OH*OW per example) on the tape for the weight gradient.
+  if (out.w >= 16 && !(kernel.h == 1 && kernel.w == 1 && stride.h == 1 && stride.w == 1 &&
+                       padding.h == 0 && padding.w == 0))
+    kept = add(kept, mul(weight / out_channels * groups, out.h * out.w, name + ": the lowering"),
+               name + ": the kept elements");
+  layers_.push_back({name, params, kept});
   shape_ = out;
+  return *this;
+}
+
+CnnLayers& CnnLayers::batch_norm2d() {
+  const int64_t c = shape_.c;
+  TG_CHECK(!flat_, "memory estimate", next_name("BatchNorm2d"), ": needs a (C, H, W) input");
+  // weight and bias (the running statistics, 2*C + 1 more, are too small to matter)
+  layers_.push_back({next_name("BatchNorm2d " + std::to_string(c)), 2 * c,
+                     chw_numel(shape_, "the output's element count")});
   return *this;
 }
 

@@ -67,7 +67,8 @@ class CnnLayers {
   CnnLayers& adaptive_avg_pool2d(Size2 output);
   // An elementwise layer without parameters (ReLU, Sigmoid, Dropout, ...): the same shape.
   CnnLayers& activation(const std::string& kind = "ReLU");
-  CnnLayers& flatten();                                       // (C, H, W) -> C*H*W features
+  CnnLayers& batch_norm2d();  // BatchNorm2d(C): weight and bias, the same shape
+  CnnLayers& flatten();       // (C, H, W) -> C*H*W features
   CnnLayers& linear(int64_t out_features, bool bias = true);  // after flatten()
 
   const std::vector<LayerMemory>& layers() const { return layers_; }

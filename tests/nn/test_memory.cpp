@@ -197,6 +197,19 @@ TEST_CASE("CnnLayers: groups, no bias, dilation, asymmetric sizes, pooling varia
   CHECK(ad.shape() == nn::Chw{16, 1, 1});
 }
 
+TEST_CASE("CnnLayers: BatchNorm2d's parameters, and the lowering a wide conv keeps") {
+  auto bn = nn::CnnLayers({8, 14, 14}).batch_norm2d();
+  CHECK(bn.layers()[0].name == "layer 0 (BatchNorm2d 8)");
+  CHECK(bn.layers()[0].parameters == 16);
+  CHECK(bn.layers()[0].outputs == 8 * 14 * 14);
+  // Output rows of 16 and more: rung 2 keeps its column matrix, 3*3*3 rows of 18*18 pixels,
+  // beside the output 4*18*18. A 1x1 stride-1 conv keeps nothing (x is its column matrix).
+  CHECK(nn::CnnLayers({3, 18, 18}).conv2d(4, 3, 1, 1).layers()[0].outputs ==
+        4 * 18 * 18 + 27 * 18 * 18);
+  CHECK(nn::CnnLayers({3, 18, 18}).conv2d(4, 1).layers()[0].outputs == 4 * 18 * 18);
+  CHECK(nn::course_cnn_layers(28, 28, {8, 16}, 10)[2].parameters == 16);  // BatchNorm2d(8)
+}
+
 TEST_CASE("CnnLayers: estimate_memory of a small CNN, by hand") {
   // (1, 4, 4): Conv2d(1, 2, 3, padding 1): 2*9 + 2 = 20 parameters, 32 outputs; ReLU 32;
   // MaxPool2d(2): 8; Flatten 8; Linear(8, 3): 27 parameters, 3 outputs. 47 parameters: 188 bytes.
