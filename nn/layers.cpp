@@ -209,9 +209,7 @@ std::vector<LayerMemory> course_cnn_layers(int64_t rows, int64_t cols,
   CnnLayers net({1, rows, cols});
   for (size_t i = 0; i < channels.size(); ++i) {
     const int64_t k = i == 0 ? 5 : 3;
-    net.conv2d(channels[i], k, 2, k / 2, 1, 1, /*bias=*/false)
-        .activation()
-        .batch_norm2d();
+    net.conv2d(channels[i], k, 2, k / 2, 1, 1, /*bias=*/false).activation().batch_norm2d();
   }
   net.adaptive_avg_pool2d(1).flatten().linear(classes);
   return net.layers();
