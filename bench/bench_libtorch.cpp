@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "autograd/autograd.h"
+#include "bench/bench_data.h"
 #include "learner/data/data.h"
 #include "learner/data/datasets.h"
 #include "nn/layers.h"
@@ -65,14 +66,7 @@ const tg::ImageData& images() {
         return tg::load_image_folder(dir);
       }
     benchmark::AddCustomContext("data", "random (no data/mnist, no Fashion-MNIST)");
-    tg::Generator gen(1);
-    tg::ImageData r;
-    r.x_train = tg::randn({60000, 784}, gen);
-    r.y_train = tg::randint(0, 10, {60000}, gen);
-    r.x_valid = tg::randn({10000, 784}, gen);
-    r.y_valid = tg::randint(0, 10, {10000}, gen);
-    r.c = 10;
-    return r;
+    return tg::bench::random_mnist_like();
   }();
   return d;
 }

@@ -47,6 +47,7 @@
 #endif
 
 #include "autograd/autograd.h"
+#include "bench/bench_data.h"
 #include "learner/callbacks/callbacks.h"
 #include "learner/callbacks/device.h"
 #include "learner/data/data.h"
@@ -63,14 +64,7 @@ namespace {
 const tg::ImageData& mnist() {
   static tg::ImageData d = [] {
     if (std::filesystem::is_directory("data/mnist")) return tg::load_image_folder("data/mnist");
-    tg::Generator gen(1);
-    tg::ImageData r;
-    r.x_train = tg::randn({60000, 784}, gen);
-    r.y_train = tg::randint(0, 10, {60000}, gen);
-    r.x_valid = tg::randn({10000, 784}, gen);
-    r.y_valid = tg::randint(0, 10, {10000}, gen);
-    r.c = 10;
-    return r;
+    return tg::bench::random_mnist_like();
   }();
   return d;
 }
