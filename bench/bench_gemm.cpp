@@ -8,6 +8,11 @@
 // of a 784-50-10 MLP on a batch of 64: mlp.* with weights stored (in, out), linear.* with
 // nn::Linear's (out, in) layout. Threads: OMP_NUM_THREADS drives `gemm`,
 // OPENBLAS_NUM_THREADS drives OpenBLAS; rungs 1-4 are single-threaded by design.
+//
+// peak%: GFLOP/s as a percentage of this machine's FMA peak (bench/fma_peak.h, measured at
+// start-up for the widest ISA the CPU runs) on the threads the row may use: one for rungs 1-4,
+// OMP_NUM_THREADS for `gemm`, OpenBLAS's thread count for `openblas`. (`gemm` keeps products
+// under 4M multiply-adds on one thread, so its small rows read against the many-thread peak.)
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
@@ -17,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "fma_peak.h"
 #include "kernels/gemm.h"
 
 #ifdef TG_HAVE_OPENBLAS
@@ -68,13 +74,24 @@ struct Operands {
   }
 };
 
-void set_flops(benchmark::State& state, const Shape& s) {
-  state.counters["GFLOP/s"] = benchmark::Counter(2e-9 * double(s.m) * double(s.n) * double(s.k),
-                                                 benchmark::Counter::kIsIterationInvariantRate);
+// The FMA peak in GFLOP/s by thread count, measured once in main().
+std::vector<double> g_peak;
+
+double peak_for(int threads) {
+  threads = std::clamp<int>(threads, 1, int(g_peak.size()) - 1);
+  return g_peak[size_t(threads)];
+}
+
+void set_flops(benchmark::State& state, const Shape& s, int threads) {
+  const double gflop = 2e-9 * double(s.m) * double(s.n) * double(s.k);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(gflop, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak%"] = benchmark::Counter(100.0 * gflop / peak_for(threads),
+                                               benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // Leading dimensions are those of dense storage: op(A) m x k stored k x m when transposed, etc.
-void bm_rung(benchmark::State& state, GemmFn fn, Shape s) {
+void bm_rung(benchmark::State& state, GemmFn fn, Shape s, int threads) {
   Operands o(s);
   const int64_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
   for (auto _ : state) {
@@ -82,7 +99,7 @@ void bm_rung(benchmark::State& state, GemmFn fn, Shape s) {
     benchmark::DoNotOptimize(o.c.data());
     benchmark::ClobberMemory();
   }
-  set_flops(state, s);
+  set_flops(state, s, threads);
 }
 
 #ifdef TG_HAVE_OPENBLAS
@@ -96,7 +113,7 @@ void bm_openblas(benchmark::State& state, Shape s) {
     benchmark::DoNotOptimize(o.c.data());
     benchmark::ClobberMemory();
   }
-  set_flops(state, s);
+  set_flops(state, s, openblas_get_num_threads());
 }
 #endif
 
@@ -116,7 +133,9 @@ void register_all() {
       const bool transposed_square = (s.ta || s.tb) && s.m == s.k && s.n == s.k;
       if (std::max({s.m, s.n, s.k}) > r.max_size) continue;
       if (transposed_square && r.fn != gemm_packed && r.fn != static_cast<GemmFn>(gemm)) continue;
-      benchmark::RegisterBenchmark((std::string(r.name) + "/" + s.name).c_str(), bm_rung, r.fn, s)
+      const int threads = r.fn == static_cast<GemmFn>(gemm) ? omp_get_max_threads() : 1;
+      benchmark::RegisterBenchmark((std::string(r.name) + "/" + s.name).c_str(), bm_rung, r.fn, s,
+                                   threads)
           ->Unit(benchmark::kMicrosecond)
           ->UseRealTime();
     }
@@ -141,6 +160,22 @@ int main(int argc, char** argv) {
 #else
   benchmark::AddCustomContext("openblas", "not found at configure time");
 #endif
+  const int max_threads = std::max(omp_get_max_threads(),
+#ifdef TG_HAVE_OPENBLAS
+                                   openblas_get_num_threads()
+#else
+                                   1
+#endif
+  );
+  g_peak.assign(size_t(max_threads) + 1, 0.0);
+  std::string peaks;
+  for (int t = 1; t <= max_threads; ++t) {
+    g_peak[size_t(t)] = tg::bench::fma_peak_gflops(t);
+    peaks += (t > 1 ? ", " : "") + std::to_string(t) + " threads " +
+             std::to_string(int(g_peak[size_t(t)] + 0.5)) + " GFLOP/s";
+  }
+  benchmark::AddCustomContext(
+      "fma_peak", std::string(tg::bench::isa_name(tg::bench::best_isa())) + ": " + peaks);
   register_all();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -1,0 +1,52 @@
+// This machine's float FMA peak (bench/fma_peak.h), per ISA and thread count, in GFLOP/s: the
+// limit every GEMM and conv figure is read against (bench_gemm's peak% column divides by it).
+//
+//   build/bin/bench_peak                       every ISA this CPU runs, 1 .. OMP threads
+//   build/bin/bench_peak --benchmark_filter=avx512
+//
+// Names: fma_peak/<isa>/threads:<n>. The time is the OpenMP region's wall time (manual time),
+// so with other work on a core the slowest thread sets the figure.
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <string>
+
+#include "fma_peak.h"
+
+namespace {
+
+using tg::bench::Isa;
+
+void bm_peak(benchmark::State& state, Isa isa, int threads) {
+  constexpr int64_t kIters = 1'000'000;
+  float sink = 0;
+  tg::bench::fma_run(isa, threads, kIters / 10, &sink);  // wake the team
+  for (auto _ : state) state.SetIterationTime(tg::bench::fma_run(isa, threads, kIters, &sink));
+  benchmark::DoNotOptimize(sink);
+  state.counters["GFLOP/s"] = benchmark::Counter(threads * tg::bench::fma_flops(isa, kIters) * 1e-9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  const int max_threads = omp_get_max_threads();
+  benchmark::AddCustomContext("omp_max_threads", std::to_string(max_threads));
+  benchmark::AddCustomContext("best_isa", tg::bench::isa_name(tg::bench::best_isa()));
+  for (Isa isa : {Isa::avx512, Isa::avx2, Isa::scalar}) {
+    if (!tg::bench::isa_supported(isa)) continue;
+    for (int t = 1; t <= max_threads;
+         t = t < max_threads && 2 * t > max_threads ? max_threads : 2 * t) {
+      const std::string name =
+          std::string("fma_peak/") + tg::bench::isa_name(isa) + "/threads:" + std::to_string(t);
+      benchmark::RegisterBenchmark(name.c_str(), bm_peak, isa, t)
+          ->UseManualTime()
+          ->Unit(benchmark::kMillisecond);
+    }
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
