@@ -9,6 +9,7 @@
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <string>
 
 #include "fma_peak.h"
@@ -37,13 +38,13 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("best_isa", tg::bench::isa_name(tg::bench::best_isa()));
   for (Isa isa : {Isa::avx512, Isa::avx2, Isa::scalar}) {
     if (!tg::bench::isa_supported(isa)) continue;
-    for (int t = 1; t <= max_threads;
-         t = t < max_threads && 2 * t > max_threads ? max_threads : 2 * t) {
+    for (int t = 1;; t = std::min(2 * t, max_threads)) {  // 1, 2, 4, ..., max_threads
       const std::string name =
           std::string("fma_peak/") + tg::bench::isa_name(isa) + "/threads:" + std::to_string(t);
       benchmark::RegisterBenchmark(name.c_str(), bm_peak, isa, t)
           ->UseManualTime()
           ->Unit(benchmark::kMillisecond);
+      if (t == max_threads) break;
     }
   }
   benchmark::RunSpecifiedBenchmarks();
