@@ -17,10 +17,12 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fma_peak.h"
@@ -161,6 +163,12 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("openblas", "not found at configure time");
 #endif
   // Only the thread counts the rows use: one (rungs 1-4), gemm's and OpenBLAS's.
+#ifdef TG_HAVE_OPENBLAS
+  // OpenBLAS starts its worker threads when it is loaded, and they spin for a while before they
+  // sleep: measured at once, the 2-thread peak came out at 130-160 GFLOP/s instead of ~470 on
+  // the 2-core Zen 5 (OPENBLAS_NUM_THREADS=1 gave 470). Let them go to sleep first.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+#endif
   std::string peaks;
   for (int t : {1, omp_get_max_threads(),
 #ifdef TG_HAVE_OPENBLAS
