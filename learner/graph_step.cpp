@@ -5,7 +5,6 @@
 #include <typeinfo>
 
 #include "autograd/tape.h"
-#include "base/type_name.h"
 #include "learner/learner.h"
 #include "tensor/grad_mode.h"
 
@@ -31,7 +30,7 @@ void CudaGraphStep::begin_fit(Learner& l) {
   TG_CHECK(l.model->device().is_cuda(), "CudaGraphStep", "the model is on ",
            l.model->device().str(),
            ": add a DeviceCallback for a CUDA device (it moves the model at before_fit)");
-  TG_CHECK(l.opt->capturable(), "CudaGraphStep", "the optimizer ", type_name(typeid(*l.opt)),
+  TG_CHECK(l.opt->capturable(), "CudaGraphStep", "the optimizer ", l.opt->name(),
            " cannot be captured into a CUDA Graph (Optimizer::capturable() is false): use the "
            "eager step");
   for (const auto& cb : l.cbs())

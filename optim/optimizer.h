@@ -36,6 +36,9 @@ class Optimizer {
  public:
   virtual ~Optimizer() = default;
   virtual void step() = 0;
+  // The optimizer's PyTorch class name ("SGD", "Adam", ...), for summaries and checkpoints:
+  // code above optim/ prints it without naming a concrete optimizer type.
+  virtual std::string_view name() const = 0;
   // Zeroes the gradients in place, or with set_to_none drops them (tg::zero_grad says why that
   // is faster); step() skips a parameter without a gradient.
   void zero_grad(bool set_to_none = false);
@@ -122,6 +125,7 @@ class SGD : public Optimizer {
   SGD(const std::vector<Tensor>& params, const SGDOptions& opt);
   SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults);
   void step() override;
+  std::string_view name() const override { return "SGD"; }
   // CUDA: copies each group's lr, momentum, dampening and weight decay to the device buffer
   // the update kernel reads, when they changed since the last copy. step() does it itself
   // except under CUDA Graph capture.

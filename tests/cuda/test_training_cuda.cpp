@@ -402,6 +402,7 @@ TEST_CASE("cuda training: what a captured step refuses, it refuses before the fi
       add_param_group({std::move(ps), {}});
     }
     void step() override {}
+    std::string_view name() const override { return "Plain"; }
   };
   Generator gen(5);
   auto model = nn::mlp({8, 32, 4}, gen);
