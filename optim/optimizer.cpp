@@ -191,9 +191,11 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
       TG_CHECK(k.index < params_[k.group].size(), op, "'", *key, "' is for parameter ", k.index,
                " of group ", k.group, ", which this optimizer lacks");
       const Tensor& p = params_[k.group][k.index];
-      TG_CHECK(t.shape() == p.shape() && t.dtype() == p.dtype(), op, "'", *key, "' has shape ",
-               t.shape_str(), " (", dtype_name(t.dtype()), ") but its parameter has shape ",
-               p.shape_str(), " (", dtype_name(p.dtype()), ")");
+      // A buffer has its parameter's shape and dtype; a 0-d tensor is a per-parameter scalar
+      // (a step count, as PyTorch's Adam keeps it).
+      TG_CHECK(t.dim() == 0 || (t.shape() == p.shape() && t.dtype() == p.dtype()), op, "'", *key,
+               "' has shape ", t.shape_str(), " (", dtype_name(t.dtype()),
+               ") but its parameter has shape ", p.shape_str(), " (", dtype_name(p.dtype()), ")");
       st[k.group][k.index][k.name] = t.detach().to(p.device());  // a checkpoint is on the CPU
     } else {
       unexpected.push_back(*key);
