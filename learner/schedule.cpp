@@ -32,6 +32,22 @@ Schedule sched_exp(double start, double end) {
   return [start, end](double pos) { return start * std::pow(end / start, pos); };
 }
 
+Schedule sched_multistep(double start, const std::vector<double>& milestones, double gamma) {
+  const char* op = "sched_multistep";
+  TG_CHECK(std::isfinite(start), op, "start must be finite, got ", start);
+  TG_CHECK(std::isfinite(gamma) && gamma > 0, op, "gamma must be positive, got ", gamma);
+  for (size_t i = 0; i < milestones.size(); ++i) {
+    TG_CHECK(milestones[i] > 0 && milestones[i] <= 1, op, "milestone ", i,
+             " must be in (0, 1] (a fraction of training), got ", milestones[i]);
+    TG_CHECK(i == 0 || milestones[i] > milestones[i - 1], op, "milestones must increase, got ",
+             milestones[i - 1], " then ", milestones[i]);
+  }
+  return [start, milestones, gamma](double pos) {
+    const auto k = std::upper_bound(milestones.begin(), milestones.end(), pos) - milestones.begin();
+    return start * std::pow(gamma, static_cast<double>(k));
+  };
+}
+
 Schedule combine_scheds(const std::vector<double>& pcts, const std::vector<Schedule>& scheds) {
   const char* op = "combine_scheds";
   TG_CHECK(!pcts.empty(), op, "no schedules given");

@@ -16,6 +16,9 @@ Schedule sched_no(double value);               // constant
 Schedule sched_lin(double start, double end);  // straight line
 Schedule sched_cos(double start, double end);  // half cosine: flat at both ends
 Schedule sched_exp(double start, double end);  // geometric: start * (end/start)^pos
+// Step decay (torch.optim.lr_scheduler.MultiStepLR, with milestones as fractions of training):
+// start * gamma^k, k the number of milestones <= pos. Milestones must increase within (0, 1].
+Schedule sched_multistep(double start, const std::vector<double>& milestones, double gamma = 0.1);
 // Runs scheds[i] over a fraction pcts[i] of training (pcts must be positive and sum to 1),
 // each seeing its own 0..1 progress.
 Schedule combine_scheds(const std::vector<double>& pcts, const std::vector<Schedule>& scheds);

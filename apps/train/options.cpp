@@ -71,9 +71,10 @@ void declare(cli::Flags& f, Options& o) {
             "the momentum")
       .real("--wd", o.wd, "weight decay (L2, added to the gradient), >= 0",
             cli::Range::non_negative, "the weight decay")
-      .choice("--schedule", o.schedule, {"const", "onecycle", "cos"},
+      .choice("--schedule", o.schedule, {"const", "onecycle", "cos", "step", "plateau"},
               "lr schedule: const, onecycle (warm-up then cosine down; momentum cycles too), cos "
-              "(cosine from lr to lr/100)")
+              "(cosine from lr to lr/100), step (lr/10 at 50% and again at 75% of training), "
+              "plateau (lr/10 after 2 epochs without a better valid_loss)")
       .seed("--seed", o.seed, "seed of the weights' init and the shuffling, >= 0")
       .choice("--device", o.device, {"cpu", "cuda"},
 #ifdef TG_WITH_CUDA

@@ -96,7 +96,7 @@ Options adopt_settings(const Options& o, const Metadata& meta, int64_t done) {
   agree("--limit-valid", o.limit_valid == r.limit_valid, std::to_string(r.limit_valid),
         std::to_string(o.limit_valid));
   if (o.given.count("--epochs") && o.epochs != r.epochs) {
-    if (r.schedule != "const")
+    if (r.schedule != "const" && r.schedule != "plateau")
       throw UsageError("--resume " + o.resume + " continues a run of --epochs " +
                        std::to_string(r.epochs) + " under --schedule " + r.schedule +
                        ", whose schedule depends on the run's length; --epochs " +

@@ -226,13 +226,25 @@ Schedule momentum_cycle(double m) {
 }
 
 // One ParamScheduler drives every scheduled hyper-parameter (a Learner holds one per type).
-void add_schedule(const Options& o, std::vector<std::shared_ptr<Callback>>& cbs) {
+void add_schedule(const Options& o, const History& prior,
+                  std::vector<std::shared_ptr<Callback>>& cbs) {
   if (o.schedule == "onecycle") {
     std::map<std::string, Schedule> scheds = {{"lr", one_cycle_lr(o.lr)}};
     if (o.momentum > 0) scheds["momentum"] = momentum_cycle(o.momentum);
     cbs.push_back(std::make_shared<ParamScheduler>(std::move(scheds)));
   } else if (o.schedule == "cos") {
     cbs.push_back(std::make_shared<ParamScheduler>("lr", sched_cos(o.lr, o.lr / 100)));
+  } else if (o.schedule == "step") {
+    cbs.push_back(std::make_shared<ParamScheduler>("lr", sched_multistep(o.lr, {0.5, 0.75}, 0.1)));
+  } else if (o.schedule == "plateau") {
+    // A resumed run replays its epochs' valid_loss, so the count of bad epochs continues; the
+    // lr it had reached comes back with the optimizer's state.
+    auto plateau = std::make_shared<ReduceLROnPlateau>("valid_loss", 0.1, /*patience=*/2);
+    std::vector<double> past;
+    for (const auto& epoch : prior)
+      if (auto it = epoch.find("valid_loss"); it != epoch.end()) past.push_back(it->second);
+    if (!prior.empty()) plateau->carry(past);
+    cbs.push_back(plateau);
   }
 }
 
@@ -432,7 +444,7 @@ int run(const Options& given, std::ostream& out) {
   nan_stop->out = &nan_msg;
   std::vector<std::shared_ptr<Callback>> cbs = {stats, rec, nan_stop};
   if (!o.quiet) cbs.push_back(std::make_shared<ProgressBar>(&out));
-  add_schedule(o, cbs);
+  add_schedule(o, prior, cbs);
   std::shared_ptr<SaveModel> saver;
   if (!o.save.empty()) {
     cbs.push_back(saver = std::make_shared<SaveModel>(o.save, "valid_accuracy"));

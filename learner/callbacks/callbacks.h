@@ -203,6 +203,40 @@ class SaveModel : public Callback {
   bool carried_ = false;
 };
 
+// torch.optim.lr_scheduler.ReduceLROnPlateau as a callback: after each epoch, when `monitor`
+// has not improved for more than `patience` epochs, every group's lr becomes
+// max(lr * factor, min_lr). Improvement is relative, as torch's default threshold_mode "rel":
+// below best * (1 - threshold) when minimising, above best * (1 + threshold) when maximising.
+// After a reduction, `cooldown` epochs pass before counting again. A ParamScheduler that
+// schedules "lr" would overwrite the reduction every batch: a fit with both is refused.
+class ReduceLROnPlateau : public Callback {
+ public:
+  ReduceLROnPlateau(std::string monitor = "valid_loss", double factor = 0.1, int patience = 10,
+                    double threshold = 1e-4, double min_lr = 0, int cooldown = 0,
+                    Mode mode = Mode::automatic);
+  int order() const override { return 38; }  // after AvgStats has written the epoch's values
+  void before_fit(Learner& l) override;
+  void after_epoch(Learner& l) override;
+  // A fit that continues an earlier one (a resume): the monitor's values of the epochs done,
+  // replayed so that the count of bad epochs and the cooldown continue where they were. The lr
+  // itself comes back with the optimizer's state; replay changes nothing there.
+  void carry(const std::vector<double>& past);
+  std::string monitor;
+  double factor;
+  int patience;
+  double threshold, min_lr;
+  int cooldown;
+  Mode mode;
+  double best = 0;
+  std::vector<int64_t> reduced_at;  // the epochs after which the lr was reduced
+
+ private:
+  void reset();
+  bool observe(double v);  // one epoch's value; true: reduce now
+  int bad_epochs_ = 0, cooldown_left_ = 0;
+  bool carried_ = false;
+};
+
 // A progress bar for the batches (with loss and ETA) on a terminal, redrawn in place; one plain
 // line per epoch when the output is not a terminal or the CI environment variable is set.
 class ProgressBar : public Callback {

@@ -1,6 +1,7 @@
 // Callbacks that watch a figure of the fit and act on it: TerminateOnNaN (stop on a NaN or
-// infinite loss), EarlyStopping (stop when the monitor stops improving) and SaveModel (keep
-// the best epoch's weights on disk).
+// infinite loss), EarlyStopping (stop when the monitor stops improving), SaveModel (keep
+// the best epoch's weights on disk) and ReduceLROnPlateau (lower the lr when it stalls).
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <limits>
@@ -144,6 +145,92 @@ void SaveModel::after_epoch(Learner& l) {
 void SaveModel::after_fit(Learner& l) {
   if (l.context == RunContext::lr_find) return;
   if (load_best_at_end && best_epoch >= 0) load_checkpoint(path, *l.model);
+}
+
+// --- ReduceLROnPlateau ------------------------------------------------------------------------
+
+ReduceLROnPlateau::ReduceLROnPlateau(std::string monitor_, double factor_, int patience_,
+                                     double threshold_, double min_lr_, int cooldown_, Mode mode_)
+    : monitor(std::move(monitor_)),
+      factor(factor_),
+      patience(patience_),
+      threshold(threshold_),
+      min_lr(min_lr_),
+      cooldown(cooldown_),
+      mode(mode_) {
+  const char* op = "ReduceLROnPlateau";
+  TG_CHECK(!monitor.empty(), op, "no monitor given");
+  TG_CHECK(factor > 0 && factor < 1, op, "factor must be in (0, 1), got ", factor);
+  TG_CHECK(patience >= 0, op, "patience must be >= 0, got ", patience);
+  TG_CHECK(std::isfinite(threshold) && threshold >= 0, op, "threshold must be >= 0, got ",
+           threshold);
+  TG_CHECK(std::isfinite(min_lr) && min_lr >= 0, op, "min_lr must be >= 0, got ", min_lr);
+  TG_CHECK(cooldown >= 0, op, "cooldown must be >= 0, got ", cooldown);
+}
+
+void ReduceLROnPlateau::reset() {
+  best = worst(maximise(monitor, mode));
+  bad_epochs_ = cooldown_left_ = 0;
+  reduced_at.clear();
+}
+
+void ReduceLROnPlateau::carry(const std::vector<double>& past) {
+  reset();
+  for (size_t e = 0; e < past.size(); ++e)
+    if (observe(past[e])) reduced_at.push_back(static_cast<int64_t>(e));
+  carried_ = true;
+}
+
+void ReduceLROnPlateau::before_fit(Learner& l) {
+  if (l.context == RunContext::lr_find) return;
+  if (const auto* ps = l.cb<ParamScheduler>())
+    TG_CHECK(!ps->scheds.count("lr"), "ReduceLROnPlateau",
+             "a ParamScheduler schedules \"lr\" in the same fit, and would overwrite every "
+             "reduction at the next batch: use one or the other");
+  l.opt->hyper_id("lr");  // an optimizer without an lr is named here, not after an epoch
+  if (carried_) {         // once: a later fit of this callback starts afresh
+    carried_ = false;
+    return;
+  }
+  reset();
+}
+
+// torch's step(): the relative threshold (best starts infinite, so the first finite value
+// improves on it), bad epochs ignored during the cooldown, a reduction after more than
+// patience bad epochs.
+bool ReduceLROnPlateau::observe(double v) {
+  const bool max = maximise(monitor, mode);
+  const bool better = max ? v > best * (1 + threshold) : v < best * (1 - threshold);
+  if (better) {
+    best = v;
+    bad_epochs_ = 0;
+  } else {
+    ++bad_epochs_;
+  }
+  if (cooldown_left_ > 0) {
+    --cooldown_left_;
+    bad_epochs_ = 0;
+  }
+  if (bad_epochs_ <= patience) return false;
+  cooldown_left_ = cooldown;
+  bad_epochs_ = 0;
+  return true;
+}
+
+void ReduceLROnPlateau::after_epoch(Learner& l) {
+  if (l.context == RunContext::lr_find) return;
+  if (!observe(monitored(l, monitor, "ReduceLROnPlateau"))) return;
+  const size_t lr = l.opt->hyper_id("lr");
+  bool changed = false;
+  for (size_t g = 0; g < l.opt->num_groups(); ++g) {
+    const double old_lr = l.opt->get(lr, g);
+    const double new_lr = std::max(old_lr * factor, min_lr);
+    if (old_lr - new_lr > 1e-8) {  // torch's eps: a change smaller than that is ignored
+      l.opt->set(lr, new_lr, g);
+      changed = true;
+    }
+  }
+  if (changed) reduced_at.push_back(l.epoch);
 }
 
 }  // namespace tg

@@ -314,6 +314,86 @@ TEST_CASE("callbacks: EarlyStopping stops after patience epochs without improvem
   CHECK(patient->best_epoch == 5);
 }
 
+// --- ReduceLROnPlateau ------------------------------------------------------------------------
+
+// The lr each epoch ran with, read before it (the reduction applies to the next epoch).
+struct LrLog : Callback {
+  std::vector<double> lrs;
+  void before_epoch(Learner& l) override { lrs.push_back(l.opt->get("lr")); }
+};
+
+TEST_CASE(
+    "callbacks: ReduceLROnPlateau follows torch's patience, relative threshold and cooldown") {
+  // Hand-worked with torch's rules: best 1.0 (epoch 0); 0.9999 is not below 1.0 * (1 - 1e-3),
+  // so epochs 1 and 2 are bad; patience 1 -> reduced after epoch 2; epoch 3 improves (0.5);
+  // 4, 5 bad -> reduced after epoch 5.
+  auto script = std::make_shared<Script>("valid_loss",
+                                         std::vector<double>{1.0, 0.9999, 1.2, 0.5, 0.6, 0.6, 0.4});
+  auto plateau = std::make_shared<ReduceLROnPlateau>("valid_loss", 0.5, 1, 1e-3);
+  auto log = std::make_shared<LrLog>();
+  auto learn = small_learner();
+  learn->fit(7, {script, plateau, log});
+  CHECK(plateau->reduced_at == std::vector<int64_t>{2, 5});
+  CHECK(log->lrs == std::vector<double>{0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025});
+  CHECK(plateau->best == 0.4);
+
+  // min_lr floors it; cooldown 1 ignores the epoch after a reduction.
+  auto flat = std::make_shared<Script>("valid_loss", std::vector<double>(6, 1.0));
+  auto floored = std::make_shared<ReduceLROnPlateau>("valid_loss", 0.1, 0, 1e-4, 0.005, 1);
+  auto log2 = std::make_shared<LrLog>();
+  auto learn2 = small_learner();
+  learn2->fit(6, {flat, floored, log2});
+  // Epoch 0 sets best; 1 bad (> patience 0) -> 0.01; 2 cooldown; 3 bad -> 0.005 (the floor);
+  // 4 cooldown; 5 bad, but the floor leaves nothing to reduce.
+  CHECK(floored->reduced_at == std::vector<int64_t>{1, 3});
+  const std::vector<double> want{0.1, 0.1, 0.01, 0.01, 0.005, 0.005};
+  REQUIRE(log2->lrs.size() == want.size());
+  for (size_t i = 0; i < want.size(); ++i) CHECK(log2->lrs[i] == doctest::Approx(want[i]));
+
+  // An accuracy is maximised.
+  auto acc = std::make_shared<Script>("valid_accuracy", std::vector<double>{0.5, 0.6, 0.6, 0.6});
+  auto up = std::make_shared<ReduceLROnPlateau>("valid_accuracy", 0.5, 1);
+  auto learn3 = small_learner();
+  learn3->fit(4, {acc, up});
+  CHECK(up->reduced_at == std::vector<int64_t>{3});
+}
+
+TEST_CASE("callbacks: ReduceLROnPlateau carried into a resumed fit continues its count") {
+  // A run cut after two epochs of 1.0 (one bad epoch, patience 1): the resumed fit's first
+  // epoch, 1.0 again, is the second bad one, so it reduces at once, as the uncut run would.
+  auto plateau = std::make_shared<ReduceLROnPlateau>("valid_loss", 0.5, 1);
+  plateau->carry({1.0, 1.0});
+  CHECK(plateau->reduced_at.empty());
+  auto learn = small_learner();
+  auto log = std::make_shared<LrLog>();
+  learn->fit(2,
+             {std::make_shared<Script>("valid_loss", std::vector<double>{1.0, 1.0}), plateau, log});
+  CHECK(plateau->reduced_at == std::vector<int64_t>{0});
+  CHECK(log->lrs == std::vector<double>{0.1, 0.05});
+  // Without the carry the first 1.0 is the best so far, and nothing is reduced in two epochs.
+  auto fresh = std::make_shared<ReduceLROnPlateau>("valid_loss", 0.5, 1);
+  auto learn2 = small_learner();
+  learn2->fit(2, {std::make_shared<Script>("valid_loss", std::vector<double>{1.0, 1.0}), fresh});
+  CHECK(fresh->reduced_at.empty());
+  // The carry is used once: fitting again starts afresh.
+  learn->fit(2, {std::make_shared<Script>("valid_loss", std::vector<double>{1.0, 1.0}), plateau});
+  CHECK(plateau->reduced_at.empty());
+}
+
+TEST_CASE("callbacks: ReduceLROnPlateau refuses bad settings and a scheduled lr") {
+  CHECK_THROWS_WITH_AS(ReduceLROnPlateau("valid_loss", 1.0), doctest::Contains("factor"), Error);
+  CHECK_THROWS_WITH_AS(ReduceLROnPlateau("valid_loss", 0.1, -1), doctest::Contains("patience"),
+                       Error);
+  CHECK_THROWS_WITH_AS(ReduceLROnPlateau(""), doctest::Contains("no monitor"), Error);
+  auto learn = small_learner();
+  CHECK_THROWS_WITH_AS(learn->fit(1, {std::make_shared<ParamScheduler>("lr", sched_no(0.1)),
+                                      std::make_shared<ReduceLROnPlateau>()}),
+                       doctest::Contains("ParamScheduler schedules \"lr\""), Error);
+  // A monitor that no callback writes is named after the first epoch.
+  CHECK_THROWS_WITH_AS(learn->fit(1, {std::make_shared<ReduceLROnPlateau>("nope")}),
+                       doctest::Contains("the monitor 'nope'"), Error);
+}
+
 TEST_CASE("callbacks: EarlyStopping counts improvements smaller than min_delta as none") {
   const std::vector<double> slow{1.0, 0.95, 0.92, 0.5, 0.4};
   auto learn = small_learner();

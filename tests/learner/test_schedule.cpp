@@ -82,6 +82,20 @@ TEST_CASE("schedule: sched_exp hand values") {
   CHECK(has(error_of([] { sched_exp(-1, 1); }), "same sign"));
 }
 
+TEST_CASE("schedule: sched_multistep steps down at each milestone, as MultiStepLR") {
+  const Schedule s = sched_multistep(0.1, {0.5, 0.75}, 0.1);
+  CHECK(s(0) == doctest::Approx(0.1));
+  CHECK(s(0.4999) == doctest::Approx(0.1));
+  CHECK(s(0.5) == doctest::Approx(0.01));  // a milestone belongs to the step it starts
+  CHECK(s(0.7) == doctest::Approx(0.01));
+  CHECK(s(0.75) == doctest::Approx(0.001));
+  CHECK(s(1) == doctest::Approx(0.001));
+  CHECK(sched_multistep(2, {})(0.9) == 2);
+  CHECK_THROWS_WITH_AS(sched_multistep(0.1, {0.5, 0.5}), doctest::Contains("must increase"), Error);
+  CHECK_THROWS_WITH_AS(sched_multistep(0.1, {1.5}), doctest::Contains("(0, 1]"), Error);
+  CHECK_THROWS_WITH_AS(sched_multistep(0.1, {0.5}, 0), doctest::Contains("gamma"), Error);
+}
+
 TEST_CASE("schedule: combine_scheds maps pos into each piece with its own progress") {
   Schedule s = combine_scheds({0.3, 0.7}, {sched_lin(0, 1), sched_lin(10, 20)});
   CHECK(s(0) == doctest::Approx(0));
