@@ -104,7 +104,7 @@ class Learner {
   std::shared_ptr<optim::Optimizer> opt;
   LossFn loss_func;
   // What get_preds applies to the model's outputs: softmax when loss_func is tg::cross_entropy
-  // (set by the constructor), none (an empty function) otherwise.
+  // or an nn::CrossEntropyLoss (set by the constructor), none (an empty function) otherwise.
   std::function<Tensor(const Tensor&)> activation;
   // The body of a training batch: EagerStep unless set (CudaGraphStep, learner/graph_step.h).
   std::shared_ptr<BatchStep> step = std::make_shared<EagerStep>();
