@@ -46,6 +46,17 @@ void Learner::add_cb(std::shared_ptr<Callback> cb) {
   cbs_.insert(pos, std::move(cb));
 }
 
+void Learner::run_end() {
+  auto fs = std::move(run_end_);
+  run_end_.clear();
+  for (auto it = fs.rbegin(); it != fs.rend(); ++it) {
+    try {
+      (*it)();
+    } catch (...) {  // run from a destructor: the cleanups only restore state
+    }
+  }
+}
+
 void Learner::remove_cb(const Callback* cb) {
   std::erase_if(cbs_, [cb](const auto& c) { return c.get() == cb; });
 }
@@ -168,6 +179,7 @@ struct RunGuard {
       }
     }
     for (auto& cb : added) learn.remove_cb(cb.get());
+    learn.run_end();
     learn.context = RunContext::none;
     learn.dl = nullptr;
     learn.training = false;
