@@ -8,6 +8,7 @@
 #include "autograd/functions.h"
 #include "autograd/gradcheck.h"
 #include "learner/callbacks/callbacks.h"
+#include "learner/data/augment.h"
 #include "learner_fixture.h"
 #include "nn/loss.h"
 #include "tensor/creation.h"
@@ -226,4 +227,31 @@ TEST_CASE("CrossEntropyLoss with label smoothing as a Learner's loss: softmax pr
   CHECK(r.at("loss") != doctest::Approx(cross_entropy(raw.preds, raw.targets).item<double>()));
   const auto p = vals(probs.preds);
   CHECK(p[0] + p[1] + p[2] == doctest::Approx(1.0));
+}
+
+TEST_CASE("augmentation on the training loader: training batches changed, validation as it is") {
+  Generator gen(3);
+  auto train = std::make_shared<Dataset>(randn({8, 4}, gen), randint(0, 3, {8}, gen));
+  auto valid = std::make_shared<Dataset>(randn({4, 4}, gen), randint(0, 3, {4}, gen));
+  DataBunch db;
+  db.train_dl =
+      DataLoader(train, {.batch_size = 4,
+                         .seed = 1,
+                         .prefetch = true,
+                         .transform = pad_crop_flip({.pad = 1, .height = 2, .width = 2})});
+  db.valid_dl = DataLoader(valid, {.batch_size = 4});
+  db.c = 3;
+  struct Seen : Callback {
+    std::vector<std::pair<bool, std::vector<float>>> xs;
+    void before_batch(Learner& l) override { xs.emplace_back(l.training, vals(l.xb)); }
+  };
+  auto seen = std::make_shared<Seen>();
+  auto learn = tiny_learner({}, db);
+  learn->fit(1, {seen});
+  REQUIRE(seen->xs.size() == 3);
+  const auto tx = vals(train->x()), vx = vals(valid->x());
+  CHECK(seen->xs[0].first);
+  CHECK(seen->xs[0].second != std::vector<float>(tx.begin(), tx.begin() + 16));
+  CHECK_FALSE(seen->xs[2].first);
+  CHECK(seen->xs[2].second == vx);
 }
