@@ -110,6 +110,7 @@ Options adopt_settings(const Options& o, const Metadata& meta, int64_t done) {
         std::to_string(o.limit_valid));
   agree("--pad-crop", o.pad_crop == r.pad_crop, std::to_string(r.pad_crop),
         std::to_string(o.pad_crop));
+  agree("--flip", o.flip == r.flip, r.flip ? "on" : "off", o.flip ? "on" : "off");
   agree("--mixup", o.mixup == r.mixup, num(r.mixup), num(o.mixup));
   agree("--label-smoothing", o.label_smoothing == r.label_smoothing, num(r.label_smoothing),
         num(o.label_smoothing));
