@@ -78,4 +78,21 @@ Schedule one_cycle_mom(double high, double low, double pct_start) {
   return combine_scheds({pct_start, 1 - pct_start}, {sched_cos(high, low), sched_cos(low, high)});
 }
 
+Schedule sched_step(double start, std::vector<double> milestones, double gamma) {
+  TG_CHECK(std::isfinite(gamma) && gamma > 0, "sched_step", "gamma must be a positive number, got ",
+           gamma);
+  for (size_t i = 0; i < milestones.size(); ++i) {
+    TG_CHECK(milestones[i] > 0 && milestones[i] < 1, "sched_step",
+             "milestones must be fractions of training in (0, 1), got ", milestones[i]);
+    TG_CHECK(i == 0 || milestones[i] > milestones[i - 1], "sched_step",
+             "milestones must increase, got ", milestones[i - 1], " then ", milestones[i]);
+  }
+  return [start, milestones = std::move(milestones), gamma](double pos) {
+    double v = start;
+    for (double m : milestones)
+      if (pos >= m) v *= gamma;
+    return v;
+  };
+}
+
 }  // namespace tg

@@ -23,6 +23,10 @@ Schedule combine_scheds(const std::vector<double>& pcts, const std::vector<Sched
 // cosine down to max/(div*final_div).
 Schedule one_cycle_lr(double max_lr, double pct_start = 0.25, double div = 25,
                       double final_div = 1e4);
+// Step decay, torch.optim.lr_scheduler.MultiStepLR over the fit's progress: start * gamma^k,
+// k the number of milestones <= pos. Milestones are fractions of training in (0, 1), strictly
+// increasing; gamma > 0. sched_step(0.1, {0.5, 0.75}) is 0.1, then 0.01 from half way, then 0.001.
+Schedule sched_step(double start, std::vector<double> milestones, double gamma = 0.1);
 // and its momentum companion: cosine from high to low, then back to high.
 Schedule one_cycle_mom(double high = 0.95, double low = 0.85, double pct_start = 0.25);
 

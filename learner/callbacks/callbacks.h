@@ -223,6 +223,34 @@ class EarlyStopping : public Callback {
   int wait_ = 0;
 };
 
+// torch.optim.lr_scheduler.ReduceLROnPlateau at the end of each epoch: when `monitor` (a key
+// of learn.values) has not improved for more than `patience` epochs, every group's lr becomes
+// max(lr * factor, min_lr), and `cooldown` epochs follow in which bad epochs are not counted.
+// Improvement is PyTorch's relative threshold: v < best * (1 - threshold) when minimising,
+// v > best * (1 + threshold) when maximising. Use it with a constant lr: a ParamScheduler of
+// "lr" would overwrite the reduced lr at the next batch. Its counters start afresh each fit.
+class ReduceLROnPlateau : public Callback {
+ public:
+  ReduceLROnPlateau(std::string monitor = "valid_loss", double factor = 0.1, int patience = 10,
+                    double threshold = 1e-4, int cooldown = 0, double min_lr = 0,
+                    Mode mode = Mode::automatic);
+  int order() const override { return 45; }  // after AvgStats has written learn.values
+  void before_fit(Learner& l) override;
+  void after_epoch(Learner& l) override;
+  std::string monitor;
+  double factor;
+  int patience;
+  double threshold;
+  int cooldown;
+  double min_lr;
+  Mode mode;
+  double best = 0;
+  std::vector<int64_t> reduced_at;  // the epochs after which the lr was reduced
+
+ private:
+  int bad_ = 0, cooldown_left_ = 0;
+};
+
 // Saves a checkpoint (model and optimizer, safetensors) whenever `monitor` improves, so `path`
 // always holds the best epoch's weights; optionally reloads them when the fit ends. A fit that
 // continues an earlier one (a resume) carries that one's best with carry(), so a worse epoch

@@ -1,6 +1,7 @@
 // Callbacks that watch a figure of the fit and act on it: TerminateOnNaN (stop on a NaN or
-// infinite loss), EarlyStopping (stop when the monitor stops improving) and SaveModel (keep
-// the best epoch's weights on disk).
+// infinite loss), EarlyStopping (stop when the monitor stops improving), ReduceLROnPlateau
+// (lower the lr when it stops improving) and SaveModel (keep the best epoch's weights on disk).
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <limits>
@@ -100,6 +101,63 @@ void EarlyStopping::after_epoch(Learner& l) {
   if (++wait_ < patience) return;
   stopped_epoch = l.epoch;
   throw CancelFit();
+}
+
+// --- ReduceLROnPlateau ------------------------------------------------------------------------
+
+ReduceLROnPlateau::ReduceLROnPlateau(std::string monitor_, double factor_, int patience_,
+                                     double threshold_, int cooldown_, double min_lr_, Mode mode_)
+    : monitor(std::move(monitor_)),
+      factor(factor_),
+      patience(patience_),
+      threshold(threshold_),
+      cooldown(cooldown_),
+      min_lr(min_lr_),
+      mode(mode_) {
+  TG_CHECK(!monitor.empty(), "ReduceLROnPlateau", "no monitor given");
+  TG_CHECK(factor > 0 && factor < 1, "ReduceLROnPlateau", "factor must be in (0, 1), got ", factor);
+  TG_CHECK(patience >= 0, "ReduceLROnPlateau", "patience must be >= 0, got ", patience);
+  TG_CHECK(threshold >= 0 && std::isfinite(threshold), "ReduceLROnPlateau",
+           "threshold must be >= 0, got ", threshold);
+  TG_CHECK(cooldown >= 0, "ReduceLROnPlateau", "cooldown must be >= 0, got ", cooldown);
+  TG_CHECK(min_lr >= 0 && std::isfinite(min_lr), "ReduceLROnPlateau", "min_lr must be >= 0, got ",
+           min_lr);
+}
+
+void ReduceLROnPlateau::before_fit(Learner& l) {
+  if (l.context == RunContext::lr_find) return;
+  best = worst(maximise(monitor, mode));
+  bad_ = cooldown_left_ = 0;
+  reduced_at.clear();
+}
+
+void ReduceLROnPlateau::after_epoch(Learner& l) {
+  if (l.context == RunContext::lr_find) return;
+  const double v = monitored(l, monitor, "ReduceLROnPlateau");
+  const bool max = maximise(monitor, mode);
+  const bool better = max ? v > best * (1 + threshold) : v < best * (1 - threshold);
+  if (better) {  // NaN never is
+    best = v;
+    bad_ = 0;
+  } else {
+    ++bad_;
+  }
+  if (cooldown_left_ > 0) {
+    --cooldown_left_;
+    bad_ = 0;
+  }
+  if (bad_ <= patience) return;
+  bool any = false;
+  for (size_t g = 0; g < l.opt->num_groups(); ++g) {
+    const double old_lr = l.opt->get("lr", g), new_lr = std::max(old_lr * factor, min_lr);
+    if (old_lr - new_lr > 1e-8) {  // PyTorch's eps: changes smaller than this are skipped
+      l.opt->set("lr", new_lr, g);
+      any = true;
+    }
+  }
+  if (any) reduced_at.push_back(l.epoch);
+  cooldown_left_ = cooldown;
+  bad_ = 0;
 }
 
 // --- SaveModel --------------------------------------------------------------------------------

@@ -255,3 +255,64 @@ TEST_CASE("augmentation on the training loader: training batches changed, valida
   CHECK_FALSE(seen->xs[2].first);
   CHECK(seen->xs[2].second == vx);
 }
+
+TEST_CASE("sched_step: MultiStepLR over the fit's progress") {
+  const Schedule s = sched_step(0.1, {0.5, 0.75});
+  CHECK(s(0) == doctest::Approx(0.1));
+  CHECK(s(0.49) == doctest::Approx(0.1));
+  CHECK(s(0.5) == doctest::Approx(0.01));
+  CHECK(s(0.74) == doctest::Approx(0.01));
+  CHECK(s(0.75) == doctest::Approx(0.001));
+  CHECK(s(1) == doctest::Approx(0.001));
+  CHECK(sched_step(2, {0.2}, 0.5)(0.3) == doctest::Approx(1));
+  CHECK(sched_step(2, {})(0.9) == 2);
+  CHECK_THROWS_AS(sched_step(0.1, {0.5, 0.5}), Error);
+  CHECK_THROWS_AS(sched_step(0.1, {0.7, 0.5}), Error);
+  CHECK_THROWS_AS(sched_step(0.1, {1.0}), Error);
+  CHECK_THROWS_AS(sched_step(0.1, {0.5}, 0), Error);
+}
+
+TEST_CASE("ReduceLROnPlateau: patience, PyTorch's relative threshold, cooldown, min_lr") {
+  auto learn = tiny_learner();  // SGD lr 0.1
+  auto run = [&](ReduceLROnPlateau& r, const std::vector<double>& losses) {
+    learn->opt->set("lr", 0.1);
+    r.before_fit(*learn);
+    std::vector<double> lrs;
+    for (size_t e = 0; e < losses.size(); ++e) {
+      learn->epoch = static_cast<int64_t>(e);
+      learn->values["valid_loss"] = losses[e];
+      r.after_epoch(*learn);
+      lrs.push_back(learn->opt->get("lr"));
+    }
+    return lrs;
+  };
+  ReduceLROnPlateau a("valid_loss", 0.5, /*patience=*/1);
+  // 0.89995 is not better than 0.9 by the relative threshold 1e-4: a bad epoch.
+  auto lrs = run(a, {1.0, 0.9, 0.89995, 0.95, 0.95, 0.95, 0.5});
+  CHECK(lrs[0] == doctest::Approx(0.1));
+  CHECK(lrs[2] == doctest::Approx(0.1));
+  CHECK(lrs[3] == doctest::Approx(0.05));  // the second bad epoch in a row, > patience 1
+  CHECK(lrs[4] == doctest::Approx(0.05));
+  CHECK(lrs[5] == doctest::Approx(0.025));
+  CHECK(lrs[6] == doctest::Approx(0.025));
+  CHECK(a.reduced_at == std::vector<int64_t>{3, 5});
+  ReduceLROnPlateau b("valid_loss", 0.5, /*patience=*/0, 1e-4, /*cooldown=*/1, /*min_lr=*/0.03);
+  lrs = run(b, {1.0, 2.0, 2.0, 2.0, 2.0});
+  CHECK(lrs[1] == doctest::Approx(0.05));  // patience 0: the first bad epoch
+  CHECK(lrs[2] == doctest::Approx(0.05));  // cooldown: not counted
+  CHECK(lrs[3] == doctest::Approx(0.03));  // 0.025 clamped to min_lr
+  CHECK(lrs[4] == doctest::Approx(0.03));  // at min_lr: nothing left to reduce
+  CHECK(b.reduced_at == std::vector<int64_t>{1, 3});
+  CHECK_THROWS_AS(ReduceLROnPlateau("valid_loss", 1.0), Error);
+  CHECK_THROWS_AS(ReduceLROnPlateau("valid_loss", 0.5, -1), Error);
+}
+
+TEST_CASE("ReduceLROnPlateau in a fit reads AvgStats' figures after each epoch") {
+  // Maximising the loss: every epoch whose loss falls is a bad one.
+  auto learn = tiny_learner({std::make_shared<AvgStats>(false)});
+  auto r = std::make_shared<ReduceLROnPlateau>("train_loss", 0.5, 0, 0, 0, 0, Mode::max);
+  learn->fit(3, {r});
+  CHECK(r->best > 0);
+  CHECK(learn->opt->get("lr") == doctest::Approx(0.1 * std::pow(0.5, r->reduced_at.size())));
+  CHECK_FALSE(r->reduced_at.empty());
+}
