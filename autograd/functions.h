@@ -119,6 +119,12 @@ Tensor softmax(const Tensor& x);
 Tensor log_softmax(const Tensor& x);
 // Mean over the batch of -log softmax(logits)[label]; logits (n, c), labels int32 (n).
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels);
+// cross_entropy with label smoothing eps (torch.nn.functional.cross_entropy(label_smoothing=eps)):
+// the target is (1 - eps) * onehot + eps / c, so the loss is
+//   (1 - eps) * cross_entropy + eps * mean over batch and classes of -log_softmax(logits).
+// eps in [0, 1]; eps = 0 is cross_entropy itself.
+Tensor label_smoothing_cross_entropy(const Tensor& logits, const Tensor& labels,
+                                     double label_smoothing);
 // Negative log-likelihood of log-probabilities (n, c), mean over the batch.
 Tensor nll_loss(const Tensor& logp, const Tensor& labels);
 // Mean squared error; pred and target of the same shape.

@@ -36,6 +36,20 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
                        });
 }
 
+Tensor label_smoothing_cross_entropy(const Tensor& logits, const Tensor& labels,
+                                     double label_smoothing) {
+  TG_CHECK(label_smoothing >= 0 && label_smoothing <= 1, "label_smoothing_cross_entropy",
+           "label_smoothing must be in [0, 1], got ", label_smoothing);
+  if (label_smoothing == 0) return cross_entropy(logits, labels);
+  // torch.nn.functional.cross_entropy(label_smoothing=eps), mean reduction:
+  //   (1 - eps) * mean_i(-logp[i, y_i]) + eps * mean_i(mean_c(-logp[i, c]))
+  // The second term is the mean of -log_softmax over all n * c elements. Composed of
+  // differentiable ops that run on every device, so the backward needs no node of its own.
+  Tensor smooth = neg(mean(log_softmax(logits)));
+  if (label_smoothing == 1) return smooth;
+  return add(mul(cross_entropy(logits, labels), 1 - label_smoothing), mul(smooth, label_smoothing));
+}
+
 Tensor nll_loss(const Tensor& logp, const Tensor& labels) {
   TG_CHECK(logp.dim() == 2, "nll_loss", "expects (n, c) log-probabilities, got ", logp.shape_str());
   TG_CHECK(labels.dtype() == DType::i32 && labels.dim() == 1 && labels.size(0) == logp.size(0),

@@ -9,6 +9,7 @@
 #include "autograd/functions.h"
 #include "autograd/tape.h"
 #include "learner/callbacks/callbacks.h"
+#include "nn/loss.h"
 #include "tensor/ops.h"
 
 namespace tg {
@@ -25,7 +26,8 @@ Learner::Learner(std::shared_ptr<nn::Module> model_, std::shared_ptr<optim::Opti
   TG_CHECK(opt != nullptr, "Learner", "no optimizer given");
   TG_CHECK(static_cast<bool>(loss_func), "Learner", "no loss function given");
   using LossPtr = Tensor (*)(const Tensor&, const Tensor&);
-  if (const LossPtr* f = loss_func.target<LossPtr>(); f && *f == &tg::cross_entropy)
+  const LossPtr* f = loss_func.target<LossPtr>();
+  if ((f && *f == &tg::cross_entropy) || loss_func.target<nn::CrossEntropyLoss>())
     activation = [](const Tensor& logits) { return ops::softmax(logits); };
   if (options.train_eval) add_cb(std::make_shared<TrainEval>());
   for (auto& cb : cbs) add_cb(std::move(cb));
@@ -42,6 +44,17 @@ void Learner::add_cb(std::shared_ptr<Callback> cb) {
   auto pos = std::upper_bound(cbs_.begin(), cbs_.end(), cb->order(),
                               [](int o, const auto& x) { return o < x->order(); });
   cbs_.insert(pos, std::move(cb));
+}
+
+void Learner::run_end() {
+  auto fs = std::move(run_end_);
+  run_end_.clear();
+  for (auto it = fs.rbegin(); it != fs.rend(); ++it) {
+    try {
+      (*it)();
+    } catch (...) {  // run from a destructor: the cleanups only restore state
+    }
+  }
 }
 
 void Learner::remove_cb(const Callback* cb) {
@@ -166,6 +179,7 @@ struct RunGuard {
       }
     }
     for (auto& cb : added) learn.remove_cb(cb.get());
+    learn.run_end();
     learn.context = RunContext::none;
     learn.dl = nullptr;
     learn.training = false;

@@ -104,7 +104,7 @@ class Learner {
   std::shared_ptr<optim::Optimizer> opt;
   LossFn loss_func;
   // What get_preds applies to the model's outputs: softmax when loss_func is tg::cross_entropy
-  // (set by the constructor), none (an empty function) otherwise.
+  // or an nn::CrossEntropyLoss (set by the constructor), none (an empty function) otherwise.
   std::function<Tensor(const Tensor&)> activation;
   // The body of a training batch: EagerStep unless set (CudaGraphStep, learner/graph_step.h).
   std::shared_ptr<BatchStep> step = std::make_shared<EagerStep>();
@@ -132,6 +132,12 @@ class Learner {
   // AvgStats and read by EarlyStopping, SaveModel, Recorder and the trainer.
   std::map<std::string, double> values;
 
+  // Runs f when the current run (fit, lr_find, validate, get_preds) ends, however it ends
+  // (also on an error, which skips after_fit): the scope guard for a callback that swaps
+  // Learner state for one run (Mixup's loss_func). Run in reverse order of registration.
+  void at_run_end(std::function<void()> f) { run_end_.push_back(std::move(f)); }
+  void run_end();  // runs and clears them now (the run's guard calls it)
+
   // Used by lr_find and friends: fit with a given context.
   void fit_in_context(RunContext ctx, int64_t n_epochs,
                       std::vector<std::shared_ptr<Callback>> extra_cbs, int64_t start_epoch = 0);
@@ -150,6 +156,7 @@ class Learner {
   std::vector<std::shared_ptr<Callback>> add_for_run(std::vector<std::shared_ptr<Callback>> cbs);
 
   std::vector<std::shared_ptr<Callback>> cbs_;
+  std::vector<std::function<void()>> run_end_;  // at_run_end's, for the current run
 };
 
 }  // namespace tg

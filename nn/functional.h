@@ -58,6 +58,10 @@ inline Tensor log_softmax(const Tensor& x) {
 inline Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
   return tg::cross_entropy(logits, labels);
 }
+// With label smoothing, as torch.nn.functional.cross_entropy(..., label_smoothing=eps).
+inline Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double label_smoothing) {
+  return tg::label_smoothing_cross_entropy(logits, labels, label_smoothing);
+}
 inline Tensor nll_loss(const Tensor& logp, const Tensor& labels) {
   return tg::nll_loss(logp, labels);
 }

@@ -38,6 +38,25 @@ std::vector<int64_t> parse_sizes(const std::string& flag, std::string_view s, si
   return sizes;
 }
 
+// The training tricks' flags (course steps 10 and 10b).
+void declare_tricks(cli::Flags& f, Options& o) {
+  f.integer("--pad-crop", o.pad_crop,
+            "augment the training images: a random crop of the image padded by N pixels (a "
+            "random shift by up to N), smaller than the image side",
+            0, 1000, "none")
+      .toggle("--flip", o.flip,
+              "augment the training images with random left-right flips (not for digits)")
+      .real("--mixup", o.mixup,
+            "Mixup of the training batches with lambda ~ Beta(ALPHA, ALPHA), > 0; 0: off",
+            cli::Range::non_negative, "the mixup alpha")
+      .real("--label-smoothing", o.label_smoothing,
+            "cross-entropy with label smoothing EPS, in [0, 1); 0: plain cross-entropy",
+            cli::Range::unit_interval, "the label smoothing")
+      .real("--clip-value", o.clip_value,
+            "clamp every gradient to [-V, V] before each step, > 0; 0: off",
+            cli::Range::non_negative, "the gradient clip value");
+}
+
 // The table, bound to o: what o holds now is the default --help shows.
 void declare(cli::Flags& f, Options& o) {
   f.text("--data", "DIR", o.data_dir,
@@ -109,6 +128,7 @@ void declare(cli::Flags& f, Options& o) {
       .toggle("--no-cuda-graph", o.no_cuda_graph,
               "with --device cuda: run every step op by op (no CUDA Graph)")
       .toggle("--quiet", o.quiet, "print only the final result (no progress, no header)");
+  declare_tricks(f, o);
 }
 
 const char* kAbout =

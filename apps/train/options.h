@@ -50,7 +50,13 @@ struct Options {
   bool no_cuda_graph = false;                       // --no-cuda-graph
   bool help = false;                                // -h, --help
   std::string save_last;                            // --save-last PATH
-  std::set<std::string> given;                      // the flags on the command line ("--bs", ...)
+  // The training tricks (docs/trainer.md "Training tricks"); 0 / false: off.
+  int64_t pad_crop = 0;         // --pad-crop N: random crops of the image padded by N pixels
+  bool flip = false;            // --flip: random horizontal flips
+  double mixup = 0;             // --mixup ALPHA: Mixup with lambda ~ Beta(ALPHA, ALPHA)
+  double label_smoothing = 0;   // --label-smoothing EPS, in [0, 1)
+  double clip_value = 0;        // --clip-value V: gradients clamped to [-V, V]
+  std::set<std::string> given;  // the flags on the command line ("--bs", ...)
 
   // The folder to read: --data when given, else the --dataset's built-in folder.
   std::string data_folder() const;

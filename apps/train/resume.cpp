@@ -35,7 +35,12 @@ nlohmann::ordered_json settings_json(const Options& o) {
           {"schedule", o.schedule},
           {"seed", o.seed},
           {"limit", o.limit},
-          {"limit_valid", o.limit_valid}};
+          {"limit_valid", o.limit_valid},
+          {"pad_crop", o.pad_crop},
+          {"flip", o.flip},
+          {"mixup", o.mixup},
+          {"label_smoothing", o.label_smoothing},
+          {"clip_value", o.clip_value}};
 }
 
 std::string settings_text(const Options& o) {
@@ -70,6 +75,14 @@ Options adopt_settings(const Options& o, const Metadata& meta, int64_t done) {
   r.seed = json_uint64(s.at("seed"), op, "seed");
   r.limit = json_int64(s.at("limit"), op, "limit");
   r.limit_valid = json_int64(s.at("limit_valid"), op, "limit_valid");
+  // The training tricks: absent in files from before them (all off then).
+  r.pad_crop = s.contains("pad_crop") ? json_int64(s.at("pad_crop"), op, "pad_crop") : 0;
+  r.flip = s.contains("flip") && s.at("flip").is_boolean() && s.at("flip").get<bool>();
+  r.mixup = s.contains("mixup") ? json_double(s.at("mixup"), what, "mixup") : 0;
+  r.label_smoothing = s.contains("label_smoothing")
+                          ? json_double(s.at("label_smoothing"), what, "label_smoothing")
+                          : 0;
+  r.clip_value = s.contains("clip_value") ? json_double(s.at("clip_value"), what, "clip_value") : 0;
 
   // A flag given again must agree with the run it continues.
   auto agree = [&](const char* flag, bool same, const std::string& was, const std::string& now) {
@@ -95,6 +108,13 @@ Options adopt_settings(const Options& o, const Metadata& meta, int64_t done) {
   agree("--limit", o.limit == r.limit, std::to_string(r.limit), std::to_string(o.limit));
   agree("--limit-valid", o.limit_valid == r.limit_valid, std::to_string(r.limit_valid),
         std::to_string(o.limit_valid));
+  agree("--pad-crop", o.pad_crop == r.pad_crop, std::to_string(r.pad_crop),
+        std::to_string(o.pad_crop));
+  agree("--flip", o.flip == r.flip, r.flip ? "on" : "off", o.flip ? "on" : "off");
+  agree("--mixup", o.mixup == r.mixup, num(r.mixup), num(o.mixup));
+  agree("--label-smoothing", o.label_smoothing == r.label_smoothing, num(r.label_smoothing),
+        num(o.label_smoothing));
+  agree("--clip-value", o.clip_value == r.clip_value, num(r.clip_value), num(o.clip_value));
   if (o.given.count("--epochs") && o.epochs != r.epochs) {
     if (r.schedule != "const" && r.schedule != "plateau")
       throw UsageError("--resume " + o.resume + " continues a run of --epochs " +

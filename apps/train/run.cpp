@@ -43,11 +43,13 @@
 #include "learner/callbacks/device.h"
 #include "learner/callbacks/interrupt.h"
 #include "learner/callbacks/train_state.h"
+#include "learner/data/augment.h"
 #include "learner/data/datasets.h"
 #include "learner/graph_step.h"
 #include "learner/io/checkpoint.h"
 #include "learner/learner.h"
 #include "nn/layers.h"
+#include "nn/loss.h"
 #include "nn/memory.h"
 #include "optim/optimizer.h"
 #include "tensor/cuda.h"
@@ -335,6 +337,42 @@ nn::MemoryEstimate check_memory(const Options& o, int64_t data, const Device& de
   return e;
 }
 
+// --pad-crop and --flip: the augmentation on the training loader (run on its prefetch thread),
+// the padding the value of a black pixel. Returns whether there is any.
+bool add_augmentation(const Options& o, const ImageData& d, DataBunch& db) {
+  if (o.pad_crop == 0 && !o.flip) return false;
+  const int64_t pixels = d.x_train.size(1), side = image_side(pixels);
+  if (side * side != pixels)
+    throw UsageError("--pad-crop and --flip need square images; the images in '" + o.data_folder() +
+                     "' have " + std::to_string(pixels) + " pixels");
+  if (o.pad_crop >= side)
+    throw UsageError("--pad-crop " + std::to_string(o.pad_crop) +
+                     ": the padding must be smaller than the image side " + std::to_string(side));
+  DataLoaderOptions opts = db.train_dl.options();
+  opts.transform = pad_crop_flip({.pad = o.pad_crop,
+                                  .flip = o.flip,
+                                  .height = side,
+                                  .width = side,
+                                  .fill = (0 - d.norm.mean) / d.norm.std});
+  const int64_t epoch = db.train_dl.epoch();
+  db.train_dl = DataLoader(db.train_dl.dataset(), opts);
+  db.train_dl.set_epoch(epoch);
+  return true;
+}
+
+// ", with pad-crop 2, flip, mixup 0.4, label smoothing 0.1, clip value 1" (the tricks that are on).
+std::string tricks_str(const Options& o) {
+  std::vector<std::string> on;
+  if (o.pad_crop > 0) on.push_back("pad-crop " + std::to_string(o.pad_crop));
+  if (o.flip) on.push_back("flip");
+  if (o.mixup > 0) on.push_back("mixup " + num(o.mixup));
+  if (o.label_smoothing > 0) on.push_back("label smoothing " + num(o.label_smoothing));
+  if (o.clip_value > 0) on.push_back("clip value " + num(o.clip_value));
+  std::string s;
+  for (const auto& t : on) s += (s.empty() ? ", with " : ", ") + t;
+  return s;
+}
+
 // "784-256-10 MLP" or "the course's CNN (conv 8-16-32-32, each ReLU and BatchNorm2d)".
 std::string model_str(const Options& o) {
   return o.model == "cnn"
@@ -376,7 +414,13 @@ int run(const Options& given, std::ostream& out) {
       o, bytes_of(d.x_train) + bytes_of(d.y_train) + bytes_of(d.x_valid) + bytes_of(d.y_valid),
       device, d.x_train.size(1));
   DataBunch db = make_databunch(d, o.bs, o.seed, kValidBatch);
-  if (device.is_cuda()) db = to_device(db, device);  // MNIST fits: batches are gathered there
+  const bool augment = add_augmentation(o, d, db);
+  if (device.is_cuda()) {  // MNIST fits: batches are gathered there
+    if (augment)           // the augmentation runs on the CPU: only the test set moves
+      db.valid_dl = DataLoader(to_device(*db.valid_dl.dataset(), device), db.valid_dl.options());
+    else
+      db = to_device(db, device);
+  }
 
   Generator gen(o.seed);
   const int64_t side = image_side(d.x_train.size(1));
@@ -387,12 +431,16 @@ int run(const Options& given, std::ostream& out) {
   auto opt = std::make_shared<optim::SGD>(
       model->parameters(),
       optim::SGDOptions{.lr = o.lr, .momentum = o.momentum, .weight_decay = o.wd});
-  Learner learn(model, opt, [](const Tensor& p, const Tensor& y) { return cross_entropy(p, y); },
-                db, {.metrics = {accuracy_metric()}});
+  LossFn loss = [](const Tensor& p, const Tensor& y) { return cross_entropy(p, y); };
+  if (o.label_smoothing > 0) loss = nn::CrossEntropyLoss{.label_smoothing = o.label_smoothing};
+  Learner learn(model, opt, loss, db, {.metrics = {accuracy_metric()}});
+  if (o.mixup > 0) learn.add_cb(std::make_shared<Mixup>(o.mixup, o.seed));
+  if (o.clip_value > 0) learn.add_cb(std::make_shared<GradientClipValue>(o.clip_value));
   learn.add_cb(std::make_shared<StopOnSignal>());  // every fit, lr_find's too
   if (device.is_cuda()) {
     learn.add_cb(std::make_shared<DeviceCallback>(device));
-    if (!o.no_cuda_graph) learn.step = std::make_shared<CudaGraphStep>();
+    // Mixup draws on the host every batch: its steps run op by op.
+    if (!o.no_cuda_graph && o.mixup == 0) learn.step = std::make_shared<CudaGraphStep>();
   }
   TrainState state;  // of the run this one continues
   History prior;     // its epochs' figures
@@ -414,7 +462,7 @@ int run(const Options& given, std::ostream& out) {
         << " classes\n"
         << "model  " << model_str(o) << ", " << count_params(*model) << " parameters; SGD lr "
         << o.lr << " momentum " << o.momentum << " wd " << o.wd << ", schedule " << o.schedule
-        << "\n"
+        << tricks_str(o) << "\n"
         << "memory about " << bytes(mem.total()) << " (" << memory_parts(mem) << ")\n"
         << (o.lr_find ? "lr_find up to " + plural(kLrFindBatches, "batch") + " (an epoch has " +
                             std::to_string(db.train_dl.num_batches()) + ")"

@@ -1,8 +1,9 @@
 // The standard callbacks. Each is a few lines over the Learner's public state.
 //
-// Orders (lower runs first): TrainEval -10, TerminateOnNaN -9, ParamScheduler 5, AvgStats 10,
-// Recorder 20, ProgressBar 30, SaveModel 35, EarlyStopping 40, LRFinder 50. SaveModel runs
-// before EarlyStopping so that an epoch that ends the fit is still saved when it improved.
+// Orders (lower runs first): DeviceCallback -20, TrainEval -10, TerminateOnNaN -9, Mixup -5,
+// ParamScheduler 5, AvgStats 10, Recorder 20, ProgressBar 30, SaveModel 35, EarlyStopping 40,
+// LRFinder 50. SaveModel runs before EarlyStopping so that an epoch that ends the fit is still
+// saved when it improved.
 //
 // An LR find (context lr_find) is not part of the training history: ParamScheduler, Recorder,
 // ProgressBar, EarlyStopping and SaveModel do nothing during one, so a Learner can keep them
@@ -21,6 +22,7 @@
 #include "learner/io/plot.h"
 #include "learner/learner.h"
 #include "learner/schedule.h"
+#include "tensor/random.h"
 
 namespace tg {
 
@@ -153,6 +155,50 @@ class GradientClip : public Callback {
 
  private:
   Tensor norm_;
+};
+
+// Clamps every gradient element to [-clip_value, clip_value] between backward and the step
+// (torch.nn.utils.clip_grad_value_). Tensor work only, so it is recorded into a CUDA Graph step.
+class GradientClipValue : public Callback {
+ public:
+  explicit GradientClipValue(double clip_value);
+  GraphMode graph_mode() const override { return GraphMode::record; }
+  void after_backward(Learner& l) override;
+  double clip_value;
+};
+
+// A draw from Beta(a, b) (a, b > 0), as the ratio of two Gamma draws (Marsaglia and Tsang).
+double sample_beta(double a, double b, Generator& gen);
+
+// Mixup (Zhang et al. 2018, fastai's MixUp), for training batches only: each batch draws
+// lambda ~ Beta(alpha, alpha), taken as max(lambda, 1 - lambda) (fastai: the mix leans to the
+// batch's own examples), and a permutation of the batch; the model sees
+//   xb = lambda * xb + (1 - lambda) * xb[perm]
+// and the loss is, through the Learner's own loss function,
+//   lambda * loss_func(pred, yb) + (1 - lambda) * loss_func(pred, yb[perm])
+// (the same as fastai's lerp of per-example losses for a mean-reduced loss). The loss_func is
+// wrapped at before_fit and restored when the run ends, however it ends (Learner::at_run_end);
+// validation batches pass through untouched. The draws for training batch t of a fit come from
+// a generator keyed by (seed, t), so a run is the same for a seed and a resumed fit continues
+// the draws. learn.yb stays the batch's own labels (training metrics read them).
+// Refuses a captured CUDA Graph step: lambda and the permutation change every batch.
+class Mixup : public Callback {
+ public:
+  explicit Mixup(double alpha = 0.4, uint64_t seed = 0);
+  int order() const override { return -5; }  // after DeviceCallback (-20) has moved the batch
+  GraphMode graph_mode() const override { return GraphMode::refuse; }
+  void before_fit(Learner& l) override;
+  void before_batch(Learner& l) override;
+  double alpha;
+  uint64_t seed;
+  // The current training batch's draw (active: it is being mixed).
+  bool active = false;
+  double lambda = 1;
+  std::vector<int32_t> perm;
+  Tensor y_shuffled;
+
+ private:
+  int64_t batch_ = 0;  // training batches of this fit so far (resumed fits included)
 };
 
 enum class Mode { automatic, min, max };  // automatic: max for names with "acc", else min

@@ -1,5 +1,6 @@
 // GradientClip (callbacks.h): the global L2 norm of every gradient and one scale, all as tensor
 // ops on the gradients' device, so nothing waits for a GPU and a CUDA Graph can record it.
+// GradientClipValue: a clamp of each gradient, likewise tensor work only.
 #include <cmath>
 
 #include "learner/callbacks/callbacks.h"
@@ -32,6 +33,26 @@ void GradientClip::after_backward(Learner& l) {
       ScalarOp::min, ops::scalar(ScalarOp::rdiv, ops::scalar(ScalarOp::add, norm_, 1e-6), max_norm),
       1.0);
   for (Tensor& g : grads) g.copy_(ops::binary(BinaryOp::mul, g, scale.to(g.dtype())));
+}
+
+}  // namespace tg
+
+namespace tg {
+
+GradientClipValue::GradientClipValue(double clip_value_) : clip_value(clip_value_) {
+  TG_CHECK(std::isfinite(clip_value) && clip_value > 0, "GradientClipValue",
+           "clip_value must be a positive number, got ", clip_value);
+}
+
+void GradientClipValue::after_backward(Learner& l) {
+  NoGrad off;
+  for (size_t g = 0; g < l.opt->num_groups(); ++g)
+    for (const Tensor& p : l.opt->params(g)) {
+      if (!p.grad().defined()) continue;
+      Tensor grad = p.grad();
+      grad.copy_(
+          ops::scalar(ScalarOp::max, ops::scalar(ScalarOp::min, grad, clip_value), -clip_value));
+    }
 }
 
 }  // namespace tg

@@ -13,10 +13,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "tensor/random.h"
 #include "tensor/tensor.h"
 
 namespace tg {
@@ -39,12 +41,19 @@ struct Batch {
   Tensor x, y;
 };
 
+// A change made to every batch after it is gathered (data augmentation: learner/data/augment.h),
+// with a generator keyed by (the loader's seed, epoch, batch index). It runs on the CPU — on
+// the prefetch thread when prefetching — so it must not touch the autograd tape (the batch's
+// tensors are detached) nor any state shared with the training thread.
+using BatchTransform = std::function<void(Batch& batch, Generator& gen)>;
+
 struct DataLoaderOptions {
   int64_t batch_size = 64;
   bool shuffle = false;
   uint64_t seed = 0;
   bool drop_last = false;
   bool prefetch = false;
+  BatchTransform transform = {};  // none when empty; refused for data on a GPU
 };
 
 class DataLoader {
@@ -62,6 +71,8 @@ class DataLoader {
   // The example indices of one epoch, in visiting order (int32).
   std::vector<int32_t> order(int64_t epoch) const;
   Batch batch(const std::vector<int32_t>& order, int64_t i) const;  // batch i of an order
+  // Batch i of epoch `epoch` as iterating gives it: batch(order, i), then the transform.
+  Batch batch(const std::vector<int32_t>& order, int64_t epoch, int64_t i) const;
 
   class Iterator;
   Iterator begin();
@@ -93,6 +104,7 @@ class DataLoader::Iterator {
   struct Prefetcher;
   void load();
   const DataLoader* dl_ = nullptr;
+  int64_t epoch_ = 0;
   std::vector<int32_t> order_;
   Tensor order_dev_;   // the order on the data's device, when the data is on a GPU
   int64_t index_ = 0;  // batch index; end() has num_batches()

@@ -61,6 +61,18 @@ Batch DataLoader::batch(const std::vector<int32_t>& order, int64_t i) const {
   return gather(idx);
 }
 
+Batch DataLoader::batch(const std::vector<int32_t>& order, int64_t epoch, int64_t i) const {
+  Batch b = batch(order, i);
+  if (opt_.transform) {
+    // Keyed by (seed, epoch, batch): the same augmentation with or without the worker thread.
+    Generator gen((opt_.seed * 0x9E3779B97F4A7C15ull) ^
+                  (static_cast<uint64_t>(epoch) * 0xD1B54A32D192ED03ull + static_cast<uint64_t>(i) +
+                   0x7A6E5D4C3B2A1908ull));
+    opt_.transform(b, gen);
+  }
+  return b;
+}
+
 Batch DataLoader::gather(const Tensor& idx) const {
   return {ds_->x().detach().index_select(0, idx), ds_->y().detach().index_select(0, idx)};
 }
@@ -86,8 +98,8 @@ struct DataLoader::Iterator::Prefetcher {
   std::exception_ptr error;
   std::thread worker;
 
-  Prefetcher(const DataLoader* dl, std::vector<int32_t> order, int64_t count) {
-    worker = std::thread([this, dl, order = std::move(order), count] {
+  Prefetcher(const DataLoader* dl, std::vector<int32_t> order, int64_t epoch, int64_t count) {
+    worker = std::thread([this, dl, order = std::move(order), epoch, count] {
       // A batch gather copies a few hundred KB: one thread is plenty, and an OpenMP team of
       // this thread's own would spin-wait against the training threads for the same cores.
       omp_set_num_threads(1);
@@ -95,7 +107,7 @@ struct DataLoader::Iterator::Prefetcher {
         Batch b;
         std::exception_ptr err;
         try {
-          b = dl->batch(order, i);
+          b = dl->batch(order, epoch, i);
         } catch (...) {
           err = std::current_exception();
         }
@@ -133,16 +145,19 @@ struct DataLoader::Iterator::Prefetcher {
 };
 
 DataLoader::Iterator::Iterator(const DataLoader* dl, int64_t epoch)
-    : dl_(dl), order_(dl->order(epoch)) {
+    : dl_(dl), epoch_(epoch), order_(dl->order(epoch)) {
   if (dl_->num_batches() == 0) return;
   const Device dev = dl_->dataset()->x().device();
+  TG_CHECK(!dl_->options().transform || dev.is_cpu(), "DataLoader",
+           "a batch transform runs on the CPU, but the data is on ", dev.str(),
+           ": keep a transformed loader's data on the CPU (a DeviceCallback moves the batches)");
   if (dev.is_cuda()) {
     // The data lives on the GPU: the epoch's order goes there once and each batch is one
     // gather kernel per tensor. No worker thread: the gathers are queued on the stream
     // anyway, and a second thread queuing work could land inside a CUDA Graph capture.
     order_dev_ = from_vector<int32_t>(order_).to(dev);
   } else if (dl_->options().prefetch) {
-    prefetch_ = std::make_unique<Prefetcher>(dl_, order_, dl_->num_batches());
+    prefetch_ = std::make_unique<Prefetcher>(dl_, order_, epoch_, dl_->num_batches());
   }
   load();
 }
@@ -159,7 +174,7 @@ void DataLoader::Iterator::load() {
     current_ = dl_->gather(order_dev_.narrow(0, start, std::min(bs, order_dev_.size(0) - start)));
     return;
   }
-  current_ = prefetch_ ? prefetch_->take() : dl_->batch(order_, index_);
+  current_ = prefetch_ ? prefetch_->take() : dl_->batch(order_, epoch_, index_);
 }
 
 DataLoader::Iterator& DataLoader::Iterator::operator++() {

@@ -162,6 +162,43 @@ TEST_CASE("cross_entropy: forward by hand and gradcheck") {
   check_grad([labels](auto& in) { return nll_loss(log_softmax(in[0]), labels); }, {leaf({4, 3})});
 }
 
+TEST_CASE("label_smoothing_cross_entropy: forward by hand and gradcheck") {
+  // The smoothed target of row i is (1 - eps) * onehot(y_i) + eps / c; the loss is the mean
+  // over rows of sum_c target[c] * -logp[i, c] (PyTorch's definition, written out here).
+  Tensor logits = tensor({{0, std::log(3.0), 1}, {0, 0, -2}});
+  Tensor y = from_vector<int32_t>({1, 0});
+  const double eps = 0.1, c = 3;
+  const double rows[2][3] = {{0, std::log(3.0), 1}, {0, 0, -2}};
+  const int labels_of[2] = {1, 0};
+  double expect = 0;
+  for (int i = 0; i < 2; ++i) {
+    double z = 0;
+    for (double v : rows[i]) z += std::exp(v);
+    for (int j = 0; j < 3; ++j) {
+      const double target = (j == labels_of[i] ? 1 - eps : 0) + eps / c;
+      expect += target * -(rows[i][j] - std::log(z));
+    }
+  }
+  expect /= 2;
+  CHECK(label_smoothing_cross_entropy(logits, y, eps).item<double>() ==
+        doctest::Approx(expect).epsilon(1e-6));
+  // eps = 0 is cross_entropy; eps = 1 is the mean of -log_softmax (the label does not count).
+  CHECK(label_smoothing_cross_entropy(logits, y, 0).item<double>() ==
+        doctest::Approx(cross_entropy(logits, y).item<double>()));
+  Tensor y2 = from_vector<int32_t>({0, 2});
+  CHECK(label_smoothing_cross_entropy(logits, y, 1).item<double>() ==
+        doctest::Approx(label_smoothing_cross_entropy(logits, y2, 1).item<double>()));
+  CHECK(label_smoothing_cross_entropy(logits, y, 1).item<double>() !=
+        doctest::Approx(label_smoothing_cross_entropy(logits, y, 0).item<double>()));
+  CHECK_THROWS_AS(label_smoothing_cross_entropy(logits, y, -0.1), Error);
+  CHECK_THROWS_AS(label_smoothing_cross_entropy(logits, y, 1.5), Error);
+  CHECK_THROWS_AS(label_smoothing_cross_entropy(logits, y, std::nan("")), Error);
+  Tensor labels = from_vector<int32_t>({2, 0, 1, 2});
+  for (double e : {0.0, 0.1, 0.5, 1.0})
+    check_grad([labels, e](auto& in) { return label_smoothing_cross_entropy(in[0], labels, e); },
+               {leaf({4, 3})});
+}
+
 TEST_CASE("cross_entropy equals nll_loss of log_softmax") {
   Tensor x = randn({8, 5}, gen);
   Tensor y = randint(0, 5, {8}, gen);

@@ -737,7 +737,7 @@ TEST_CASE("parity: softmax and log_softmax, forward and backward") {
   run(t);
 }
 
-TEST_CASE("parity: cross_entropy, its backward, nll_loss and mse") {
+TEST_CASE("parity: cross_entropy, label smoothing, its backward, nll_loss and mse") {
   TG_SKIP_WITHOUT_CUDA();
   Rand r(10);
   Table t;
@@ -767,6 +767,10 @@ TEST_CASE("parity: cross_entropy, its backward, nll_loss and mse") {
     t.add("ops::cross_entropy_backward, gloss a [] tensor " + nc, {probs, y, r.normal({})},
           [n](const In& in) { return ops::cross_entropy_backward(in[0], in[1], in[2], 0.5 / n); })
         .sums(c);
+    t.add("label_smoothing_cross_entropy 0.1 " + nc, {x, y},
+          [](const In& in) { return tg::label_smoothing_cross_entropy(in[0], in[1], 0.1); })
+        .sums(k)
+        .grads({0});
     t.add("nll_loss of log_softmax " + nc, {x, y},
           [](const In& in) { return tg::nll_loss(tg::log_softmax(in[0]), in[1]); })
         .sums(k)
