@@ -9,10 +9,11 @@
 // Unlike Adam, eps sits outside the root of the bias-corrected v (fastai's form), and the
 // decay joins the Adam step before the trust ratio is taken. Each parameter tensor is one
 // "layer" with its own ratio.
-// Two passes (the ratio needs the whole tensor): the first updates m and v and sums p^2 and
-// u^2 in double over fixed blocks combined in a fixed order (deterministic for any thread
-// count); the second recomputes u and steps. Cost: about 25n FLOPs + 2n sqrt; reads p, grad,
-// m, v, then p, m, v again; writes m, v, p: 10n * sizeof(T) bytes.
+// Two passes (the ratio needs the whole tensor): the first updates m and v, forms u into a
+// scratch buffer (thread-local, grown to the largest n) and sums p^2 and u^2 in double over
+// fixed blocks combined in a fixed order (deterministic for any thread count); the second
+// steps p by the stored u, so u is computed once. Cost: about 20n FLOPs + n sqrt; reads p,
+// grad, m, v, then p, u; writes m, v, u, p: 11n * sizeof(T) bytes.
 #pragma once
 
 #include <cstdint>

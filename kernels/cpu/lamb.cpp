@@ -2,8 +2,10 @@
 //
 // Pass 1 runs over blocks of kBlock elements (OpenMP across blocks above kParallelMin): each
 // updates m and v and returns its sums of p^2 and u^2 in double; the block sums are then added
-// in block order, so r1 and r2 do not depend on the thread count. Pass 2 recomputes u from the
-// new m and v (the same operations, so the same values) and applies lr * q * u.
+// in block order, so r1 and r2 do not depend on the thread count. Pass 1 also keeps each u in a
+// scratch buffer that pass 2 reads to apply lr * q * u: u is computed once, so the step uses
+// exactly the values the norm was taken of (a recomputation in another loop could be
+// contracted to FMAs differently and differ in the last bit).
 #include "kernels/lamb.h"
 
 #include <algorithm>
@@ -41,21 +43,24 @@ LambNorms lamb_step(T* p, const T* grad, T* m, T* v, int64_t n, const LambHyper&
     mm[i] = mi;
     vv[i] = vi;
   };
-  auto u_of = [&](int64_t i) {
-    const T u = (mm[i] / d1) / (std::sqrt(vv[i] / d2) + eps);
-    return use_wd ? u + wd * pp[i] : u;
-  };
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   thread_local std::vector<double> sums;
+  thread_local std::vector<T> scratch;  // u, kept from pass 1 for pass 2
   sums.assign(static_cast<size_t>(2 * blocks), 0.0);
+  if (scratch.size() < static_cast<size_t>(n)) scratch.resize(static_cast<size_t>(n));
   double* ss = sums.data();
+  T* __restrict uu = scratch.data();
   detail::parallel_for(blocks, n >= detail::kParallelMin, [&](int64_t b) {
     const int64_t lo = b * kBlock, hi = std::min(n, lo + kBlock);
 #pragma omp simd
-    for (int64_t i = lo; i < hi; ++i) update(i);
+    for (int64_t i = lo; i < hi; ++i) {
+      update(i);
+      const T u = (mm[i] / d1) / (std::sqrt(vv[i] / d2) + eps);
+      uu[i] = use_wd ? u + wd * pp[i] : u;
+    }
     double sp = 0, su = 0;
     for (int64_t i = lo; i < hi; ++i) {
-      const double pi = pp[i], ui = u_of(i);
+      const double pi = pp[i], ui = uu[i];
       sp += pi * pi;
       su += ui * ui;
     }
@@ -68,7 +73,7 @@ LambNorms lamb_step(T* p, const T* grad, T* m, T* v, int64_t n, const LambHyper&
   const double r2 = std::sqrt(su / static_cast<double>(n));
   const double q = (r1 == 0 || r2 == 0) ? 1.0 : std::min(r1 / r2, 10.0);
   const T neg = static_cast<T>(-h.lr * q);
-  detail::parallel_flat(n, [&](int64_t i) { pp[i] += neg * u_of(i); });
+  detail::parallel_flat(n, [&](int64_t i) { pp[i] += neg * uu[i]; });
   return {r1, r2, q};
 }
 
