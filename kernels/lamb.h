@@ -6,7 +6,7 @@
 //   r1 = sqrt(mean(p * p)),  r2 = sqrt(mean(u * u))           (p before this step)
 //   q  = (r1 == 0 or r2 == 0) ? 1 : min(r1 / r2, 10)          (the trust ratio)
 //   p -= lr * q * u
-// Unlike Adam, eps sits outside the root of the bias-corrected v (fastai's form), and the
+// As in Adam, eps is added to the root of the bias-corrected v (fastai's form); unlike Adam, the
 // decay joins the Adam step before the trust ratio is taken. Each parameter tensor is one
 // "layer" with its own ratio.
 // Two passes (the ratio needs the whole tensor): the first updates m and v, forms u into a
