@@ -190,9 +190,14 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
     } else if (k.kind == Key::state) {
       TG_CHECK(k.index < params_[k.group].size(), op, "'", *key, "' is for parameter ", k.index,
                " of group ", k.group, ", which this optimizer lacks");
+      if (k.name == "step") {  // a per-parameter count (Adam's bias correction): one value
+        TG_CHECK(t.numel() == 1, op, "'", *key, "' must hold one value, got shape ", t.shape_str());
+        st[k.group][k.index][k.name] = t.detach().to(Device::cpu()).to(DType::f32).reshape({});
+        continue;
+      }
       const Tensor& p = params_[k.group][k.index];
       // A buffer has its parameter's shape and dtype; a 0-d tensor is a per-parameter scalar
-      // (a step count, as PyTorch's Adam keeps it).
+      // (the course optimizer's dampening factors, optim/generic.h).
       TG_CHECK(t.dim() == 0 || (t.shape() == p.shape() && t.dtype() == p.dtype()), op, "'", *key,
                "' has shape ", t.shape_str(), " (", dtype_name(t.dtype()),
                ") but its parameter has shape ", p.shape_str(), " (", dtype_name(p.dtype()), ")");

@@ -60,7 +60,8 @@ class Optimizer {
   void set(std::string_view name, double value, size_t group) { set(hyper_id(name), value, group); }
 
   // Hyper-parameters ("param_groups.0.lr", [] float64) and per-parameter state
-  // ("state.<group>.<index>.<name>"), so a checkpoint restores training exactly.
+  // ("state.<group>.<index>.<name>"), so a checkpoint restores training exactly. Every state
+  // tensor has its parameter's shape and dtype, except "step" (a one-element count, float32).
   virtual std::map<std::string, Tensor> state_dict() const;
   virtual void load_state_dict(const std::map<std::string, Tensor>& state);
 

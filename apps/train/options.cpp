@@ -84,12 +84,29 @@ void declare(cli::Flags& f, Options& o) {
               })
       .integer("--epochs", o.epochs, "training epochs")
       .integer("--bs", o.bs, "training batch size")
-      .real("--lr", o.lr, "learning rate, > 0 (the peak of the onecycle schedule)",
+      .choice("--opt", o.opt, {"sgd", "adam", "adamw", "rmsprop", "lamb"},
+              "optimizer: sgd, adam, adamw (decoupled decay), rmsprop, lamb (the course's); "
+              "the defaults of --lr, --momentum, --wd, --beta2 and --eps follow it (see "
+              "docs/trainer.md)")
+      .real("--lr", o.lr,
+            "learning rate, > 0 (the peak of the onecycle schedule; default 3e-3 for adam, "
+            "adamw; 1e-2 for lamb; 1e-3 for rmsprop)",
             cli::Range::positive, "the learning rate")
-      .real("--momentum", o.momentum, "SGD momentum, in [0, 1)", cli::Range::unit_interval,
-            "the momentum")
-      .real("--wd", o.wd, "weight decay (L2, added to the gradient), >= 0",
+      .real("--momentum", o.momentum,
+            "SGD's and RMSprop's momentum (rmsprop default 0), Adam's, AdamW's and LAMB's "
+            "beta1, in [0, 1)",
+            cli::Range::unit_interval, "the momentum")
+      .real("--wd", o.wd,
+            "weight decay, >= 0: L2 added to the gradient (sgd, adam, rmsprop), decoupled "
+            "(adamw; default 1e-2), added to the step (lamb; default 0); adam and rmsprop "
+            "default 0",
             cli::Range::non_negative, "the weight decay")
+      .real("--beta2", o.beta2,
+            "adam, adamw, lamb: the squared gradients' average factor (lamb default 0.99); "
+            "rmsprop: its alpha (default 0.99); in [0, 1)",
+            cli::Range::unit_interval, "beta2")
+      .real("--eps", o.eps, "adam, adamw, rmsprop, lamb: the denominator's eps (lamb default 1e-6)",
+            cli::Range::non_negative, "eps")
       .choice("--schedule", o.schedule, {"const", "onecycle", "cos", "step", "plateau"},
               "lr schedule: const, onecycle (warm-up then cosine down; momentum cycles too), cos "
               "(cosine from lr to lr/100), step (lr/10 at 50% and again at 75% of training), "
@@ -145,6 +162,16 @@ std::string Options::data_folder() const {
   return data_dir.empty() ? builtin_dataset_dir(dataset) : data_dir;
 }
 
+std::string Options::momentum_name() const {
+  return opt == "sgd" || opt == "rmsprop" ? "momentum" : "beta1";
+}
+
+int Options::optimizer_buffers() const {
+  if (opt == "sgd") return momentum > 0 ? 1 : 0;
+  if (opt == "rmsprop") return 1 + (momentum > 0 ? 1 : 0);
+  return 2;  // exp_avg, exp_avg_sq
+}
+
 std::string arch_str(const std::vector<int64_t>& arch) {
   std::string s;
   for (int64_t v : arch) {
@@ -160,6 +187,17 @@ Options parse_options(int argc, const char* const* argv) {
   declare(flags, o);
   o.help = !flags.parse(argc, argv);
   o.given = flags.given();
+  // Defaults that follow --opt (the flag table's are SGD's and Adam's).
+  auto fallback = [&o](const char* flag, double& v, double value) {
+    if (!o.given.count(flag)) v = value;
+  };
+  if (o.opt != "sgd") {
+    fallback("--lr", o.lr, o.opt == "lamb" ? 1e-2 : o.opt == "rmsprop" ? 1e-3 : 3e-3);
+    fallback("--wd", o.wd, o.opt == "adamw" ? 1e-2 : 0.0);
+    if (o.opt == "rmsprop") fallback("--momentum", o.momentum, 0.0);
+    if (o.opt == "rmsprop" || o.opt == "lamb") fallback("--beta2", o.beta2, 0.99);
+    if (o.opt == "lamb") fallback("--eps", o.eps, 1e-6);
+  }
   if (o.model == "cnn" && o.given.count("--arch"))
     throw UsageError("--arch sets the MLP's layers; --model cnn takes --channels");
   if (o.model != "cnn" && o.given.count("--channels"))

@@ -31,8 +31,11 @@ struct Options {
   int64_t epochs = 8;                               // --epochs
   int64_t bs = 64;                                  // --bs
   double lr = 0.05;                                 // --lr (the peak lr with --schedule onecycle)
-  double momentum = 0.9;                            // --momentum
+  double momentum = 0.9;                            // --momentum (Adam, AdamW, LAMB: beta1)
   double wd = 5e-4;                                 // --wd
+  std::string opt = "sgd";                          // --opt sgd|adam|adamw|rmsprop|lamb
+  double beta2 = 0.999;                             // --beta2 (RMSprop: alpha)
+  double eps = 1e-8;                                // --eps
   std::string schedule = "onecycle";                // --schedule const|onecycle|cos
   uint64_t seed = 42;                               // --seed
   std::string device = "cpu";                       // --device cpu|cuda
@@ -60,6 +63,10 @@ struct Options {
 
   // The folder to read: --data when given, else the --dataset's built-in folder.
   std::string data_folder() const;
+  // The name of the hyper-parameter --momentum sets: "momentum" (SGD, RMSprop) or "beta1".
+  std::string momentum_name() const;
+  // How many buffers of the parameters' size the optimizer keeps.
+  int optimizer_buffers() const;
 };
 
 // Parses argv[1..argc). Flags take their value as the next argument or after '='

@@ -32,6 +32,9 @@ nlohmann::ordered_json settings_json(const Options& o) {
           {"lr", o.lr},
           {"momentum", o.momentum},
           {"wd", o.wd},
+          {"opt", o.opt},
+          {"beta2", o.beta2},
+          {"eps", o.eps},
           {"schedule", o.schedule},
           {"seed", o.seed},
           {"limit", o.limit},
@@ -71,6 +74,10 @@ Options adopt_settings(const Options& o, const Metadata& meta, int64_t done) {
   r.lr = json_double(s.at("lr"), what, "lr");
   r.momentum = json_double(s.at("momentum"), what, "momentum");
   r.wd = json_double(s.at("wd"), what, "wd");
+  // Absent in files from before --opt: SGD's run.
+  r.opt = s.contains("opt") ? json_string(s.at("opt"), op, "opt") : "sgd";
+  r.beta2 = s.contains("beta2") ? json_double(s.at("beta2"), what, "beta2") : Options{}.beta2;
+  r.eps = s.contains("eps") ? json_double(s.at("eps"), what, "eps") : Options{}.eps;
   r.schedule = json_string(s.at("schedule"), op, "schedule");
   r.seed = json_uint64(s.at("seed"), op, "seed");
   r.limit = json_int64(s.at("limit"), op, "limit");
@@ -103,6 +110,9 @@ Options adopt_settings(const Options& o, const Metadata& meta, int64_t done) {
   agree("--lr", o.lr == r.lr, num(r.lr), num(o.lr));
   agree("--momentum", o.momentum == r.momentum, num(r.momentum), num(o.momentum));
   agree("--wd", o.wd == r.wd, num(r.wd), num(o.wd));
+  agree("--opt", o.opt == r.opt, r.opt, o.opt);
+  agree("--beta2", o.beta2 == r.beta2, num(r.beta2), num(o.beta2));
+  agree("--eps", o.eps == r.eps, num(r.eps), num(o.eps));
   agree("--schedule", o.schedule == r.schedule, r.schedule, o.schedule);
   agree("--seed", o.seed == r.seed, std::to_string(r.seed), std::to_string(o.seed));
   agree("--limit", o.limit == r.limit, std::to_string(r.limit), std::to_string(o.limit));

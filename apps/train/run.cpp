@@ -4,7 +4,7 @@
 //            set's mean and std (the test set with the training statistics), int32 labels
 //   memory   the run's estimate (nn/memory.h) against the memory available (base/memory.h),
 //            before the model is built: what cannot fit is refused with the figures
-//   model    nn::mlp(--arch) or nn::course_cnn (--model cnn), SGD {lr, momentum, weight_decay},
+//   model    nn::mlp(--arch) or nn::course_cnn (--model cnn), the --opt optimizer (SGD, Adam, ...),
 //            cross_entropy, accuracy
 //   fit      AvgStats, Recorder, TerminateOnNaN, ProgressBar, the schedule's ParamSchedulers,
 //            SaveModel (best valid_accuracy) when --save
@@ -51,6 +51,7 @@
 #include "nn/layers.h"
 #include "nn/loss.h"
 #include "nn/memory.h"
+#include "optim/adam.h"
 #include "optim/optimizer.h"
 #include "tensor/cuda.h"
 #include "tensor/random.h"
@@ -216,8 +217,40 @@ void resume_from(const Options& o, nn::Module& model, optim::Optimizer& opt) {
   }
   // The checkpoint restores the momentum buffers; the hyper-parameters are this run's flags.
   opt.set("lr", o.lr);
-  opt.set("momentum", o.momentum);
+  opt.set(o.momentum_name(), o.momentum);
   opt.set("weight_decay", o.wd);
+  if (o.opt != "sgd") {
+    opt.set(o.opt == "rmsprop" ? "alpha" : "beta2", o.beta2);
+    opt.set("eps", o.eps);
+  }
+}
+
+// The optimizer --opt names, with the run's hyper-parameters.
+std::shared_ptr<optim::Optimizer> make_optimizer(const Options& o,
+                                                 const std::vector<Tensor>& params) {
+  if (o.opt == "adam")
+    return std::make_shared<optim::Adam>(
+        params,
+        optim::AdamOptions{
+            .lr = o.lr, .beta1 = o.momentum, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.wd});
+  if (o.opt == "adamw")
+    return std::make_shared<optim::AdamW>(
+        params,
+        optim::AdamWOptions{
+            .lr = o.lr, .beta1 = o.momentum, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.wd});
+  if (o.opt == "lamb")
+    return std::make_shared<optim::LAMB>(
+        params,
+        optim::LAMBOptions{
+            .lr = o.lr, .beta1 = o.momentum, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.wd});
+  if (o.opt == "rmsprop")
+    return std::make_shared<optim::RMSprop>(params, optim::RMSpropOptions{.lr = o.lr,
+                                                                          .alpha = o.beta2,
+                                                                          .eps = o.eps,
+                                                                          .weight_decay = o.wd,
+                                                                          .momentum = o.momentum});
+  return std::make_shared<optim::SGD>(
+      params, optim::SGDOptions{.lr = o.lr, .momentum = o.momentum, .weight_decay = o.wd});
 }
 
 // The one-cycle momentum band: +-0.05 around --momentum (fastai's 0.95..0.85 for 0.9), narrowed
@@ -232,7 +265,8 @@ void add_schedule(const Options& o, const History& prior,
                   std::vector<std::shared_ptr<Callback>>& cbs) {
   if (o.schedule == "onecycle") {
     std::map<std::string, Schedule> scheds = {{"lr", one_cycle_lr(o.lr)}};
-    if (o.momentum > 0) scheds["momentum"] = momentum_cycle(o.momentum);
+    // SGD's and RMSprop's momentum, or Adam's beta1 (fastai cycles it the same way).
+    if (o.momentum > 0) scheds[o.momentum_name()] = momentum_cycle(o.momentum);
     cbs.push_back(std::make_shared<ParamScheduler>(std::move(scheds)));
   } else if (o.schedule == "cos") {
     cbs.push_back(std::make_shared<ParamScheduler>("lr", sched_cos(o.lr, o.lr / 100)));
@@ -316,7 +350,7 @@ nn::MemoryEstimate check_memory(const Options& o, int64_t data, const Device& de
         {.inputs = cnn ? side * side : o.arch.front(),  // the image size
          .batch = o.bs,
          .eval_batch = kValidBatch,
-         .optimizer_buffers = o.momentum > 0 ? 1 : 0,
+         .optimizer_buffers = o.optimizer_buffers(),
          .weight_copies = o.lr_find ? 1 : 0,
          .data_bytes = data});
   } catch (const tg::Error& err) {
@@ -405,6 +439,9 @@ int run(const Options& given, std::ostream& out) {
                                                 std::stoll(resume_meta.at("state.epochs_done")))
                                : given;
   check_outputs(o);
+  if (device.is_cuda() && o.opt != "sgd")
+    throw UsageError("--opt " + o.opt +
+                     " has only a CPU update so far; with --device cuda use --opt sgd");
   check_memory(o, /*data=*/0, device);
   check_data_folder(o);
 
@@ -428,9 +465,7 @@ int run(const Options& given, std::ostream& out) {
       o.model == "cnn"
           ? std::static_pointer_cast<nn::Module>(nn::course_cnn(side, side, o.channels, d.c, gen))
           : std::static_pointer_cast<nn::Module>(nn::mlp(o.arch, gen));
-  auto opt = std::make_shared<optim::SGD>(
-      model->parameters(),
-      optim::SGDOptions{.lr = o.lr, .momentum = o.momentum, .weight_decay = o.wd});
+  std::shared_ptr<optim::Optimizer> opt = make_optimizer(o, model->parameters());
   LossFn loss = [](const Tensor& p, const Tensor& y) { return cross_entropy(p, y); };
   if (o.label_smoothing > 0) loss = nn::CrossEntropyLoss{.label_smoothing = o.label_smoothing};
   Learner learn(model, opt, loss, db, {.metrics = {accuracy_metric()}});
@@ -460,9 +495,13 @@ int run(const Options& given, std::ostream& out) {
     out << "data   " << o.data_folder() << ": " << d.x_train.size(0) << " train, "
         << d.x_valid.size(0) << " test examples of " << d.x_train.size(1) << " pixels, " << d.c
         << " classes\n"
-        << "model  " << model_str(o) << ", " << count_params(*model) << " parameters; SGD lr "
-        << o.lr << " momentum " << o.momentum << " wd " << o.wd << ", schedule " << o.schedule
-        << tricks_str(o) << "\n"
+        << "model  " << model_str(o) << ", " << count_params(*model) << " parameters; "
+        << opt->name() << " lr " << o.lr << " " << o.momentum_name() << " " << o.momentum << " wd "
+        << o.wd
+        << (o.opt == "sgd" ? std::string()
+                           : std::string(o.opt == "rmsprop" ? " alpha " : " beta2 ") +
+                                 num(o.beta2) + " eps " + num(o.eps))
+        << ", schedule " << o.schedule << tricks_str(o) << "\n"
         << "memory about " << bytes(mem.total()) << " (" << memory_parts(mem) << ")\n"
         << (o.lr_find ? "lr_find up to " + plural(kLrFindBatches, "batch") + " (an epoch has " +
                             std::to_string(db.train_dl.num_batches()) + ")"

@@ -1,0 +1,122 @@
+// The adaptive optimizers: Adam, AdamW, RMSprop (torch.optim, 1.13 semantics) and LAMB (the
+// course's, notebook 09 / fastai), on the Optimizer base (named hyper-parameters per group,
+// per-parameter state, state dicts).
+//
+//   tg::optim::Adam opt(model.parameters(), {.lr = 1e-3, .weight_decay = 1e-4});
+//   opt.set("beta1", 0.85);   // what a scheduler does (the trainer's one-cycle cycles beta1)
+//
+// Hyper-parameter names are PyTorch's, with betas split into "beta1" and "beta2" (a name table
+// holds scalars). State names are PyTorch's: "step" (a one-element float32 tensor on the CPU,
+// counted per parameter, as torch 1.13 keeps it), "exp_avg", "exp_avg_sq" (Adam, AdamW, LAMB),
+// "square_avg", "momentum_buffer" (only when momentum > 0), "grad_avg" (only when centered)
+// (RMSprop). Buffers start at zero on a parameter's first update; parameters without a
+// gradient are skipped (their step count does not advance).
+// Not implemented: Adam's amsgrad, maximize, and the CUDA kernels (a CUDA parameter is a
+// tg::Error naming the optimizer; SGD has the multi-tensor CUDA update).
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "kernels/adam.h"
+#include "kernels/lamb.h"
+#include "kernels/rmsprop.h"
+#include "optim/optimizer.h"
+
+namespace tg::optim {
+
+struct AdamOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0;
+};
+// AdamW's defaults differ from Adam's only in the decay (torch.optim.AdamW: 1e-2).
+struct AdamWOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 1e-2;
+};
+struct RMSpropOptions {
+  double lr = 1e-2;
+  double alpha = 0.99;
+  double eps = 1e-8;
+  double weight_decay = 0;
+  double momentum = 0;
+  bool centered = false;
+};
+// The course's LAMB defaults (notebook 09): betas (0.9, 0.99), eps 1e-6.
+struct LAMBOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.99;
+  double eps = 1e-6;
+  double weight_decay = 0;
+};
+
+// torch.optim.Adam (coupled L2: weight_decay * p joins the gradient) and, with decoupled
+// decay, AdamW (see kernels/adam.h for the update). Hyper-parameters: lr, beta1, beta2, eps,
+// weight_decay; checked as torch checks them (lr, eps, weight_decay >= 0, betas in [0, 1)).
+class Adam : public Optimizer {
+ public:
+  Adam(const std::vector<Tensor>& params, const AdamOptions& opt = {});
+  Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults = {});
+  void step() override;
+  std::string_view name() const override { return decoupled_ ? "AdamW" : "Adam"; }
+
+ protected:
+  Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults, bool decoupled);
+  void check_hyper(const std::vector<double>& values) const override;
+  void hyper_changed(size_t group) override;
+
+ private:
+  bool decoupled_;
+  std::vector<kernels::AdamHyper> typed_;  // per group
+};
+
+// torch.optim.AdamW: the weights decay by lr * weight_decay before the Adam step.
+class AdamW : public Adam {
+ public:
+  AdamW(const std::vector<Tensor>& params, const AdamWOptions& opt = {});
+  AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults = {});
+};
+
+// torch.optim.RMSprop (see kernels/rmsprop.h). Hyper-parameters: lr, alpha, eps, weight_decay,
+// momentum, centered (0 or 1).
+class RMSprop : public Optimizer {
+ public:
+  RMSprop(const std::vector<Tensor>& params, const RMSpropOptions& opt = {});
+  RMSprop(std::vector<ParamGroup> groups, const RMSpropOptions& defaults = {});
+  void step() override;
+  std::string_view name() const override { return "RMSprop"; }
+
+ protected:
+  void check_hyper(const std::vector<double>& values) const override;
+  void hyper_changed(size_t group) override;
+
+ private:
+  std::vector<kernels::RmspropHyper> typed_;
+};
+
+// The course's LAMB (see kernels/lamb.h): Adam's step with eps outside the root of the
+// bias-corrected v and the decay added to it, scaled per tensor by the trust ratio
+// min(|p| / |u|, 10) (RMS norms). Hyper-parameters: lr, beta1, beta2, eps, weight_decay.
+class LAMB : public Optimizer {
+ public:
+  LAMB(const std::vector<Tensor>& params, const LAMBOptions& opt = {});
+  LAMB(std::vector<ParamGroup> groups, const LAMBOptions& defaults = {});
+  void step() override;
+  std::string_view name() const override { return "LAMB"; }
+
+ protected:
+  void check_hyper(const std::vector<double>& values) const override;
+  void hyper_changed(size_t group) override;
+
+ private:
+  std::vector<kernels::LambHyper> typed_;
+};
+
+}  // namespace tg::optim
