@@ -340,7 +340,8 @@ Learner::Preds Learner::get_preds(DataLoader* loader, bool raw) {
   NoGrad guard;
   Tensor preds = concat_rows(gather->preds);
   if (!raw && activation && preds.defined()) preds = activation(preds);
-  return {preds, concat_rows(gather->targets)};
+  Tensor decoded = preds.defined() && preds.dim() == 2 ? ops::argmax(preds, 1) : Tensor();
+  return {preds, concat_rows(gather->targets), decoded};
 }
 
 }  // namespace tg

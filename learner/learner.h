@@ -34,6 +34,8 @@
 
 namespace tg {
 
+struct Prediction;  // learner/inference.h
+
 using LossFn = std::function<Tensor(const Tensor& pred, const Tensor& target)>;
 
 struct LearnerOptions {
@@ -62,10 +64,15 @@ class Learner {
   // Predictions and targets of every batch of dl (default: data.valid_dl), concatenated; runs
   // the validation events with context get_preds. The predictions go through `activation`
   // (probabilities for cross-entropy, as fastai gives them) unless raw is true.
+  // decoded: each row's class, the argmax of preds (int32 (n)), when preds are (n, classes).
   struct Preds {
-    Tensor preds, targets;
+    Tensor preds, targets, decoded;
   };
   Preds get_preds(DataLoader* dl = nullptr, bool raw = false);
+  // The conveniences of learner/inference.h as members (fastai's names): the layer table of
+  // tg::summary(learn), and tg::predict(learn, item) (include learner/inference.h to use it).
+  std::string summary();
+  Prediction predict(const Tensor& item);
 
   // Callbacks, sorted by order(), ties in insertion order; one per type.
   void add_cb(std::shared_ptr<Callback> cb);

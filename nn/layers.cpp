@@ -185,11 +185,7 @@ std::shared_ptr<Sequential> course_cnn(int64_t rows, int64_t cols,
       estimate_memory(course_cnn_layers(rows, cols, channels, classes), {.inputs = rows * cols});
   check_fits("course_cnn", "the parameters alone", need.parameters);
   auto model = std::make_shared<Sequential>();
-  model->push_back(std::make_shared<Lambda>(
-      [rows, cols](const Tensor& x) {
-        return reshape(x, {-1, 1, rows, cols});
-      },
-      "view"));
+  model->push_back(std::make_shared<Unflatten>(1, Shape{1, rows, cols}));
   int64_t in = 1;
   for (size_t i = 0; i < channels.size(); ++i) {
     const int64_t k = i == 0 ? 5 : 3;

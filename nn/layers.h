@@ -1,6 +1,6 @@
 // The standard layers: Linear, ReLU, Flatten, Sequential; for CNNs Conv2d, MaxPool2d, AvgPool2d,
-// AdaptiveAvgPool2d, Dropout, Sigmoid, Tanh, LeakyReLU and Lambda (nn/layers_cnn.cpp); the
-// normalisation layers BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm (nn/layers_norm.cpp).
+// AdaptiveAvgPool2d, Dropout, Sigmoid, Tanh, LeakyReLU, Unflatten and Lambda (nn/layers_cnn.cpp);
+// the normalisation layers BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm (nn/layers_norm.cpp).
 //
 //   auto model = tg::nn::Sequential({std::make_shared<tg::nn::Linear>(784, 50),
 //                                    std::make_shared<tg::nn::ReLU>(),
@@ -161,6 +161,21 @@ class AdaptiveAvgPool2d : public Module {
   std::string extra_repr() const override;
 };
 
+// Splits dim into unflattened_size (torch.nn.Unflatten): Unflatten(1, {1, 28, 28}) takes
+// (N, 784) to (N, 1, 28, 28). One entry may be -1 (inferred). The product must equal the size
+// of dim. str(): Unflatten(dim=1, unflattened_size=(1, 28, 28)).
+class Unflatten : public Module {
+ public:
+  Unflatten(int64_t dim, Shape unflattened_size);
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "Unflatten"; }
+  int64_t dim;
+  Shape unflattened_size;
+
+ protected:
+  std::string extra_repr() const override;
+};
+
 // A function as a layer (fastai's Lambda), e.g. a reshape inside a Sequential:
 //   nn::Lambda([](const Tensor& x) { return tg::reshape(x, {-1, 1, 28, 28}); }, "view")
 // str() is "Lambda()" or, with a label, "Lambda(view)".
@@ -284,10 +299,11 @@ class Sequential : public Module {
 // own parameters the same way.
 std::shared_ptr<Sequential> mlp(const std::vector<int64_t>& sizes, Generator& gen);
 
-// The course's CNN (notebooks 06-07) for flattened (N, rows*cols) images: a view to
-// (N, 1, rows, cols), then per entry of `channels` a Conv2d (kernel 5 for the first, else 3;
-// stride 2, padding kernel/2, no bias) -> ReLU -> BatchNorm2d, then AdaptiveAvgPool2d(1),
-// Flatten and Linear(channels.back(), classes). Course channels: {8, 16, 32, 32}.
+// The course's CNN (notebooks 06-07) for flattened (N, rows*cols) images: Unflatten(1, {1,
+// rows, cols}) (the course's view, as a layer nn/describe.h can write down), then per entry of
+// `channels` a Conv2d (kernel 5 for the first, else 3; stride 2, padding kernel/2, no bias) -> ReLU
+// -> BatchNorm2d, then AdaptiveAvgPool2d(1), Flatten and Linear(channels.back(), classes). Course
+// channels: {8, 16, 32, 32}.
 std::shared_ptr<Sequential> course_cnn(int64_t rows, int64_t cols,
                                        const std::vector<int64_t>& channels, int64_t classes,
                                        Generator& gen);

@@ -91,6 +91,47 @@ std::string AdaptiveAvgPool2d::extra_repr() const {
   return "output_size=" + size2_str(output_size);
 }
 
+Unflatten::Unflatten(int64_t dim_, Shape sizes) : dim(dim_), unflattened_size(std::move(sizes)) {
+  TG_CHECK(!unflattened_size.empty(), "Unflatten", "unflattened_size is empty");
+  int inferred = 0;
+  for (int64_t s : unflattened_size) {
+    TG_CHECK(s >= 0 || s == -1, "Unflatten", "sizes must be >= 0 or -1, got ", s);
+    inferred += s == -1;
+  }
+  TG_CHECK(inferred <= 1, "Unflatten", "at most one size may be -1, got ", inferred);
+}
+
+Tensor Unflatten::forward(const Tensor& x) {
+  TG_CHECK(x.defined() && x.dim() >= 1, "Unflatten", "expected a tensor with dims, got ",
+           x.defined() ? "a scalar" : "an undefined tensor");
+  const int64_t d = dim < 0 ? dim + x.dim() : dim;
+  TG_CHECK(d >= 0 && d < x.dim(), "Unflatten", "dim ", dim, " out of range for an input of ",
+           x.dim(), " dims");
+  const int64_t n = x.shape()[static_cast<size_t>(d)];
+  int64_t known = 1;
+  bool infer = false;
+  for (int64_t s : unflattened_size) {
+    if (s == -1)
+      infer = true;
+    else
+      known *= s;
+  }
+  TG_CHECK(infer ? (known > 0 && n % known == 0) : known == n, "Unflatten", "sizes ",
+           shape_str(unflattened_size), " do not unflatten dim ", d, " of size ", n,
+           " (input shape ", shape_str(x.shape()), ")");
+  Shape out(x.shape().begin(), x.shape().begin() + d);
+  for (int64_t s : unflattened_size) out.push_back(s == -1 ? n / known : s);
+  out.insert(out.end(), x.shape().begin() + d + 1, x.shape().end());
+  return reshape(x, out);
+}
+
+std::string Unflatten::extra_repr() const {
+  std::string s = "dim=" + std::to_string(dim) + ", unflattened_size=(";
+  for (size_t i = 0; i < unflattened_size.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(unflattened_size[i]);
+  return s + (unflattened_size.size() == 1 ? ",)" : ")");
+}
+
 Lambda::Lambda(std::function<Tensor(const Tensor&)> fn, std::string label)
     : fn_(std::move(fn)), label_(std::move(label)) {
   TG_CHECK(static_cast<bool>(fn_), "Lambda", "the function is empty");

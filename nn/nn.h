@@ -1,6 +1,7 @@
 // Everything of the nn layer.
 #pragma once
 
+#include "nn/describe.h"
 #include "nn/functional.h"
 #include "nn/hooks.h"
 #include "nn/init.h"

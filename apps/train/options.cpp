@@ -121,7 +121,9 @@ void declare(cli::Flags& f, Options& o) {
 #endif
               )
       .text("--save", "PATH", o.save,
-            "write the best epoch's model and optimizer (by valid_accuracy), safetensors")
+            "write the best epoch (by valid_accuracy) as one safetensors file: the model's "
+            "architecture, weights and normalisation (tg::load_learner rebuilds it) "
+            "and the optimizer's state (--resume)")
       .text("--export", "PATH", o.export_path,
             "write the final model's state dict alone (PyTorch's names, float32, safetensors), "
             "for model.load_state_dict(safetensors.torch.load_file(PATH)) in PyTorch")
@@ -135,6 +137,13 @@ void declare(cli::Flags& f, Options& o) {
       .text("--plot", "PATH", o.plot,
             "write an SVG of the losses and accuracy (with --lr-find: loss against lr)")
       .text("--summary", "PATH", o.summary, "write the final figures and the configuration as JSON")
+      .text("--interpret", "PATH", o.interpret,
+            "after training, print the test set's confusion matrix, most confused classes and "
+            "top losses, and write the matrix as an SVG to PATH and the top losses' images to "
+            "PATH's name with -top-losses.svg")
+      .toggle("--model-summary", o.model_summary,
+              "print every layer's output shape and parameter count (learn.summary()) before "
+              "training")
       .toggle("--lr-find", o.lr_find,
               "run the learning-rate finder, print its suggestion, and exit")
       .integer("--limit", o.limit, "use only the first N training examples", 1,

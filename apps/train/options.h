@@ -45,6 +45,8 @@ struct Options {
   std::string plot;                                 // --plot PATH.svg
   std::string export_path;                          // --export PATH.safetensors
   std::string summary;                              // --summary PATH.json
+  std::string interpret;                            // --interpret PATH.svg
+  bool model_summary = false;                       // --model-summary
   bool lr_find = false;                             // --lr-find
   int64_t limit = 0;                                // --limit N; 0: all training examples
   int64_t limit_valid = 0;                          // --limit-valid N; 0: the whole test set

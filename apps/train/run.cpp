@@ -45,7 +45,9 @@
 #include "learner/callbacks/train_state.h"
 #include "learner/data/augment.h"
 #include "learner/data/datasets.h"
+#include "learner/export.h"
 #include "learner/graph_step.h"
+#include "learner/inference.h"
 #include "learner/io/checkpoint.h"
 #include "learner/learner.h"
 #include "nn/layers.h"
@@ -122,11 +124,27 @@ void check_output(const std::string& flag, const std::string& path) {
   ::unlink(probe.c_str());
 }
 
+// --interpret: the test set's confusion matrix and top losses, printed and drawn.
+void write_interpretation(const Options& o, Learner& learn, const ImageData& d, std::ostream& out) {
+  auto ci = ClassificationInterpretation::from_learner(learn);
+  if (!o.quiet) out << "\n" << ci.str() << "\n";
+  write_file_atomic(o.interpret, ci.svg_confusion_matrix());
+  fs::path top = o.interpret;
+  top.replace_filename(top.stem().string() + "-top-losses.svg");
+  const int64_t pixels = d.x_valid.size(1), side = image_side(pixels);
+  const bool square = side * side == pixels;  // else each image is drawn as one row
+  write_file_atomic(top.string(),
+                    ci.svg_top_losses(d.x_valid, 9, square ? side : 1, square ? side : pixels));
+  if (!o.quiet)
+    out << "interp " << o.interpret << " (confusion matrix), " << top.string() << " (top losses)\n";
+}
+
 // Each output file at most once: two flags writing one file would lose one of them.
 void check_outputs(const Options& o) {
   const std::vector<std::pair<const char*, const std::string*>> outs = {
-      {"--save", &o.save},       {"--save-last", &o.save_last}, {"--export", &o.export_path},
-      {"--log-csv", &o.log_csv}, {"--plot", &o.plot},           {"--summary", &o.summary}};
+      {"--save", &o.save},          {"--save-last", &o.save_last}, {"--export", &o.export_path},
+      {"--log-csv", &o.log_csv},    {"--plot", &o.plot},           {"--summary", &o.summary},
+      {"--interpret", &o.interpret}};
   for (size_t i = 0; i < outs.size(); ++i) {
     check_output(outs[i].first, *outs[i].second);
     for (size_t j = 0; j < i; ++j)
@@ -447,6 +465,7 @@ int run(const Options& given, std::ostream& out) {
 
   ImageData d = load_data(o);
   check_arch(o, d);
+  if (d.vocab.empty() && o.data_dir.empty()) d.vocab = builtin_vocab(o.dataset);
   const nn::MemoryEstimate mem = check_memory(
       o, bytes_of(d.x_train) + bytes_of(d.y_train) + bytes_of(d.x_valid) + bytes_of(d.y_valid),
       device, d.x_train.size(1));
@@ -466,7 +485,7 @@ int run(const Options& given, std::ostream& out) {
           ? std::static_pointer_cast<nn::Module>(nn::course_cnn(side, side, o.channels, d.c, gen))
           : std::static_pointer_cast<nn::Module>(nn::mlp(o.arch, gen));
   std::shared_ptr<optim::Optimizer> opt = make_optimizer(o, model->parameters());
-  LossFn loss = [](const Tensor& p, const Tensor& y) { return cross_entropy(p, y); };
+  LossFn loss = &tg::cross_entropy;  // by name, so the Learner knows its activation (softmax)
   if (o.label_smoothing > 0) loss = nn::CrossEntropyLoss{.label_smoothing = o.label_smoothing};
   Learner learn(model, opt, loss, db, {.metrics = {accuracy_metric()}});
   if (o.mixup > 0) learn.add_cb(std::make_shared<Mixup>(o.mixup, o.seed));
@@ -515,6 +534,8 @@ int run(const Options& given, std::ostream& out) {
                                : ", resumed from " + o.resume)
         << std::endl;
 
+  if (o.model_summary && !o.quiet) out << "\n" << summary(learn) << std::endl;
+
   if (o.lr_find) {
     LRFindResult r = lr_find(learn, 1e-7, 10, kLrFindBatches);
     if (int sig = StopOnSignal::received())
@@ -535,6 +556,7 @@ int run(const Options& given, std::ostream& out) {
   std::shared_ptr<SaveModel> saver;
   if (!o.save.empty()) {
     cbs.push_back(saver = std::make_shared<SaveModel>(o.save, "valid_accuracy"));
+    saver->meta = learner_metadata(learn);  // a file load_learner reads
     // When --save names the file that holds the best of the run this one continues (the
     // --resume file itself, or the --save of a continued run), that best is carried over, so a
     // worse epoch never replaces it.
@@ -597,6 +619,7 @@ int run(const Options& given, std::ostream& out) {
                        {"test_accuracy", num(r.test_accuracy)}});
   if (!o.log_csv.empty()) rec->write_csv(o.log_csv);
   if (!o.plot.empty()) write_training_plot(o.plot, *rec, r.epochs);
+  if (!o.interpret.empty()) write_interpretation(o, learn, d, out);
   r.total_seconds = seconds_since(t0);
   if (!o.summary.empty()) write_summary(o.summary, o, r);
 

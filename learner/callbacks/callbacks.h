@@ -20,6 +20,7 @@
 
 #include "learner/callback.h"
 #include "learner/io/plot.h"
+#include "learner/io/safetensors.h"
 #include "learner/learner.h"
 #include "learner/schedule.h"
 #include "tensor/random.h"
@@ -242,6 +243,9 @@ class SaveModel : public Callback {
   std::string path, monitor;
   Mode mode;
   bool load_best_at_end;
+  // Written into every save's metadata beside epoch, monitor and value: the trainer puts
+  // tg::learner_metadata(learn) here, so its --save file is one load_learner reads.
+  Metadata meta;
   double best = 0;
   int64_t best_epoch = -1;
 

@@ -135,9 +135,11 @@ void SaveModel::after_epoch(Learner& l) {
   const double v = monitored(l, monitor, "SaveModel");
   if (!improved(v, best, 0, maximise(monitor, mode))) return;
   // "epoch" counts from 1, as the console and the history CSV do.
-  save_checkpoint(
-      path, *l.model, l.opt.get(),
-      {{"epoch", std::to_string(l.epoch + 1)}, {"monitor", monitor}, {"value", num(v)}});
+  Metadata m = meta;
+  m["epoch"] = std::to_string(l.epoch + 1);
+  m["monitor"] = monitor;
+  m["value"] = num(v);
+  save_checkpoint(path, *l.model, l.opt.get(), m);
   best = v;
   best_epoch = l.epoch;
 }

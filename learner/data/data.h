@@ -113,15 +113,21 @@ class DataLoader::Iterator {
   std::unique_ptr<Prefetcher> prefetch_;
 };
 
-struct DataBunch {
-  DataLoader train_dl, valid_dl;
-  int64_t c = 0;  // number of classes
-};
-
 // Per-feature-free normalisation: (x - mean) / std with the training set's scalar mean and
 // std, as the course does. Returns float32.
 struct Normalization {
   double mean = 0, std = 1;
+};
+
+struct DataBunch {
+  DataLoader train_dl, valid_dl;
+  int64_t c = 0;  // number of classes
+  // How raw items (pixels as read from the files) became the loaders' inputs: what
+  // Learner::predict applies to a raw item, and what tg::export_learner writes down.
+  Normalization norm = {};
+  // The classes' names, index by index (fastai's vocab): "0".."9" for MNIST, "T-shirt/top",
+  // ... for Fashion-MNIST; empty when unnamed (the interpretation prints indices).
+  std::vector<std::string> vocab = {};
 };
 Normalization stats_of(const Tensor& x);  // over all elements, computed in float64
 Tensor normalize(const Tensor& x, const Normalization& n);

@@ -4,11 +4,24 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 
+#include "base/file.h"
 #include "learner/data/idx.h"
 #include "tensor/ops.h"
 
 namespace tg {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> builtin_vocab(const std::string& name) {
+  if (name == "mnist") return {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+  // Zalando's names for the ten labels (the data set's README).
+  if (name == "fashion")
+    return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+            "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  TG_FAIL("dataset", "unknown built-in data set '", name, "' (known: mnist, fashion)");
+}
 
 std::string builtin_dataset_dir(const std::string& name) {
   if (name == "mnist") {
@@ -58,6 +71,23 @@ ImageData load_image_folder(const std::string& dir, int64_t limit) {
       max_label = std::max<int64_t>(
           max_label, ops::reduce(ReduceOp::max, y.to(DType::f32), {}, false).item<int64_t>());
   d.c = max_label + 1;
+  const fs::path names = fs::path(dir) / "classes.txt";
+  std::error_code ec;
+  if (fs::exists(names, ec)) {
+    InputFile file("load_image_folder", names.string());
+    TG_CHECK(file.size() <= (1u << 20), "load_image_folder", "'", names.string(), "' is ",
+             file.size(), " bytes: too big for a list of class names (at most 1 MiB)");
+    std::string text(file.size(), '\0');
+    text.resize(file.read(text.data(), text.size()));
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      d.vocab.push_back(line);
+    }
+    while (!d.vocab.empty() && d.vocab.back().empty()) d.vocab.pop_back();
+    TG_CHECK(static_cast<int64_t>(d.vocab.size()) >= d.c, "load_image_folder", "'", names.string(),
+             "' names ", d.vocab.size(), " classes, but the labels need ", d.c);
+  }
   return d;
 }
 
@@ -68,6 +98,8 @@ DataBunch make_databunch(const ImageData& d, int64_t bs, uint64_t seed, int64_t 
   db.valid_dl =
       DataLoader(std::make_shared<Dataset>(d.x_valid, d.y_valid), {.batch_size = valid_bs});
   db.c = d.c;
+  db.norm = d.norm;
+  db.vocab = d.vocab;
   return db;
 }
 

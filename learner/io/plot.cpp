@@ -435,6 +435,10 @@ void heat_panel(std::ostringstream& os, const HeatMap& m, double ox) {
 
 }  // namespace
 
+std::string svg_escape(const std::string& s) {
+  return esc(s);
+}
+
 std::string viridis(double t) {
   // matplotlib's viridis at 0, 1/8, ..., 1; linear in between.
   static const int stops[9][3] = {{68, 1, 84},    {71, 44, 122},  {59, 81, 139},

@@ -54,6 +54,8 @@ struct HeatMap {
 
 // Several heat maps side by side (left to right) in one SVG document.
 std::string svg_heatmaps(const std::vector<HeatMap>& maps);
+// s with &, <, >, " and ' escaped: text safe inside SVG (or any XML) text and attributes.
+std::string svg_escape(const std::string& s);
 // The viridis colour of t in [0, 1] (clamped) as "#rrggbb": the heat maps' scale.
 std::string viridis(double t);
 
