@@ -202,3 +202,34 @@ TEST_CASE("cuda Adam refuses to capture a step before the state exists") {
                        doctest::Contains("run at least one eager step before capturing"),
                        tg::Error);
 }
+
+// The guard reaches every adaptive optimizer's kernels: a NaN leaves parameters and state as
+// they were (the host's step count still advances, as documented in optim/adam.h); a finite
+// value lets the step run.
+TEST_CASE("cuda Adam, RMSprop and LAMB skip a step whose non-finite guard is NaN") {
+  TG_SKIP_WITHOUT_CUDA();
+  for (const Case& c : cases()) {
+    CAPTURE(c.name);
+    std::vector<Tensor> pg = make_params(kCuda);
+    auto og = c.make(pg);
+    set_grads(pg, 0);
+    og->step();  // creates the state
+    const auto before = og->state_dict();
+    std::vector<Tensor> p0;
+    for (const Tensor& p : pg) p0.push_back(p.detach().to(Device::cpu()));
+    Tensor guard = full({1}, std::nan(""), DType::f64, kCuda);
+    og->set_nonfinite_guard(guard);
+    set_grads(pg, 1);
+    og->step();
+    for (size_t i = 0; i < pg.size(); ++i) CHECK(max_rel(pg[i], p0[i]) == 0);
+    for (const auto& [k, t] : og->state_dict())
+      if (k.find(".step") == std::string::npos && k.rfind("state.", 0) == 0)
+        CHECK(max_rel(t, before.at(k)) == 0);
+    {
+      NoGrad off;
+      guard.fill_(1.5);
+    }
+    og->step();
+    CHECK(max_rel(pg[0], p0[0]) > 0);
+  }
+}
