@@ -11,14 +11,18 @@
 // "square_avg", "momentum_buffer" (only when momentum > 0), "grad_avg" (only when centered)
 // (RMSprop). Buffers start at zero on a parameter's first update; parameters without a
 // gradient are skipped (their step count does not advance).
-// On CUDA, a group's parameters are updated by one multi-tensor launch per dtype (LAMB: two)
-// (kernels/cuda/{adam,rmsprop,lamb}.cu) reading the hyper-parameters and the step's bias
-// corrections from a small float64 buffer on the device that step() fills first, so the
-// device update equals the CPU's. The step can be captured in a CUDA Graph (CudaGraphStep):
-// prepare_capture() sets aside the buffer the captured launch reads, a captured step() counts
-// no step, and before_replay() advances the "step" of every parameter of the captured step
-// and writes that step's values, so a replayed step follows schedules and bias corrections as
-// an eager one. A captured group's parameters must share one step count. The non-finite guard
+// On CUDA, a group's parameters are updated by one multi-tensor launch per dtype and distinct
+// step count (LAMB: two per chunk of tensors; kernels/cuda/{adam,rmsprop,lamb}.cu), reading the
+// hyper-parameters and the step's bias corrections from a small float64 buffer on the device
+// that step() fills first, so the device update is the CPU's formula on the CPU's scalars
+// (results differ by FMA contraction and, for LAMB, the order of the norms' sums). The step
+// can be captured in a CUDA Graph (CudaGraphStep): prepare_capture() sets aside the buffer the
+// captured launch reads, a captured step() counts no step and needs the state an eager step
+// made, and before_replay() advances the "step" of every parameter of the captured step and
+// writes that step's values, so a replayed step follows schedules and bias corrections as an
+// eager one. A captured Adam or LAMB group's parameters must share one step count; a replayed
+// RMSprop step uses the buffers it was captured with (setting "centered", or a momentum > 0
+// where it was 0, takes effect on the next capture). The non-finite guard
 // (Optimizer::set_nonfinite_guard) skips a device update; the host's step counts still advance.
 // Not implemented: Adam's amsgrad, maximize.
 #pragma once
