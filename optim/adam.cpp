@@ -127,6 +127,7 @@ using FillFn = std::function<void(int64_t step, double* slots)>;
 using LaunchFn = std::function<void(const DevItem* items, size_t count, const double* hyper,
                                     const double* skip)>;
 
+#if TG_WITH_CUDA
 // Updates a group's CUDA parameters. Eager: the items are ordered by step count, each distinct
 // count gets its slots in one buffer (one copy from the host), then one launch per count.
 // Captured: one launch reading the group's graph buffer, which before_replay fills.
@@ -178,6 +179,7 @@ void run_device_group(const char* op, detail::DeviceSteps& ds, size_t gi, size_t
   for (size_t b = 0; b < buckets; ++b)
     launch(items.data() + lo[b], lo[b + 1] - lo[b], buf.data<double>() + b * size_t(slots), skip);
 }
+#endif
 
 // Before a replay: every parameter of the captured step advances its step count (they share
 // one where the update uses it: same_step), and the group's graph buffer gets that step's slots.
