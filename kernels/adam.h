@@ -58,13 +58,29 @@ void adam_step(T* p, const T* grad, T* m, T* v, int64_t n, const AdamHyper& h, i
 
 }  // namespace tg::kernels::cpu
 
-// The CUDA twin: one launch for many parameters (multi-tensor apply, as sgd_step_dev_multi).
-// hyper_dev (float, on the device): [lr, beta1, beta2, eps, weight_decay, decay, step_size,
-// bc2_sqrt]; the host refreshes it before each step or CUDA Graph replay, so a captured step
-// follows a schedule and the bias correction of the step being replayed.
+// The CUDA twin: one launch for many parameters (multi-tensor apply, as sgd_step_dev_multi),
+// up to kAdamMultiChunk tensors per launch (more in several), all at the same step count.
+// hyper_dev (kAdamHyperSlots doubles on the device, filled by adam_hyper_slots): [lr, beta1,
+// 1 - beta1, beta2, 1 - beta2, eps, weight_decay, decay, step_size, bc2_sqrt]. The host
+// refreshes it before each step or CUDA Graph replay, so a captured step follows a schedule and
+// the bias correction of the step being replayed. The slots are double, formed on the host as
+// the CPU forms them and rounded to T by the kernel once, so the device step equals the CPU's
+// (float slots would round 1 - beta2 = 0.001 to ~1e-5 relative and double parameters to float
+// precision). skip_if_nonfinite as in sgd_step_dev_multi: a NaN or an infinity there skips the
+// whole update.
 namespace tg::kernels::cuda {
 
-inline constexpr int kAdamHyperSlots = 8;
+inline constexpr int kAdamHyperSlots = 10;
+inline void adam_hyper_slots(const AdamHyper& h, int64_t step, double* out) {
+  TG_CHECK(step >= 1, "adam_step",
+           "the step count must be >= 1 (counted after the increment), got ", step);
+  TG_CHECK(out != nullptr, "adam_step", "null output for the hyper-parameter slots");
+  const AdamScalars s = adam_scalars(h, step);
+  const double v[kAdamHyperSlots] = {h.lr,          h.beta1,   1.0 - h.beta1,  h.beta2,
+                                     1.0 - h.beta2, h.eps,     h.weight_decay, s.decay,
+                                     s.step_size,   s.bc2_sqrt};
+  for (int i = 0; i < kAdamHyperSlots; ++i) out[i] = v[i];
+}
 template <typename T>
 struct AdamTensor {
   T* p;
@@ -75,7 +91,7 @@ struct AdamTensor {
 };
 inline constexpr int kAdamMultiChunk = 36;
 template <typename T>
-void adam_step_dev_multi(const AdamTensor<T>* tensors, int64_t count, const float* hyper_dev,
+void adam_step_dev_multi(const AdamTensor<T>* tensors, int64_t count, const double* hyper_dev,
                          bool decoupled, const double* skip_if_nonfinite = nullptr);
 
 }  // namespace tg::kernels::cuda

@@ -16,6 +16,7 @@
 // grad, m, v, then p, u; writes m, v, u, p: 11n * sizeof(T) bytes.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "base/error.h"
@@ -43,3 +44,47 @@ template <typename T>
 LambNorms lamb_step(T* p, const T* grad, T* m, T* v, int64_t n, const LambHyper& h, int64_t step);
 
 }  // namespace tg::kernels::cpu
+
+// The CUDA twin, multi-tensor, in two launches per chunk of up to kLambMultiChunk tensors:
+// the first updates m and v, writes u into a scratch buffer and, per block of kLambBlock
+// elements, the block's sums of p^2 and u^2 in double (a fixed tree inside the block); the
+// second adds each tensor's block sums in a fixed order (so r1 and r2 do not depend on timing),
+// forms the trust ratio as the CPU does and steps p -= lr * q * u. The scratch (u of the
+// largest chunk in T, and the block sums) is the runtime's (runtime.h: scratch), so run one
+// step eagerly before capturing one. hyper_dev (kLambHyperSlots doubles on the device, filled
+// by lamb_hyper_slots): [lr, beta1, 1 - beta1, beta2, 1 - beta2, eps, weight_decay,
+// 1 - beta1^step, 1 - beta2^step]; double for the reason adam.h gives. skip_if_nonfinite as in
+// sgd_step_dev_multi (neither launch then writes anything).
+namespace tg::kernels::cuda {
+
+inline constexpr int kLambHyperSlots = 9;
+inline void lamb_hyper_slots(const LambHyper& h, int64_t step, double* out) {
+  TG_CHECK(step >= 1, "lamb_step", "the step count must be >= 1, got ", step);
+  TG_CHECK(out != nullptr, "lamb_step", "null output for the hyper-parameter slots");
+  const double s = static_cast<double>(step);
+  const double v[kLambHyperSlots] = {h.lr,
+                                     h.beta1,
+                                     1.0 - h.beta1,
+                                     h.beta2,
+                                     1.0 - h.beta2,
+                                     h.eps,
+                                     h.weight_decay,
+                                     1.0 - std::pow(h.beta1, s),
+                                     1.0 - std::pow(h.beta2, s)};
+  for (int i = 0; i < kLambHyperSlots; ++i) out[i] = v[i];
+}
+template <typename T>
+struct LambTensor {
+  T* p;
+  const T* grad;
+  T* m;
+  T* v;
+  int64_t n;
+};
+inline constexpr int kLambMultiChunk = 24;
+inline constexpr int64_t kLambBlock = 2048;  // elements per block of the partial sums
+template <typename T>
+void lamb_step_dev_multi(const LambTensor<T>* tensors, int64_t count, const double* hyper_dev,
+                         const double* skip_if_nonfinite = nullptr);
+
+}  // namespace tg::kernels::cuda

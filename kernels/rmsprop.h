@@ -46,11 +46,20 @@ void rmsprop_step(T* p, const T* grad, T* sq, T* grad_avg, T* buf, int64_t n,
 
 }  // namespace tg::kernels::cpu
 
-// The CUDA twin, multi-tensor. hyper_dev (float): [lr, alpha, eps, weight_decay, momentum].
+// The CUDA twin, multi-tensor (up to kRmspropMultiChunk tensors per launch, more in several).
+// hyper_dev (kRmspropHyperSlots doubles on the device, filled by rmsprop_hyper_slots): [lr,
+// alpha, 1 - alpha, eps, weight_decay, momentum]; double for the reason adam.h gives.
 // Whether there is momentum and centering is fixed by the buffers given (a null buffer: none).
+// skip_if_nonfinite as in sgd_step_dev_multi.
 namespace tg::kernels::cuda {
 
-inline constexpr int kRmspropHyperSlots = 5;
+inline constexpr int kRmspropHyperSlots = 6;
+inline void rmsprop_hyper_slots(const RmspropHyper& h, double* out) {
+  TG_CHECK(out != nullptr, "rmsprop_step", "null output for the hyper-parameter slots");
+  const double v[kRmspropHyperSlots] = {h.lr,  h.alpha,        1.0 - h.alpha,
+                                        h.eps, h.weight_decay, h.momentum};
+  for (int i = 0; i < kRmspropHyperSlots; ++i) out[i] = v[i];
+}
 template <typename T>
 struct RmspropTensor {
   T* p;
@@ -62,7 +71,7 @@ struct RmspropTensor {
 };
 inline constexpr int kRmspropMultiChunk = 32;
 template <typename T>
-void rmsprop_step_dev_multi(const RmspropTensor<T>* tensors, int64_t count, const float* hyper_dev,
+void rmsprop_step_dev_multi(const RmspropTensor<T>* tensors, int64_t count, const double* hyper_dev,
                             const double* skip_if_nonfinite = nullptr);
 
 }  // namespace tg::kernels::cuda

@@ -11,8 +11,20 @@
 // "square_avg", "momentum_buffer" (only when momentum > 0), "grad_avg" (only when centered)
 // (RMSprop). Buffers start at zero on a parameter's first update; parameters without a
 // gradient are skipped (their step count does not advance).
-// Not implemented: Adam's amsgrad, maximize, and the CUDA kernels (a CUDA parameter is a
-// tg::Error naming the optimizer; SGD has the multi-tensor CUDA update).
+// On CUDA, a group's parameters are updated by one multi-tensor launch per dtype and distinct
+// step count (LAMB: two per chunk of tensors; kernels/cuda/{adam,rmsprop,lamb}.cu), reading the
+// hyper-parameters and the step's bias corrections from a small float64 buffer on the device
+// that step() fills first, so the device update is the CPU's formula on the CPU's scalars
+// (results differ by FMA contraction and, for LAMB, the order of the norms' sums). The step
+// can be captured in a CUDA Graph (CudaGraphStep): prepare_capture() sets aside the buffer the
+// captured launch reads, a captured step() counts no step and needs the state an eager step
+// made, and before_replay() advances the "step" of every parameter of the captured step and
+// writes that step's values, so a replayed step follows schedules and bias corrections as an
+// eager one. A captured Adam or LAMB group's parameters must share one step count; a replayed
+// RMSprop step uses the buffers it was captured with (setting "centered", or a momentum > 0
+// where it was 0, takes effect on the next capture). The non-finite guard
+// (Optimizer::set_nonfinite_guard) skips a device update; the host's step counts still advance.
+// Not implemented: Adam's amsgrad, maximize.
 #pragma once
 
 #include <string_view>
@@ -24,6 +36,16 @@
 #include "optim/optimizer.h"
 
 namespace tg::optim {
+
+namespace detail {
+// The device side of the adaptive optimizers (adam.cpp): per group, the float64 buffer an
+// eager step's launches read (one set of slots per distinct step count), the one a captured
+// step reads, and which parameters the captured step updates.
+struct DeviceSteps {
+  std::vector<Tensor> eager, graph;
+  std::vector<std::vector<size_t>> captured;
+};
+}  // namespace detail
 
 struct AdamOptions {
   double lr = 1e-3;
@@ -67,6 +89,10 @@ class Adam : public Optimizer {
   void step() override;
   std::string_view name() const override { return decoupled_ ? "AdamW" : "Adam"; }
 
+  bool capturable() const override { return true; }
+  void prepare_capture() override;
+  void before_replay() override;
+
  protected:
   Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults, bool decoupled);
   void check_hyper(const std::vector<double>& values) const override;
@@ -75,6 +101,7 @@ class Adam : public Optimizer {
  private:
   bool decoupled_;
   std::vector<kernels::AdamHyper> typed_;  // per group
+  detail::DeviceSteps dev_;
 };
 
 // torch.optim.AdamW: the weights decay by lr * weight_decay before the Adam step.
@@ -93,12 +120,17 @@ class RMSprop : public Optimizer {
   void step() override;
   std::string_view name() const override { return "RMSprop"; }
 
+  bool capturable() const override { return true; }
+  void prepare_capture() override;
+  void before_replay() override;
+
  protected:
   void check_hyper(const std::vector<double>& values) const override;
   void hyper_changed(size_t group) override;
 
  private:
   std::vector<kernels::RmspropHyper> typed_;
+  detail::DeviceSteps dev_;
 };
 
 // The course's LAMB (see kernels/lamb.h): Adam's step with eps outside the root of the
@@ -111,12 +143,17 @@ class LAMB : public Optimizer {
   void step() override;
   std::string_view name() const override { return "LAMB"; }
 
+  bool capturable() const override { return true; }
+  void prepare_capture() override;
+  void before_replay() override;
+
  protected:
   void check_hyper(const std::vector<double>& values) const override;
   void hyper_changed(size_t group) override;
 
  private:
   std::vector<kernels::LambHyper> typed_;
+  detail::DeviceSteps dev_;
 };
 
 }  // namespace tg::optim

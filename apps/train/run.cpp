@@ -457,9 +457,6 @@ int run(const Options& given, std::ostream& out) {
                                                 std::stoll(resume_meta.at("state.epochs_done")))
                                : given;
   check_outputs(o);
-  if (device.is_cuda() && o.opt != "sgd")
-    throw UsageError("--opt " + o.opt +
-                     " has only a CPU update so far; with --device cuda use --opt sgd");
   check_memory(o, /*data=*/0, device);
   check_data_folder(o);
 

@@ -1,5 +1,6 @@
 // Training on the GPU, end to end: a warm step allocates nothing from the driver; SGD steps on
-// CUDA follow the CPU loss for loss and weight for weight; a Learner fit with DeviceCallback
+// CUDA follow the CPU loss for loss and weight for weight; Adam, AdamW, RMSprop and LAMB fits,
+// eager and replayed, follow the CPU's; a Learner fit with DeviceCallback
 // (data moved per batch or living on the GPU) gives the CPU's AvgStats history; CudaGraphStep
 // captures the step, replays it for every later full training batch and gives the eager fit's
 // history, also while a ParamScheduler changes hyper-parameters every batch; and tg::cuda::Graph
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -27,6 +29,7 @@
 #include "learner/learner.h"
 #include "learner/schedule.h"
 #include "nn/layers.h"
+#include "optim/adam.h"
 #include "optim/optimizer.h"
 #include "tensor/creation.h"
 #include "tensor/cuda.h"
@@ -108,12 +111,19 @@ DataBunch make_data() {
   return db;
 }
 
-// A seeded 8-32-4 MLP with SGD (momentum, weight decay): the same start on every device.
-std::unique_ptr<Learner> make_learner(DataBunch data) {
+using OptFactory =
+    std::function<std::shared_ptr<optim::Optimizer>(const std::vector<Tensor>& params)>;
+std::shared_ptr<optim::Optimizer> sgd_opt(const std::vector<Tensor>& params) {
+  return std::make_shared<optim::SGD>(
+      params, optim::SGDOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 1e-3});
+}
+
+// A seeded 8-32-4 MLP with SGD (momentum, weight decay) unless another optimizer is given: the
+// same start on every device.
+std::unique_ptr<Learner> make_learner(DataBunch data, const OptFactory& make_opt = sgd_opt) {
   Generator gen(5);
   auto model = nn::mlp({8, 32, 4}, gen);
-  auto opt = std::make_shared<optim::SGD>(
-      model->parameters(), optim::SGDOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 1e-3});
+  auto opt = make_opt(model->parameters());
   return std::make_unique<Learner>(
       model, opt, [](const Tensor& p, const Tensor& y) { return cross_entropy(p, y); },
       std::move(data), LearnerOptions{.metrics = {accuracy_metric()}});
@@ -125,9 +135,10 @@ struct Fit {
   Device model_device;
 };
 
-Fit fit(DataBunch data, Cbs cbs, std::shared_ptr<BatchStep> step = nullptr) {
+Fit fit(DataBunch data, Cbs cbs, std::shared_ptr<BatchStep> step = nullptr,
+        const OptFactory& make_opt = sgd_opt) {
   NoTf32 exact;
-  auto learn = make_learner(std::move(data));
+  auto learn = make_learner(std::move(data), make_opt);
   if (step) learn->step = std::move(step);
   auto stats = std::make_shared<AvgStats>(/*print=*/false);
   cbs.push_back(stats);
@@ -313,6 +324,45 @@ TEST_CASE("cuda training: a replayed step follows a ParamScheduler that changes 
   const Fit unscheduled = fit(to_device(make_data(), kCuda), {on_gpu()});
   CHECK(std::fabs(unscheduled.history.back().at("train_loss") -
                   eager.history.back().at("train_loss")) > 1e-3);
+}
+
+// The adaptive optimizers' device updates in a fit: their bias corrections and a schedule of lr
+// (and Adam's beta1, as the trainer's one-cycle cycles it) advance with every replayed step.
+TEST_CASE(
+    "cuda training: Adam, AdamW, RMSprop and LAMB fits replayed by CudaGraphStep match "
+    "eager and the CPU") {
+  TG_SKIP_WITHOUT_CUDA();
+  std::map<std::string, Schedule> scheds = {{"lr", sched_cos(0.01, 0.001)}};
+  OptFactory make;
+  SUBCASE("Adam, lr and beta1 scheduled") {
+    scheds["beta1"] = sched_lin(0.95, 0.85);
+    make = [](const std::vector<Tensor>& p) {
+      return std::make_shared<optim::Adam>(p, optim::AdamOptions{.weight_decay = 1e-3});
+    };
+  }
+  SUBCASE("AdamW") {
+    make = [](const std::vector<Tensor>& p) { return std::make_shared<optim::AdamW>(p); };
+  }
+  SUBCASE("RMSprop, centered with momentum") {
+    make = [](const std::vector<Tensor>& p) {
+      return std::make_shared<optim::RMSprop>(
+          p, optim::RMSpropOptions{.momentum = 0.5, .centered = true});
+    };
+  }
+  SUBCASE("LAMB") {
+    make = [](const std::vector<Tensor>& p) {
+      return std::make_shared<optim::LAMB>(p, optim::LAMBOptions{.weight_decay = 1e-2});
+    };
+  }
+  auto sched = [&] { return std::make_shared<ParamScheduler>(scheds); };
+  const Fit cpu = fit(make_data(), {sched()}, nullptr, make);
+  CHECK(cpu.history.back().at("train_loss") < cpu.history.front().at("train_loss"));
+  const Fit eager = fit(to_device(make_data(), kCuda), {on_gpu(), sched()}, nullptr, make);
+  auto graph = std::make_shared<CudaGraphStep>(kWarmup);
+  const Fit replayed = fit(to_device(make_data(), kCuda), {on_gpu(), sched()}, graph, make);
+  CHECK(graph->replays() == kEpochs * kFullBatches - kWarmup);
+  check_same_fit(eager, cpu);
+  check_same_fit(replayed, eager);
 }
 
 // --- one batch seam: the same events and numbers on every device and step ------------------------
