@@ -177,12 +177,14 @@ std::shared_ptr<Sequential> mlp(const std::vector<int64_t>& sizes, Generator& ge
 
 std::shared_ptr<Sequential> course_cnn(int64_t rows, int64_t cols,
                                        const std::vector<int64_t>& channels, int64_t classes,
-                                       Generator& gen) {
+                                       Generator& gen, int64_t convs_per_stage) {
   TG_CHECK(!channels.empty() && rows > 0 && cols > 0 && classes > 0, "course_cnn",
            "needs image sizes, at least one conv layer's channels and a class count, got ", rows,
            "x", cols, ", ", channels.size(), " conv layers, ", classes, " classes");
-  const MemoryEstimate need =
-      estimate_memory(course_cnn_layers(rows, cols, channels, classes), {.inputs = rows * cols});
+  TG_CHECK(convs_per_stage >= 1 && convs_per_stage <= 8, "course_cnn",
+           "convs_per_stage must be in 1..8, got ", convs_per_stage);
+  const MemoryEstimate need = estimate_memory(
+      course_cnn_layers(rows, cols, channels, classes, convs_per_stage), {.inputs = rows * cols});
   check_fits("course_cnn", "the parameters alone", need.parameters);
   auto model = std::make_shared<Sequential>();
   model->push_back(std::make_shared<Unflatten>(1, Shape{1, rows, cols}));
@@ -192,6 +194,12 @@ std::shared_ptr<Sequential> course_cnn(int64_t rows, int64_t cols,
     model->push_back(std::make_shared<Conv2d>(in, channels[i], k, 2, k / 2, 1, 1, false, gen));
     model->push_back(std::make_shared<ReLU>());
     model->push_back(std::make_shared<BatchNorm2d>(channels[i]));
+    for (int64_t j = 1; j < convs_per_stage; ++j) {
+      model->push_back(
+          std::make_shared<Conv2d>(channels[i], channels[i], 3, 1, 1, 1, 1, false, gen));
+      model->push_back(std::make_shared<ReLU>());
+      model->push_back(std::make_shared<BatchNorm2d>(channels[i]));
+    }
     in = channels[i];
   }
   model->push_back(std::make_shared<AdaptiveAvgPool2d>(1));
@@ -201,11 +209,14 @@ std::shared_ptr<Sequential> course_cnn(int64_t rows, int64_t cols,
 }
 
 std::vector<LayerMemory> course_cnn_layers(int64_t rows, int64_t cols,
-                                           const std::vector<int64_t>& channels, int64_t classes) {
+                                           const std::vector<int64_t>& channels, int64_t classes,
+                                           int64_t convs_per_stage) {
   CnnLayers net({1, rows, cols});
   for (size_t i = 0; i < channels.size(); ++i) {
     const int64_t k = i == 0 ? 5 : 3;
     net.conv2d(channels[i], k, 2, k / 2, 1, 1, /*bias=*/false).activation().batch_norm2d();
+    for (int64_t j = 1; j < convs_per_stage; ++j)
+      net.conv2d(channels[i], 3, 1, 1, 1, 1, /*bias=*/false).activation().batch_norm2d();
   }
   net.adaptive_avg_pool2d(1).flatten().linear(classes);
   return net.layers();

@@ -301,14 +301,17 @@ std::shared_ptr<Sequential> mlp(const std::vector<int64_t>& sizes, Generator& ge
 
 // The course's CNN (notebooks 06-07) for flattened (N, rows*cols) images: Unflatten(1, {1,
 // rows, cols}) (the course's view, as a layer nn/describe.h can write down), then per entry of
-// `channels` a Conv2d (kernel 5 for the first, else 3; stride 2, padding kernel/2, no bias) -> ReLU
-// -> BatchNorm2d, then AdaptiveAvgPool2d(1), Flatten and Linear(channels.back(), classes). Course
-// channels: {8, 16, 32, 32}.
+// `channels` a Conv2d (kernel 5 for the first, else 3; stride 2, padding kernel/2, no bias) ->
+// ReLU -> BatchNorm2d, then AdaptiveAvgPool2d(1), Flatten and Linear(channels.back(), classes).
+// Course channels: {8, 16, 32, 32}. convs_per_stage > 1 follows each stride-2 conv with
+// convs_per_stage - 1 more (kernel 3, stride 1, padding 1, same channels; each with its ReLU
+// and BatchNorm2d): a deeper net at the same resolutions (1..8).
 std::shared_ptr<Sequential> course_cnn(int64_t rows, int64_t cols,
                                        const std::vector<int64_t>& channels, int64_t classes,
-                                       Generator& gen);
+                                       Generator& gen, int64_t convs_per_stage = 1);
 // Its layers for the memory estimate (nn/memory.h).
 std::vector<LayerMemory> course_cnn_layers(int64_t rows, int64_t cols,
-                                           const std::vector<int64_t>& channels, int64_t classes);
+                                           const std::vector<int64_t>& channels, int64_t classes,
+                                           int64_t convs_per_stage = 1);
 
 }  // namespace tg::nn

@@ -82,6 +82,10 @@ void declare(cli::Flags& f, Options& o) {
               [&o](const std::string& flag, std::string_view v) {
                 o.channels = parse_sizes(flag, v, 1, "8-16-32-32");
               })
+      .integer("--stage-convs", o.stage_convs,
+               "with --model cnn: convolutions per --channels entry, 1..8: the stride-2 one, then "
+               "N-1 more at its resolution (kernel 3, stride 1, each ReLU and BatchNorm2d)",
+               1, 8)
       .integer("--epochs", o.epochs, "training epochs")
       .integer("--bs", o.bs, "training batch size")
       .choice("--opt", o.opt, {"sgd", "adam", "adamw", "rmsprop", "lamb"},
@@ -211,6 +215,8 @@ Options parse_options(int argc, const char* const* argv) {
     throw UsageError("--arch sets the MLP's layers; --model cnn takes --channels");
   if (o.model != "cnn" && o.given.count("--channels"))
     throw UsageError("--channels sets the CNN's convolutions; it needs --model cnn");
+  if (o.model != "cnn" && o.given.count("--stage-convs"))
+    throw UsageError("--stage-convs sets the CNN's convolutions; it needs --model cnn");
   return o;
 }
 

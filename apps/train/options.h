@@ -28,6 +28,7 @@ struct Options {
   std::string model = "mlp";                   // --model mlp|cnn
   std::vector<int64_t> arch = {784, 256, 10};  // --arch, layer sizes (--model mlp)
   std::vector<int64_t> channels = {8, 16, 32, 32};  // --channels, conv outputs (--model cnn)
+  int64_t stage_convs = 1;                          // --stage-convs, convs per --channels entry
   int64_t epochs = 8;                               // --epochs
   int64_t bs = 64;                                  // --bs
   double lr = 0.05;                                 // --lr (the peak lr with --schedule onecycle)

@@ -27,6 +27,7 @@ nlohmann::ordered_json settings_json(const Options& o) {
           {"data", o.data_folder()},
           {"arch", o.arch},
           {"channels", o.channels},
+          {"stage_convs", o.stage_convs},
           {"epochs", o.epochs},
           {"bs", o.bs},
           {"lr", o.lr},
@@ -69,6 +70,9 @@ Options adopt_settings(const Options& o, const Metadata& meta, int64_t done) {
     for (const Json& v : json_array(s.at("channels"), op, "channels"))
       r.channels.push_back(json_int64(v, op, "channels"));
   }
+  // Absent in files from before --stage-convs: one conv per stage.
+  r.stage_convs =
+      s.contains("stage_convs") ? json_int64(s.at("stage_convs"), op, "stage_convs") : 1;
   r.epochs = json_int64(s.at("epochs"), op, "epochs");
   r.bs = json_int64(s.at("bs"), op, "bs");
   r.lr = json_double(s.at("lr"), what, "lr");
@@ -106,6 +110,8 @@ Options adopt_settings(const Options& o, const Metadata& meta, int64_t done) {
   agree("--model", o.model == r.model, r.model, o.model);
   agree("--arch", o.arch == r.arch, arch_str(r.arch), arch_str(o.arch));
   agree("--channels", o.channels == r.channels, arch_str(r.channels), arch_str(o.channels));
+  agree("--stage-convs", o.stage_convs == r.stage_convs, std::to_string(r.stage_convs),
+        std::to_string(o.stage_convs));
   agree("--bs", o.bs == r.bs, std::to_string(r.bs), std::to_string(o.bs));
   agree("--lr", o.lr == r.lr, num(r.lr), num(o.lr));
   agree("--momentum", o.momentum == r.momentum, num(r.momentum), num(o.momentum));

@@ -363,14 +363,14 @@ nn::MemoryEstimate check_memory(const Options& o, int64_t data, const Device& de
       (cnn ? "--model cnn" : "--arch " + arch_str(o.arch)) + " with --bs " + std::to_string(o.bs);
   nn::MemoryEstimate e;
   try {
-    e = nn::estimate_memory(
-        cnn ? nn::course_cnn_layers(side, side, o.channels, 10) : nn::mlp_layers(o.arch),
-        {.inputs = cnn ? side * side : o.arch.front(),  // the image size
-         .batch = o.bs,
-         .eval_batch = kValidBatch,
-         .optimizer_buffers = o.optimizer_buffers(),
-         .weight_copies = o.lr_find ? 1 : 0,
-         .data_bytes = data});
+    e = nn::estimate_memory(cnn ? nn::course_cnn_layers(side, side, o.channels, 10, o.stage_convs)
+                                : nn::mlp_layers(o.arch),
+                            {.inputs = cnn ? side * side : o.arch.front(),  // the image size
+                             .batch = o.bs,
+                             .eval_batch = kValidBatch,
+                             .optimizer_buffers = o.optimizer_buffers(),
+                             .weight_copies = o.lr_find ? 1 : 0,
+                             .data_bytes = data});
   } catch (const tg::Error& err) {
     fail(run + ": cannot count the memory it needs: " + err.what());
   }
@@ -428,7 +428,9 @@ std::string tricks_str(const Options& o) {
 // "784-256-10 MLP" or "the course's CNN (conv 8-16-32-32, each ReLU and BatchNorm2d)".
 std::string model_str(const Options& o) {
   return o.model == "cnn"
-             ? "the course's CNN (conv " + arch_str(o.channels) + ", each ReLU and BatchNorm2d)"
+             ? "the course's CNN (conv " + arch_str(o.channels) +
+                   (o.stage_convs > 1 ? ", " + std::to_string(o.stage_convs) + " per stage" : "") +
+                   ", each ReLU and BatchNorm2d)"
              : arch_str(o.arch) + " MLP";
 }
 
@@ -478,9 +480,9 @@ int run(const Options& given, std::ostream& out) {
   Generator gen(o.seed);
   const int64_t side = image_side(d.x_train.size(1));
   std::shared_ptr<nn::Module> model =
-      o.model == "cnn"
-          ? std::static_pointer_cast<nn::Module>(nn::course_cnn(side, side, o.channels, d.c, gen))
-          : std::static_pointer_cast<nn::Module>(nn::mlp(o.arch, gen));
+      o.model == "cnn" ? std::static_pointer_cast<nn::Module>(
+                             nn::course_cnn(side, side, o.channels, d.c, gen, o.stage_convs))
+                       : std::static_pointer_cast<nn::Module>(nn::mlp(o.arch, gen));
   std::shared_ptr<optim::Optimizer> opt = make_optimizer(o, model->parameters());
   LossFn loss = &tg::cross_entropy;  // by name, so the Learner knows its activation (softmax)
   if (o.label_smoothing > 0) loss = nn::CrossEntropyLoss{.label_smoothing = o.label_smoothing};

@@ -134,3 +134,25 @@ TEST_CASE("nn: course_cnn is the course's net, with PyTorch's state-dict names")
   CHECK(y.shape() == Shape{3, 10});
   CHECK_THROWS_AS(nn::course_cnn(28, 28, {}, 10, gen), Error);
 }
+
+TEST_CASE("nn: course_cnn with two convs per stage keeps each stage's resolution") {
+  Generator gen(0);
+  auto net = nn::course_cnn(28, 28, {8, 16}, 10, gen, 2);
+  CHECK(net->size() == 1 + 2 * 6 + 3);  // view, 2 x 2 x (conv, ReLU, BN), pool, flatten, linear
+  CHECK(net->str().find("(4): Conv2d(8, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), "
+                        "bias=False)") != std::string::npos);
+  CHECK(net->str().find("(7): Conv2d(8, 16, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), "
+                        "bias=False)") != std::string::npos);
+  CHECK(net->str().find("(10): Conv2d(16, 16, kernel_size=(3, 3), stride=(1, 1)") !=
+        std::string::npos);
+  // Parameters: 8*25 + 16 + 8*8*9 + 16 + 16*8*9 + 32 + 16*16*9 + 32 + 16*10 + 10.
+  int64_t params = 0;
+  for (const Tensor& p : net->parameters()) params += p.numel();
+  CHECK(params == 200 + 16 + 576 + 16 + 1152 + 32 + 2304 + 32 + 170);
+  int64_t estimated = 0;
+  for (const auto& l : nn::course_cnn_layers(28, 28, {8, 16}, 10, 2)) estimated += l.parameters;
+  CHECK(estimated == params);
+  CHECK((*net)(randn({2, 784}, gen)).shape() == Shape{2, 10});
+  CHECK(test::has(test::error_of([&] { nn::course_cnn(28, 28, {8}, 10, gen, 0); }),
+                  "convs_per_stage must be in 1..8"));
+}
