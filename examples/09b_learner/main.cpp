@@ -2,11 +2,15 @@
 // container Learner of step 04a folded into one class, the library's tg::Learner. This program
 // tours it: callbacks given to the constructor (they stay) and callbacks given to one fit (they
 // leave when it ends, however it ends), add_cb / remove_cb / cb<T>(), learn.validate() and
-// learn.get_preds(), and the run context a callback can ask for.
+// learn.get_preds(), the run context a callback can ask for, and what a trained Learner offers:
+// summary(), predict(), ClassificationInterpretation, export_learner / load_learner.
 //
 //   build/bin/09b_learner [--limit N] [--data DIR] [--epochs E] [--bs B] [--lr X]
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -15,6 +19,8 @@
 #include "autograd/functions.h"
 #include "examples/common/course.h"
 #include "learner/callbacks/callbacks.h"
+#include "learner/export.h"
+#include "learner/inference.h"
 #include "learner/learner.h"
 #include "nn/functional.h"
 
@@ -114,6 +120,35 @@ int main(int argc, char** argv) {
     std::printf("  swept %zu batches, lr %.3g to %.3g; the weights are restored after\n",
                 r.lrs.size(), r.lrs.front(), r.lrs.back());
     std::printf("  learn.context is back to %s\n", tg::context_name(learn.context));
+
+    // 6. The conveniences of a trained Learner (learner/inference.h, learner/export.h).
+    std::printf("\n6. learn.summary(), learn.predict(), ClassificationInterpretation, export\n");
+    std::printf("%s", learn.summary().c_str());
+    // predict takes a raw item (pixels as in the files): undo the data's normalisation.
+    const tg::Normalization& norm = learn.data.norm;
+    tg::Tensor raw = data.d.x_valid.select(0, 0) * norm.std + norm.mean;
+    tg::Prediction pred = learn.predict(raw);
+    const int32_t decoded0 = p.decoded.to_vector<int32_t>()[0];
+    std::printf("  predict(test item 0 as raw pixels): class %s, probability %.4f (%s get_preds)\n",
+                pred.label.c_str(), pred.probs[static_cast<size_t>(pred.index)],
+                pred.index == decoded0 ? "same as" : "DIFFERENT FROM");
+    auto interp = tg::ClassificationInterpretation::from_learner(learn);
+    const auto mc = interp.most_confused();
+    std::printf("  interpretation: accuracy %.4f; most confused %s\n", interp.accuracy(),
+                mc.empty() ? "none"
+                           : (interp.label(mc[0].actual) + " -> " + interp.label(mc[0].predicted) +
+                              " (" + std::to_string(mc[0].count) + " items)")
+                                 .c_str());
+    const std::string path = (std::filesystem::temp_directory_path() /
+                              ("09b_learner-" + std::to_string(::getpid()) + ".safetensors"))
+                                 .string();
+    tg::export_learner(learn, path);
+    tg::LoadedLearner shipped = tg::load_learner(path);
+    std::filesystem::remove(path);
+    const tg::Prediction again = shipped.predict(raw);
+    std::printf("  export_learner + load_learner: %s (%s predictions)\n",
+                shipped.model->str().substr(0, 10).c_str(),
+                again.probs == pred.probs ? "the same" : "DIFFERENT");
     return 0;
   });
 }
