@@ -3,8 +3,10 @@
 //   build/bin/bench_gemm [--benchmark_filter=REGEX] [google-benchmark flags]
 //   scripts/run-bench.sh build      (what `make bench` runs: 2 threads unless overridden)
 //
-// Benchmark names are <rung>/<shape>: rungs naive, reordered, blocked, packed, gemm, openblas;
-// shapes are square sizes (64 .. 2048, "1024.tn" = trans_a, not trans_b) and the products
+// Benchmark names are <rung>/<shape>: rungs naive, reordered, blocked, packed, gemm, openblas,
+// and gemm.avx2 / gemm.generic / gemm.avx512 (the library's gemm with the kernel of another
+// instruction set this CPU runs, square sizes only; kernels/gemm.h, TG_GEMM_ISA);
+// shapes are square sizes (64 .. 4096, "1024.tn" = trans_a, not trans_b) and the products
 // of a 784-50-10 MLP on a batch of 64: mlp.* with weights stored (in, out), linear.* with
 // nn::Linear's (out, in) layout. Threads: OMP_NUM_THREADS drives `gemm`,
 // OPENBLAS_NUM_THREADS drives OpenBLAS; rungs 1-4 are single-threaded by design.
@@ -26,6 +28,7 @@
 #include <vector>
 
 #include "fma_peak.h"
+#include "kernels/cpu_info.h"
 #include "kernels/gemm.h"
 
 #ifdef TG_HAVE_OPENBLAS
@@ -47,7 +50,7 @@ struct Shape {
 // dX = dY W^T (trans_b).
 std::vector<Shape> shapes() {
   std::vector<Shape> s;
-  for (int64_t n : {64, 128, 256, 512, 1024, 2048})
+  for (int64_t n : {64, 128, 256, 512, 1024, 2048, 4096})
     s.push_back({std::to_string(n), false, false, n, n, n});
   s.push_back({"1024.tn", true, false, 1024, 1024, 1024});
   s.push_back({"1024.nt", false, true, 1024, 1024, 1024});
@@ -77,19 +80,23 @@ struct Operands {
   }
 };
 
-// The FMA peak in GFLOP/s for each thread count a row uses, measured once in main().
-std::map<int, double> g_peak;
+// The FMA peak in GFLOP/s for each (ISA, thread count) a row uses, measured once in main():
+// the widest ISA for every row, AVX2's for the gemm.avx2 rows, the scalar one for gemm.generic.
+std::map<std::pair<tg::bench::Isa, int>, double> g_peak;
 
-double peak_for(int threads) {
-  return g_peak.at(threads);
-}
-
-void set_flops(benchmark::State& state, const Shape& s, int threads) {
+void set_flops(benchmark::State& state, const Shape& s, int threads,
+               tg::bench::Isa isa = tg::bench::Isa::best) {
   const double gflop = 2e-9 * double(s.m) * double(s.n) * double(s.k);
   state.counters["GFLOP/s"] =
       benchmark::Counter(gflop, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["peak%"] = benchmark::Counter(100.0 * gflop / peak_for(threads),
+  state.counters["peak%"] = benchmark::Counter(100.0 * gflop / g_peak.at({isa, threads}),
                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// The peak a row of `isa` is read against (AVX-512 and generic rows: the widest ISA's, since
+// generic code is vectorised by the compiler for the build's target).
+tg::bench::Isa peak_isa(GemmIsa isa) {
+  return isa == GemmIsa::avx2 ? tg::bench::Isa::avx2 : tg::bench::Isa::best;
 }
 
 // Leading dimensions are those of dense storage: op(A) m x k stored k x m when transposed, etc.
@@ -102,6 +109,15 @@ void bm_rung(benchmark::State& state, GemmFn fn, Shape s, int threads) {
     benchmark::ClobberMemory();
   }
   set_flops(state, s, threads);
+}
+
+// The library's gemm with its kernel switched to another instruction set for the row.
+void bm_gemm_isa(benchmark::State& state, GemmIsa isa, Shape s) {
+  const GemmIsa saved = gemm_config().isa;
+  set_gemm_isa(isa);
+  bm_rung(state, static_cast<GemmFn>(gemm), s, omp_get_max_threads());
+  set_gemm_isa(saved);
+  set_flops(state, s, omp_get_max_threads(), peak_isa(isa));
 }
 
 #ifdef TG_HAVE_OPENBLAS
@@ -141,6 +157,15 @@ void register_all() {
           ->Unit(benchmark::kMicrosecond)
           ->UseRealTime();
     }
+    // The other kernels this CPU runs, on the square sizes: what a CPU without AVX-512 gets.
+    for (GemmIsa isa : {GemmIsa::avx512, GemmIsa::avx2, GemmIsa::generic}) {
+      if (isa == gemm_config().isa || !gemm_isa_supported(isa)) continue;
+      if (s.ta || s.tb || s.m != s.k || s.n != s.k) continue;
+      benchmark::RegisterBenchmark(
+          (std::string("gemm.") + gemm_isa_name(isa) + "/" + s.name).c_str(), bm_gemm_isa, isa, s)
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime();
+    }
 #ifdef TG_HAVE_OPENBLAS
     benchmark::RegisterBenchmark(("openblas/" + s.name).c_str(), bm_openblas, s)
         ->Unit(benchmark::kMicrosecond)
@@ -177,13 +202,30 @@ int main(int argc, char** argv) {
                 1
 #endif
        }) {
-    if (g_peak.count(t)) continue;
-    g_peak[t] = tg::bench::fma_peak_gflops(t);
+    if (g_peak.count({tg::bench::Isa::best, t})) continue;
+    const double peak = tg::bench::fma_peak_gflops(t);
+    g_peak[{tg::bench::Isa::best, t}] = peak;
     peaks += (peaks.empty() ? "" : ", ") + std::to_string(t) + " threads " +
-             std::to_string(int(g_peak[t] + 0.5)) + " GFLOP/s";
+             std::to_string(int(peak + 0.5)) + " GFLOP/s";
   }
   benchmark::AddCustomContext(
       "fma_peak", std::string(tg::bench::isa_name(tg::bench::best_isa())) + ": " + peaks);
+  if (gemm_isa_supported(GemmIsa::avx2) && tg::bench::best_isa() != tg::bench::Isa::avx2) {
+    const double peak = tg::bench::fma_peak_gflops(omp_get_max_threads(), tg::bench::Isa::avx2);
+    g_peak[{tg::bench::Isa::avx2, omp_get_max_threads()}] = peak;
+    benchmark::AddCustomContext("fma_peak_avx2", std::to_string(omp_get_max_threads()) +
+                                                     " threads " + std::to_string(int(peak + 0.5)) +
+                                                     " GFLOP/s");
+  } else {
+    g_peak[{tg::bench::Isa::avx2, omp_get_max_threads()}] =
+        g_peak.at({tg::bench::Isa::best, omp_get_max_threads()});
+  }
+  const GemmConfig g = gemm_config();
+  benchmark::AddCustomContext(
+      "gemm_kernel", std::string(gemm_isa_name(g.isa)) + " " + std::to_string(g.mr) + "x" +
+                         std::to_string(g.nr) + ", mc " + std::to_string(g.mc) + " kc " +
+                         std::to_string(g.kc) + " nc " + std::to_string(g.nc) + " (TG_GEMM_ISA)");
+  benchmark::AddCustomContext("cpu_caches", tg::kernels::cpu_caches_str(tg::kernels::cpu_caches()));
   register_all();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

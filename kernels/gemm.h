@@ -56,6 +56,30 @@ void gemm_packed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, fl
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
+// Rungs 4 and 5 run one of several builds of the same kernel, chosen at run time for the CPU
+// (kernels/cpu/gemm_packed_isa.h): the widest instruction set it runs, or the one named by the
+// environment variable TG_GEMM_ISA (avx512, avx2, generic; one the CPU cannot run is an
+// error). avx512 and avx2 give identical results bit for bit (same k blocks, one fused
+// multiply-add per product, in the same order); generic (the compiler's vectorisation of plain
+// C++) may differ from them by rounding. The blocking follows the CPU's caches (cpu_info.h).
+enum class GemmIsa { avx512, avx2, generic };
+
+struct GemmConfig {
+  GemmIsa isa;
+  int64_t mr, nr;      // the register tile
+  int64_t mc, kc, nc;  // the A block (mc x kc, L2) and B panel (kc x nc, L3); kc is fixed
+};
+
+const char* gemm_isa_name(GemmIsa isa);
+// Compiled into this build and run by this CPU.
+bool gemm_isa_supported(GemmIsa isa);
+// What gemm and gemm_packed use now, and what they would use with `isa`.
+GemmConfig gemm_config();
+GemmConfig gemm_config(GemmIsa isa);
+// Switches rungs 4 and 5 to `isa` for the whole process (tests, benchmarks); throws tg::Error
+// if the CPU cannot run it. Not meant to be called while another thread multiplies.
+void set_gemm_isa(GemmIsa isa);
+
 // Double precision, used by gradcheck and the reference tests: cache-blocked, OpenMP over rows.
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
           const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c,

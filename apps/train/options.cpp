@@ -154,7 +154,12 @@ void declare(cli::Flags& f, Options& o) {
                std::numeric_limits<int64_t>::max(), "all")
       .integer("--limit-valid", o.limit_valid, "use only the first N test examples", 1,
                std::numeric_limits<int64_t>::max(), "all")
-      .integer("--threads", o.threads, "OpenMP threads", 1, 4096, "OpenMP's default")
+      .integer("--threads", o.threads,
+               "OpenMP threads at most; each training step runs on N, N/2, ... or 1 of them, "
+               "whichever a periodic timing finds fastest (a busy core makes fewer faster)",
+               1, 4096, "OpenMP's default")
+      .toggle("--fixed-threads", o.fixed_threads,
+              "run every step on exactly --threads threads (no timing, no switching)")
       .toggle("--no-cuda-graph", o.no_cuda_graph,
               "with --device cuda: run every step op by op (no CUDA Graph)")
       .toggle("--quiet", o.quiet, "print only the final result (no progress, no header)");

@@ -52,6 +52,7 @@ struct Options {
   int64_t limit = 0;                                // --limit N; 0: all training examples
   int64_t limit_valid = 0;                          // --limit-valid N; 0: the whole test set
   int threads = 0;                                  // --threads N; 0: OpenMP's default
+  bool fixed_threads = false;                       // --fixed-threads: no AdaptiveThreads
   bool quiet = false;                               // --quiet
   bool no_cuda_graph = false;                       // --no-cuda-graph
   bool help = false;                                // -h, --help

@@ -96,6 +96,7 @@ void write_summary(const std::string& path, const Options& o, const Outcome& r) 
     if (k == "seed") config["device"] = o.device;
   }
   config["threads"] = r.threads;
+  config["fixed_threads"] = o.fixed_threads;
   config["resume"] = or_null(o.resume);
   config["save"] = or_null(o.save);
   config["save_last"] = or_null(o.save_last);
@@ -124,6 +125,9 @@ void write_summary(const std::string& path, const Options& o, const Outcome& r) 
     return it == r.epochs.back().end() ? Json(nullptr) : number_or_null(it->second);
   };
 
+  Json choices = Json::array();  // [training batch, threads] per AdaptiveThreads probe
+  for (const auto& [iter, threads] : r.thread_choices)
+    choices.push_back(Json::array({iter, threads}));
   Json doc = {{"test_accuracy", number_or_null(r.test_accuracy)},
               {"test_loss", number_or_null(r.test_loss)},
               {"train_loss", last("train_loss")},
@@ -134,6 +138,7 @@ void write_summary(const std::string& path, const Options& o, const Outcome& r) 
               {"resumed_after_epoch", r.resumed_after},
               {"epoch_seconds", std::move(seconds)},
               {"total_seconds", number_or_null(r.total_seconds)},
+              {"thread_choices", choices},
               {"best_epoch", r.best_epoch >= 0 ? Json(r.best_epoch + 1) : Json(nullptr)},
               {"train_examples", r.train_examples},
               {"test_examples", r.test_examples},

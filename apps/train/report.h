@@ -6,6 +6,7 @@
 #include <iosfwd>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "apps/train/options.h"
@@ -20,6 +21,8 @@ struct Outcome {
   double total_seconds = 0;
   int64_t train_examples = 0, test_examples = 0, classes = 0;
   int threads = 0;
+  // AdaptiveThreads' choices, (training batch, threads); empty with --fixed-threads.
+  std::vector<std::pair<int64_t, int>> thread_choices;
   int64_t best_epoch = -1;    // SaveModel's best epoch (from 0), -1 without --save
   int64_t resumed_after = 0;  // epochs done by the run this one continues (--resume of --save-last)
   std::string interrupted;    // "SIGINT" or "SIGTERM" when a signal stopped the fit, else ""

@@ -551,6 +551,11 @@ int run(const Options& given, std::ostream& out) {
   nan_stop->out = &nan_msg;
   std::vector<std::shared_ptr<Callback>> cbs = {stats, rec, nan_stop};
   if (!o.quiet) cbs.push_back(std::make_shared<ProgressBar>(&out));
+  // On the CPU, the thread count of each step follows what the machine can give (a busy core
+  // makes a 2-thread step slower than a 1-thread one); results do not depend on it.
+  std::shared_ptr<AdaptiveThreads> adaptive;
+  if (!o.fixed_threads && !device.is_cuda() && omp_get_max_threads() > 1)
+    cbs.push_back(adaptive = std::make_shared<AdaptiveThreads>());
   add_schedule(o, prior, cbs);
   std::shared_ptr<SaveModel> saver;
   if (!o.save.empty()) {
@@ -600,6 +605,9 @@ int run(const Options& given, std::ostream& out) {
   r.test_examples = d.x_valid.size(0);
   r.classes = d.c;
   r.threads = omp_get_max_threads();
+  if (adaptive)
+    for (const AdaptiveThreads::Choice& c : adaptive->choices)
+      r.thread_choices.emplace_back(c.train_iter, c.threads);
   r.best_epoch = saver ? saver->best_epoch : -1;
   r.resumed_after = state.epochs_done;
   if (sig != 0) r.interrupted = signal_name(sig);

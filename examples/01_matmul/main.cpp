@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "apps/cli/flags.h"
+#include "examples/common/course.h"
 #include "kernels/gemm.h"
 
 namespace {
@@ -93,12 +94,18 @@ double best_time(const std::function<void()>& f) {
 
 }  // namespace
 
+int run_steps(int64_t n);
+
 int main(int argc, char** argv) {
   int64_t n = 1024;
   tg::cli::Flags flags("01_matmul", "times C = A @ B (N x N) from three loops to the library GEMM");
   flags.integer("--limit", n, "matrix size N", 1, 16384);
   if (auto rc = flags.parse_or_exit(argc, argv)) return *rc;
+  // A bad TG_GEMM_ISA in the environment is a tg::Error from the first product: "error: ...".
+  return course::run([&] { return run_steps(n); });
+}
 
+int run_steps(int64_t n) {
   std::mt19937 gen(42);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   std::vector<float> a(size_t(n * n)), b(size_t(n * n)), ref(size_t(n * n)), c(size_t(n * n));
@@ -127,8 +134,13 @@ int main(int argc, char** argv) {
   };
 
   const double flop = 2.0 * double(n) * double(n) * double(n);
-  std::printf("C = A @ B with N = %lld: %.3f GFLOP per product (OMP_NUM_THREADS=%d)\n\n",
+  const tg::kernels::cpu::GemmConfig g = tg::kernels::cpu::gemm_config();
+  std::printf("C = A @ B with N = %lld: %.3f GFLOP per product (OMP_NUM_THREADS=%d)\n",
               static_cast<long long>(n), flop * 1e-9, threads);
+  std::printf("library kernel: %s, %lldx%lld tile, mc %lld kc %lld nc %lld (TG_GEMM_ISA)\n\n",
+              tg::kernels::cpu::gemm_isa_name(g.isa), static_cast<long long>(g.mr),
+              static_cast<long long>(g.nr), static_cast<long long>(g.mc),
+              static_cast<long long>(g.kc), static_cast<long long>(g.nc));
   std::printf("%-36s %11s %9s %12s\n", "step", "ms", "GFLOP/s", "max |diff|");
   for (size_t s = 0; s < steps.size(); ++s) {
     float* out = s == 0 ? ref.data() : c.data();

@@ -1,9 +1,9 @@
 // The standard callbacks. Each is a few lines over the Learner's public state.
 //
-// Orders (lower runs first): DeviceCallback -20, TrainEval -10, TerminateOnNaN -9, Mixup -5,
-// ParamScheduler 5, AvgStats 10, Recorder 20, ProgressBar 30, SaveModel 35, EarlyStopping 40,
-// LRFinder 50. SaveModel runs before EarlyStopping so that an epoch that ends the fit is still
-// saved when it improved.
+// Orders (lower runs first): AdaptiveThreads -30, DeviceCallback -20, TrainEval -10, TerminateOnNaN
+// -9, Mixup -5, ParamScheduler 5, AvgStats 10, Recorder 20, ProgressBar 30, SaveModel 35,
+// EarlyStopping 40, LRFinder 50. SaveModel runs before EarlyStopping so that an epoch that ends the
+// fit is still saved when it improved.
 //
 // An LR find (context lr_find) is not part of the training history: ParamScheduler, Recorder,
 // ProgressBar, EarlyStopping and SaveModel do nothing during one, so a Learner can keep them
@@ -166,6 +166,57 @@ class GradientClipValue : public Callback {
   GraphMode graph_mode() const override { return GraphMode::record; }
   void after_backward(Learner& l) override;
   double clip_value;
+};
+
+// Chooses the OpenMP thread count of the training steps by timing them, so that a busy core
+// does not make a run slower on more threads than on fewer. With another process on one of
+// the cores, every parallel region waits for the thread that shares that core (a static split
+// is as slow as its slowest part), and waking a sleeping team behind a busy core costs a
+// scheduler slice: a 2-thread step can then take several times a 1-thread one.
+//
+// Candidates: max_threads (0: omp_get_max_threads() at before_fit), halved down to 1
+// (16, 8, 4, 2, 1). A probe runs each candidate for at least `probe` training batches and at
+// least `min_seconds` of them (the first batch after a switch is not counted) and keeps the one
+// with the lowest mean batch time: a mean over several scheduler time slices, since the cost
+// of a shared core is the occasional long wait, which a median or a short window would miss.
+// That one then runs `hold` batches, and the next probe follows. When a probe keeps the same count,
+// the hold doubles (up to 16 x hold), so a steady machine probes less and less; a change resets it.
+// Validation runs on the count in use. The count only decides which thread computes what: the
+// kernels give the same numbers for any thread count, so a run's results do not depend on
+// the choices. The count in use before the fit is restored when it ends, however it ends.
+class AdaptiveThreads : public Callback {
+ public:
+  explicit AdaptiveThreads(int max_threads = 0, int64_t probe = 6, int64_t hold = 200,
+                           double min_seconds = 0.05);
+  int order() const override { return -30; }  // first in, last out: times the whole batch
+  void before_fit(Learner& l) override;
+  void before_batch(Learner& l) override;
+  void after_batch(Learner& l) override;
+  int max_threads;
+  int64_t probe, hold;
+  double min_seconds;
+  std::vector<int> candidates;  // set at before_fit
+  int threads() const { return current_; }
+  // Every choice a probe made: (training batch at which it took effect, threads, the mean
+  // batch time in seconds of each candidate, in `candidates` order).
+  struct Choice {
+    int64_t train_iter;
+    int threads;
+    std::vector<double> means;
+  };
+  std::vector<Choice> choices;
+
+ private:
+  void start_probe();
+  int current_ = 1;
+  int64_t hold_now_ = 0, left_ = 0;  // the current hold, batches left in the phase
+  bool probing_ = false;
+  size_t cand_ = 0;             // the candidate being probed
+  int64_t done_ = 0;            // batches of this candidate in this probe
+  std::vector<double> sum_;     // per candidate, this probe's timed seconds
+  std::vector<int64_t> count_;  // and timed batches
+  std::chrono::steady_clock::time_point t0_{};
+  bool timing_ = false;
 };
 
 // A draw from Beta(a, b) (a, b > 0), as the ratio of two Gamma draws (Marsaglia and Tsang).

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "kernels/cpu_info.h"
 #include "kernels/gemm.h"
 
 namespace {
@@ -273,4 +274,122 @@ TEST_CASE("gemm: bit-identical for 1 and 2 threads, and equal to gemm_packed") {
       CHECK(std::memcmp(c1.data(), cp.data(), c1.size() * sizeof(float)) == 0);
     }
   }
+}
+
+namespace {
+
+// Runs f once for every instruction set this CPU and build run, with rungs 4 and 5 switched to
+// it, and restores the one in use before.
+template <typename F>
+void for_each_isa(F&& f) {
+  const GemmIsa saved = gemm_config().isa;
+  for (GemmIsa isa : {GemmIsa::avx512, GemmIsa::avx2, GemmIsa::generic}) {
+    if (!gemm_isa_supported(isa)) {
+      MESSAGE("this CPU does not run ", gemm_isa_name(isa), ": not tested here");
+      continue;
+    }
+    set_gemm_isa(isa);
+    CAPTURE(gemm_isa_name(isa));
+    f(isa);
+  }
+  set_gemm_isa(saved);
+}
+
+}  // namespace
+
+TEST_CASE("gemm: every instruction set on awkward sizes, transposes, alpha/beta and NaN C") {
+  struct Shape {
+    int64_t m, n, k;
+  };
+  // Past every tile edge of each ISA (mr 14/6/4, nr 32/16 and the narrow 16/8), k > kc = 512,
+  // n > nc for the smallest blocking (256 columns), and m over several mc blocks.
+  const Shape shapes[] = {{1, 1, 1},   {5, 7, 9},     {15, 33, 65},  {7, 9, 600},
+                          {13, 17, 3}, {29, 1100, 5}, {400, 40, 20}, {6, 8, 1030}};
+  uint32_t seed = 2000;
+  for_each_isa([&](GemmIsa isa) {
+    for (const Shape& s : shapes) {
+      for (int t = 0; t < 4; ++t) {
+        for (float beta : {0.0f, 0.75f}) {
+          Problem<float> p(t & 1, t & 2, s.m, s.n, s.k, -1.25f, beta, 2, seed++);
+          if (beta == 0.0f)
+            for (int64_t i = 0; i < p.m; ++i)
+              for (int64_t j = 0; j < p.n; ++j) p.c[size_t(i * p.ldc + j)] = kNaN;
+          const std::string what = std::string(gemm_isa_name(isa)) + " " +
+                                   describe("gemm", t & 1, t & 2, s.m, s.n, s.k) +
+                                   " beta=" + std::to_string(beta);
+          Problem<float> q = p;
+          p.run_and_check(static_cast<GemmFn>(gemm), what);
+          q.run_and_check(gemm_packed, what + " (packed)");
+        }
+      }
+    }
+  });
+}
+
+TEST_CASE("gemm: the AVX-512 and AVX2 kernels agree bit for bit, threaded or not") {
+  if (!gemm_isa_supported(GemmIsa::avx512) || !gemm_isa_supported(GemmIsa::avx2)) {
+    MESSAGE("this CPU does not run both avx512 and avx2: skipped");
+    return;
+  }
+  struct Shape {
+    int64_t m, n, k;
+  };
+  const Shape shapes[] = {{300, 280, 700}, {20, 1500, 400}, {37, 10, 1100}, {7, 45, 13}};
+  const GemmIsa saved = gemm_config().isa;
+  uint32_t seed = 3000;
+  for (const Shape& s : shapes) {
+    for (int t = 0; t < 4; ++t) {
+      CAPTURE(describe("gemm", t & 1, t & 2, s.m, s.n, s.k));
+      const Problem<float> p(t & 1, t & 2, s.m, s.n, s.k, 1.5f, 0.5f, 1, seed++);
+      set_gemm_isa(GemmIsa::avx512);
+      const std::vector<float> wide = gemm_with_threads(2, static_cast<GemmFn>(gemm), p);
+      set_gemm_isa(GemmIsa::avx2);
+      const std::vector<float> narrow1 = gemm_with_threads(1, static_cast<GemmFn>(gemm), p);
+      const std::vector<float> narrow2 = gemm_with_threads(2, static_cast<GemmFn>(gemm), p);
+      CHECK(std::memcmp(wide.data(), narrow1.data(), wide.size() * sizeof(float)) == 0);
+      CHECK(std::memcmp(wide.data(), narrow2.data(), wide.size() * sizeof(float)) == 0);
+    }
+  }
+  set_gemm_isa(saved);
+}
+
+TEST_CASE("gemm: the blocking follows the caches and stays whole tiles") {
+  const tg::kernels::CpuCaches& caches = tg::kernels::cpu_caches();
+  MESSAGE("caches: ", tg::kernels::cpu_caches_str(caches));
+  for_each_isa([&](GemmIsa isa) {
+    const GemmConfig g = gemm_config(isa);
+    CHECK(g.isa == isa);
+    CHECK(g.kc == 512);  // fixed: it sets the summation order
+    CHECK(g.mc >= 2 * g.mr);
+    CHECK(g.mc % g.mr == 0);
+    CHECK(g.nc % g.nr == 0);
+    CHECK(g.nc >= 256);
+    CHECK(g.nc <= 4096);
+    if (caches.l2 > 0) CHECK(g.mc * g.kc * 4 <= caches.l2 / 2);  // the A block fits its L2
+    CHECK(gemm_config().isa == isa);                             // set_gemm_isa took effect
+  });
+  CHECK(std::string(gemm_isa_name(GemmIsa::avx2)) == "avx2");
+}
+
+TEST_CASE("cpu_info: CPU lists and cache sizes as sysfs writes them") {
+  using tg::kernels::count_cpu_list;
+  using tg::kernels::parse_cache_size;
+  CHECK(count_cpu_list("0") == 1);
+  CHECK(count_cpu_list("0-1") == 2);
+  CHECK(count_cpu_list("0-3,8,10-11") == 7);
+  CHECK(count_cpu_list("") == 0);
+  CHECK(count_cpu_list("3-1") == 0);
+  CHECK(count_cpu_list("a-b") == 0);
+  CHECK(count_cpu_list("1,x") == 0);
+  CHECK(parse_cache_size("32K") == 32768);
+  CHECK(parse_cache_size("1024K") == 1048576);
+  CHECK(parse_cache_size("32M") == 33554432);
+  CHECK(parse_cache_size("512") == 512);
+  CHECK(parse_cache_size("") == 0);
+  CHECK(parse_cache_size("K") == 0);
+  CHECK(parse_cache_size("12Q") == 0);
+  const tg::kernels::CpuCaches& c = tg::kernels::cpu_caches();
+  CHECK(c.l1d >= 0);
+  CHECK(c.l3_shared_by >= 1);
+  CHECK(tg::kernels::cpu_caches_str(c).rfind("L1d ", 0) == 0);
 }
