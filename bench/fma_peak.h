@@ -3,13 +3,13 @@
 //   double gflops = tg::bench::fma_peak_gflops(threads);   // widest ISA the CPU runs
 //   double g = tg::bench::fma_peak_gflops(threads, tg::bench::Isa::avx2);
 //
-// Each thread runs kChains independent vector FMA chains (acc = acc * m + a), enough to cover
-// the FMA latency (4 cycles) times the number of FMA pipes (2) with room to spare, so the loop
-// is throughput bound: 2 FLOPs per lane per FMA. The kernels are compiled for their ISA with
-// target attributes and chosen at run time (__builtin_cpu_supports), whatever -march the
-// build used, so the figure is the CPU's, not the compiler's. Threads run in one OpenMP region
-// and the time is the region's wall time: with other work on a core, the slowest thread sets
-// the figure, as it does for a threaded GEMM.
+// Each thread runs kChains (AVX2: kChainsAvx2) independent vector FMA chains (acc = acc * m + a),
+// enough to cover the FMA latency (4 cycles) times the number of FMA pipes (2) with room to spare,
+// so the loop is throughput bound: 2 FLOPs per lane per FMA. The kernels are compiled for their ISA
+// with target attributes and chosen at run time (__builtin_cpu_supports), whatever -march the build
+// used, so the figure is the CPU's, not the compiler's. Threads run in one OpenMP region and the
+// time is the region's wall time: with other work on a core, the slowest thread sets the figure, as
+// it does for a threaded GEMM.
 #pragma once
 
 #include <omp.h>
@@ -67,6 +67,9 @@ inline Isa best_isa() {
 namespace detail {
 
 constexpr int kChains = 16;
+// AVX2 has 16 ymm registers: 16 chains and the two constants would spill (unless the build
+// enables AVX-512, whose 32 registers hide it), so 12, still more than latency x pipes (8).
+constexpr int kChainsAvx2 = 12;
 
 // Each returns a value that depends on every chain, so that nothing is optimised away.
 #ifdef TG_BENCH_X86
@@ -85,13 +88,13 @@ __attribute__((target("avx512f"))) inline float chains_avx512(int64_t iters) {
   return t;
 }
 __attribute__((target("avx2,fma"))) inline float chains_avx2(int64_t iters) {
-  __m256 acc[kChains];
-  for (int j = 0; j < kChains; ++j) acc[j] = _mm256_set1_ps(1.0f + 0.001f * float(j));
+  __m256 acc[kChainsAvx2];
+  for (int j = 0; j < kChainsAvx2; ++j) acc[j] = _mm256_set1_ps(1.0f + 0.001f * float(j));
   const __m256 m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-6f);
   for (int64_t i = 0; i < iters; ++i)
-    for (int j = 0; j < kChains; ++j) acc[j] = _mm256_fmadd_ps(acc[j], m, a);
+    for (int j = 0; j < kChainsAvx2; ++j) acc[j] = _mm256_fmadd_ps(acc[j], m, a);
   __m256 s = acc[0];
-  for (int j = 1; j < kChains; ++j) s = _mm256_add_ps(s, acc[j]);
+  for (int j = 1; j < kChainsAvx2; ++j) s = _mm256_add_ps(s, acc[j]);
   alignas(32) float v[8];
   _mm256_store_ps(v, s);
   return v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
@@ -114,6 +117,10 @@ inline int lanes(Isa isa) {
   return isa == Isa::avx512 ? 16 : isa == Isa::avx2 ? 8 : 1;
 }
 
+inline int chain_count(Isa isa) {
+  return isa == Isa::avx2 ? kChainsAvx2 : kChains;
+}
+
 inline float chains(Isa isa, int64_t iters) {
 #ifdef TG_BENCH_X86
   if (isa == Isa::avx512) return chains_avx512(iters);
@@ -126,7 +133,7 @@ inline float chains(Isa isa, int64_t iters) {
 
 // FLOPs one thread does in fma_chains(isa, iters).
 inline double fma_flops(Isa isa, int64_t iters) {
-  return 2.0 * detail::kChains * detail::lanes(isa) * double(iters);
+  return 2.0 * detail::chain_count(isa) * detail::lanes(isa) * double(iters);
 }
 
 // Runs iters iterations of the chains on each of `threads` threads (one OpenMP region) and
