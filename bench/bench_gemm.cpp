@@ -100,7 +100,7 @@ tg::bench::Isa peak_isa(GemmIsa isa) {
 }
 
 // Leading dimensions are those of dense storage: op(A) m x k stored k x m when transposed, etc.
-void bm_rung(benchmark::State& state, GemmFn fn, Shape s, int threads) {
+void bm_rung(benchmark::State& state, GemmFn fn, Shape s, int threads, tg::bench::Isa peak) {
   Operands o(s);
   const int64_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
   for (auto _ : state) {
@@ -108,16 +108,15 @@ void bm_rung(benchmark::State& state, GemmFn fn, Shape s, int threads) {
     benchmark::DoNotOptimize(o.c.data());
     benchmark::ClobberMemory();
   }
-  set_flops(state, s, threads);
+  set_flops(state, s, threads, peak);
 }
 
 // The library's gemm with its kernel switched to another instruction set for the row.
 void bm_gemm_isa(benchmark::State& state, GemmIsa isa, Shape s) {
   const GemmIsa saved = gemm_config().isa;
   set_gemm_isa(isa);
-  bm_rung(state, static_cast<GemmFn>(gemm), s, omp_get_max_threads());
+  bm_rung(state, static_cast<GemmFn>(gemm), s, omp_get_max_threads(), peak_isa(isa));
   set_gemm_isa(saved);
-  set_flops(state, s, omp_get_max_threads(), peak_isa(isa));
 }
 
 #ifdef TG_HAVE_OPENBLAS
@@ -153,7 +152,7 @@ void register_all() {
       if (transposed_square && r.fn != gemm_packed && r.fn != static_cast<GemmFn>(gemm)) continue;
       const int threads = r.fn == static_cast<GemmFn>(gemm) ? omp_get_max_threads() : 1;
       benchmark::RegisterBenchmark((std::string(r.name) + "/" + s.name).c_str(), bm_rung, r.fn, s,
-                                   threads)
+                                   threads, tg::bench::Isa::best)
           ->Unit(benchmark::kMicrosecond)
           ->UseRealTime();
     }

@@ -152,10 +152,13 @@ constexpr IsaEntry kIsas[] = {
     {GemmIsa::generic, generic::kMR, generic::kNR, &generic::multiply},
 };
 
-const IsaEntry* find_entry(GemmIsa isa) {
-  for (const IsaEntry& e : kIsas)
-    if (e.isa == isa) return &e;
-  return nullptr;
+constexpr size_t kNumIsas = sizeof(kIsas) / sizeof(kIsas[0]);
+
+// kIsas' index of isa; kNumIsas when this build has no kernel for it.
+size_t entry_index(GemmIsa isa) {
+  size_t i = 0;
+  while (i < kNumIsas && kIsas[i].isa != isa) ++i;
+  return i;
 }
 
 bool cpu_runs(GemmIsa isa) {
@@ -204,23 +207,23 @@ GemmIsa parse_isa(std::string_view name) {
           "' (expected avx512, avx2 or generic)");
 }
 
-// The ISA in use: TG_GEMM_ISA if set, else the widest this CPU runs. Read once.
+// The kernel in use (an index into kIsas): TG_GEMM_ISA if set, else the widest this CPU
+// runs; and every kernel's blocking, from the caches. Both worked out once, at the first call.
 struct State {
-  CpuCaches caches;
-  std::atomic<int> current;
-  State() : caches(cpu_caches()), current(0) {
-    GemmIsa isa = GemmIsa::generic;
-    for (const IsaEntry& e : kIsas)
-      if (cpu_runs(e.isa)) {
-        isa = e.isa;
-        break;
-      }
+  GemmConfig configs[kNumIsas];
+  std::atomic<size_t> current;
+  State() : current(0) {
+    const CpuCaches& caches = cpu_caches();
+    for (size_t i = 0; i < kNumIsas; ++i) configs[i] = blocking_for(kIsas[i], caches);
+    size_t best = 0;
+    while (!cpu_runs(kIsas[best].isa)) ++best;  // generic, last, always runs
     if (const char* env = std::getenv("TG_GEMM_ISA"); env != nullptr && *env != '\0') {
-      isa = parse_isa(env);
+      const GemmIsa isa = parse_isa(env);
       TG_CHECK(gemm_isa_supported(isa), "TG_GEMM_ISA", "this CPU (or this build) cannot run ",
                gemm_isa_name(isa), "; it runs ", supported_list());
+      best = entry_index(isa);
     }
-    current.store(int(isa));
+    current.store(best);
   }
   static std::string supported_list() {
     std::string s;
@@ -246,8 +249,9 @@ void packed(const char* op, bool trans_a, bool trans_b, int64_t m, int64_t n, in
   const Job job{m, n, k, alpha, beta, a, as, b, bs, c, ldc};
   int nt = 1;
   if (threaded && double(m) * double(n) * double(k) >= kParallelMin) nt = omp_get_max_threads();
-  const GemmConfig g = gemm_config();
-  find_entry(g.isa)->multiply(job, Blocking{g.mc, g.nc}, nt);
+  const State& st = state();
+  const size_t i = st.current.load(std::memory_order_relaxed);
+  kIsas[i].multiply(job, Blocking{st.configs[i].mc, st.configs[i].nc}, nt);
 }
 
 }  // namespace
@@ -265,23 +269,24 @@ const char* gemm_isa_name(GemmIsa isa) {
 }
 
 bool gemm_isa_supported(GemmIsa isa) {
-  return find_entry(isa) != nullptr && cpu_runs(isa);
+  return entry_index(isa) < kNumIsas && cpu_runs(isa);
 }
 
 GemmConfig gemm_config() {
-  return gemm_config(GemmIsa(state().current.load()));
+  const State& st = state();
+  return st.configs[st.current.load()];
 }
 
 GemmConfig gemm_config(GemmIsa isa) {
-  const IsaEntry* e = find_entry(isa);
-  TG_CHECK(e != nullptr, "gemm_config", "this build has no ", gemm_isa_name(isa), " kernel");
-  return blocking_for(*e, state().caches);
+  const size_t i = entry_index(isa);
+  TG_CHECK(i < kNumIsas, "gemm_config", "this build has no ", gemm_isa_name(isa), " kernel");
+  return state().configs[i];
 }
 
 void set_gemm_isa(GemmIsa isa) {
   TG_CHECK(gemm_isa_supported(isa), "set_gemm_isa", "this CPU (or this build) cannot run ",
            gemm_isa_name(isa), "; it runs ", State::supported_list());
-  state().current.store(int(isa));
+  state().current.store(entry_index(isa));
 }
 
 void gemm_packed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,

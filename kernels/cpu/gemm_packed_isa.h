@@ -262,7 +262,6 @@ inline void micro_kernel(int64_t kc, const float* __restrict pa, const float* __
     for (int64_t j = 0; j < nr; ++j)
       cr[j] = beta == 0.0f ? tile[r][j] : std::fma(beta, cr[j], tile[r][j]);
   }
-  (void)vb;
 }
 #else
 // Portable kernel: the compiler vectorises the NR loop for the build's baseline.

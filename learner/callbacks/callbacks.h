@@ -216,7 +216,6 @@ class AdaptiveThreads : public Callback {
   std::vector<double> sum_;     // per candidate, this probe's timed seconds
   std::vector<int64_t> count_;  // and timed batches
   std::chrono::steady_clock::time_point t0_{};
-  bool timing_ = false;
 };
 
 // A draw from Beta(a, b) (a, b > 0), as the ratio of two Gamma draws (Marsaglia and Tsang).

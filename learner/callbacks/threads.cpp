@@ -29,7 +29,6 @@ void AdaptiveThreads::before_fit(Learner& l) {
   choices.clear();
   current_ = top;
   hold_now_ = hold;
-  timing_ = false;
   if (candidates.size() == 1) {  // one thread: nothing to choose
     probing_ = false;
     left_ = -1;
@@ -49,18 +48,7 @@ void AdaptiveThreads::start_probe() {
 }
 
 void AdaptiveThreads::before_batch(Learner& l) {
-  timing_ = false;
-  if (!l.training) {
-    omp_set_num_threads(current_);
-    return;
-  }
-  if (probing_) {
-    omp_set_num_threads(candidates[cand_]);
-    // The first batch after a switch wakes a new team: not counted.
-    timing_ = done_ > 0;
-  } else {
-    omp_set_num_threads(current_);
-  }
+  omp_set_num_threads(l.training && probing_ ? candidates[cand_] : current_);
   t0_ = std::chrono::steady_clock::now();
 }
 
@@ -71,7 +59,7 @@ void AdaptiveThreads::after_batch(Learner& l) {
     if (--left_ <= 0) start_probe();
     return;
   }
-  if (timing_) {
+  if (done_ > 0) {  // the first batch after a switch wakes a new team: not counted
     sum_[cand_] += dt;
     ++count_[cand_];
   }
