@@ -24,11 +24,25 @@ namespace tg::optim {
 
 namespace {
 
-std::vector<std::string> adam_names() {
-  return {"lr", "beta1", "beta2", "eps", "weight_decay"};
+// The Adam-family hyper-parameters' defaults, by name.
+std::map<std::string, double> adam_hyper(double lr, double beta1, double beta2, double eps,
+                                         double weight_decay) {
+  return {
+      {"lr", lr}, {"beta1", beta1}, {"beta2", beta2}, {"eps", eps}, {"weight_decay", weight_decay}};
 }
-enum AdamSlot : size_t { kLr, kBeta1, kBeta2, kEps, kWd };
-enum RmsSlot : size_t { kRLr, kRAlpha, kREps, kRWd, kRMomentum, kRCentered };
+
+std::vector<Stat> adam_stats() {
+  const Moments m = torch_moments();
+  return {average_grad(/*dampening=*/true, m), average_sqr_grad(/*dampening=*/true, m),
+          step_count()};
+}
+
+// Adam: coupled L2 (l2_reg runs first, its order is negative); AdamW: decoupled decay, before
+// the step as torch.optim.AdamW does it (p.mul_(1 - lr * weight_decay), then the Adam update).
+std::vector<Stepper> adam_steppers(bool decoupled) {
+  if (decoupled) return {weight_decay(), adam_step(torch_moments())};
+  return {adam_step(torch_moments()), l2_reg()};
+}
 
 // torch's messages: "Invalid learning rate: -1".
 void check_nonneg(const char* op, const char* what, double v) {
@@ -237,7 +251,9 @@ Adam::Adam(const std::vector<Tensor>& params, const AdamOptions& opt)
 Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults)
     : Adam(std::move(groups), defaults, false) {}
 Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& d, bool decoupled)
-    : Optimizer(adam_names(), {d.lr, d.beta1, d.beta2, d.eps, d.weight_decay}),
+    : StatefulOptimizer(decoupled ? "AdamW" : "Adam", adam_steppers(decoupled), adam_stats(),
+                        adam_hyper(d.lr, d.beta1, d.beta2, d.eps, d.weight_decay),
+                        /*has_fused=*/true),
       decoupled_(decoupled) {
   for (auto& g : groups) add_param_group(std::move(g));
 }
@@ -255,20 +271,21 @@ AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults)
 
 void Adam::check_hyper(const std::vector<double>& v) const {
   const char* op = decoupled_ ? "AdamW" : "Adam";
-  check_nonneg(op, "learning rate", v[kLr]);
-  check_nonneg(op, "epsilon value", v[kEps]);
-  check_beta(op, "beta1", v[kBeta1]);
-  check_beta(op, "beta2", v[kBeta2]);
-  check_nonneg(op, "weight_decay value", v[kWd]);
+  check_nonneg(op, "learning rate", value(v, "lr"));
+  check_nonneg(op, "epsilon value", value(v, "eps"));
+  check_beta(op, "beta1", value(v, "beta1"));
+  check_beta(op, "beta2", value(v, "beta2"));
+  check_nonneg(op, "weight_decay value", value(v, "weight_decay"));
 }
 
 void Adam::hyper_changed(size_t group) {
   if (typed_.size() <= group) typed_.resize(group + 1);
   const auto& v = hyper(group);
-  typed_[group] = {v[kLr], v[kBeta1], v[kBeta2], v[kEps], v[kWd], decoupled_};
+  typed_[group] = {value(v, "lr"),  value(v, "beta1"),        value(v, "beta2"),
+                   value(v, "eps"), value(v, "weight_decay"), decoupled_};
 }
 
-void Adam::step() {
+void Adam::fused_step() {
   NoGrad guard;
   const char* op = decoupled_ ? "AdamW" : "Adam";
   const bool capturing = capturing_now();
@@ -349,29 +366,39 @@ void Adam::before_replay() {
 RMSprop::RMSprop(const std::vector<Tensor>& params, const RMSpropOptions& opt)
     : RMSprop(std::vector<ParamGroup>{ParamGroup{params, {}}}, opt) {}
 RMSprop::RMSprop(std::vector<ParamGroup> groups, const RMSpropOptions& d)
-    : Optimizer({"lr", "alpha", "eps", "weight_decay", "momentum", "centered"},
-                {d.lr, d.alpha, d.eps, d.weight_decay, d.momentum, d.centered ? 1.0 : 0.0}) {
+    : StatefulOptimizer("RMSprop", {rmsprop_step(), l2_reg()},
+                        {average_sqr_grad(/*dampening=*/true, {"grad_avg", "square_avg", "momentum",
+                                                               "alpha", /*keep_damp=*/false}),
+                         centered_grad_avg(), step_count()},
+                        {{"lr", d.lr},
+                         {"alpha", d.alpha},
+                         {"eps", d.eps},
+                         {"weight_decay", d.weight_decay},
+                         {"momentum", d.momentum},
+                         {"centered", d.centered ? 1.0 : 0.0}},
+                        /*has_fused=*/true) {
   for (auto& g : groups) add_param_group(std::move(g));
 }
 
 void RMSprop::check_hyper(const std::vector<double>& v) const {
   const char* op = "RMSprop";
-  check_nonneg(op, "learning rate", v[kRLr]);
-  check_nonneg(op, "epsilon value", v[kREps]);
-  check_nonneg(op, "momentum value", v[kRMomentum]);
-  check_nonneg(op, "weight_decay value", v[kRWd]);
-  check_nonneg(op, "alpha value", v[kRAlpha]);
-  TG_CHECK(v[kRCentered] == 0 || v[kRCentered] == 1, op, "centered must be 0 or 1, got ",
-           v[kRCentered]);
+  check_nonneg(op, "learning rate", value(v, "lr"));
+  check_nonneg(op, "epsilon value", value(v, "eps"));
+  check_nonneg(op, "momentum value", value(v, "momentum"));
+  check_nonneg(op, "weight_decay value", value(v, "weight_decay"));
+  check_nonneg(op, "alpha value", value(v, "alpha"));
+  const double centered = value(v, "centered");
+  TG_CHECK(centered == 0 || centered == 1, op, "centered must be 0 or 1, got ", centered);
 }
 
 void RMSprop::hyper_changed(size_t group) {
   if (typed_.size() <= group) typed_.resize(group + 1);
   const auto& v = hyper(group);
-  typed_[group] = {v[kRLr], v[kRAlpha], v[kREps], v[kRWd], v[kRMomentum], v[kRCentered] == 1};
+  typed_[group] = {value(v, "lr"),           value(v, "alpha"),    value(v, "eps"),
+                   value(v, "weight_decay"), value(v, "momentum"), value(v, "centered") == 1};
 }
 
-void RMSprop::step() {
+void RMSprop::fused_step() {
   NoGrad guard;
   const char* op = "RMSprop";
   const bool capturing = capturing_now();
@@ -457,26 +484,29 @@ void RMSprop::before_replay() {
 LAMB::LAMB(const std::vector<Tensor>& params, const LAMBOptions& opt)
     : LAMB(std::vector<ParamGroup>{ParamGroup{params, {}}}, opt) {}
 LAMB::LAMB(std::vector<ParamGroup> groups, const LAMBOptions& d)
-    : Optimizer(adam_names(), {d.lr, d.beta1, d.beta2, d.eps, d.weight_decay}) {
+    : StatefulOptimizer("LAMB", {lamb_step(torch_moments())}, adam_stats(),
+                        adam_hyper(d.lr, d.beta1, d.beta2, d.eps, d.weight_decay),
+                        /*has_fused=*/true) {
   for (auto& g : groups) add_param_group(std::move(g));
 }
 
 void LAMB::check_hyper(const std::vector<double>& v) const {
   const char* op = "LAMB";
-  check_nonneg(op, "learning rate", v[kLr]);
-  check_nonneg(op, "epsilon value", v[kEps]);
-  check_beta(op, "beta1", v[kBeta1]);
-  check_beta(op, "beta2", v[kBeta2]);
-  check_nonneg(op, "weight_decay value", v[kWd]);
+  check_nonneg(op, "learning rate", value(v, "lr"));
+  check_nonneg(op, "epsilon value", value(v, "eps"));
+  check_beta(op, "beta1", value(v, "beta1"));
+  check_beta(op, "beta2", value(v, "beta2"));
+  check_nonneg(op, "weight_decay value", value(v, "weight_decay"));
 }
 
 void LAMB::hyper_changed(size_t group) {
   if (typed_.size() <= group) typed_.resize(group + 1);
   const auto& v = hyper(group);
-  typed_[group] = {v[kLr], v[kBeta1], v[kBeta2], v[kEps], v[kWd]};
+  typed_[group] = {value(v, "lr"), value(v, "beta1"), value(v, "beta2"), value(v, "eps"),
+                   value(v, "weight_decay")};
 }
 
-void LAMB::step() {
+void LAMB::fused_step() {
   NoGrad guard;
   const char* op = "LAMB";
   const bool capturing = capturing_now();

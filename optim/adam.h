@@ -1,6 +1,13 @@
 // The adaptive optimizers: Adam, AdamW, RMSprop (torch.optim, 1.13 semantics) and LAMB (the
-// course's, notebook 09 / fastai), on the Optimizer base (named hyper-parameters per group,
-// per-parameter state, state dicts).
+// course's, notebook 09 / fastai), each a StatefulOptimizer (optim/generic.h): a recipe of the
+// course's stats and steppers declares its hyper-parameters and state, and a fused kernel
+// computes it (set_fused(false): the recipe's loops, on the CPU). The recipes:
+//   Adam     average_grad, average_sqr_grad (both dampened, torch_moments()), step_count,
+//            l2_reg, adam_step
+//   AdamW    the same with weight_decay (decoupled, before the step) in place of l2_reg
+//   RMSprop  l2_reg, average_sqr_grad ("square_avg", alpha), centered_grad_avg, step_count,
+//            rmsprop_step
+//   LAMB     average_grad, average_sqr_grad, step_count, lamb_step
 //
 //   tg::optim::Adam opt(model.parameters(), {.lr = 1e-3, .weight_decay = 1e-4});
 //   opt.set("beta1", 0.85);   // what a scheduler does (the trainer's one-cycle cycles beta1)
@@ -82,19 +89,18 @@ struct LAMBOptions {
 // torch.optim.Adam (coupled L2: weight_decay * p joins the gradient) and, with decoupled
 // decay, AdamW (see kernels/adam.h for the update). Hyper-parameters: lr, beta1, beta2, eps,
 // weight_decay; checked as torch checks them (lr, eps, weight_decay >= 0, betas in [0, 1)).
-class Adam : public Optimizer {
+class Adam : public StatefulOptimizer {
  public:
   Adam(const std::vector<Tensor>& params, const AdamOptions& opt = {});
   Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults = {});
-  void step() override;
-  std::string_view name() const override { return decoupled_ ? "AdamW" : "Adam"; }
 
-  bool capturable() const override { return true; }
+  bool capturable() const override { return fused(); }
   void prepare_capture() override;
   void before_replay() override;
 
  protected:
   Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults, bool decoupled);
+  void fused_step() override;
   void check_hyper(const std::vector<double>& values) const override;
   void hyper_changed(size_t group) override;
 
@@ -113,18 +119,17 @@ class AdamW : public Adam {
 
 // torch.optim.RMSprop (see kernels/rmsprop.h). Hyper-parameters: lr, alpha, eps, weight_decay,
 // momentum, centered (0 or 1).
-class RMSprop : public Optimizer {
+class RMSprop : public StatefulOptimizer {
  public:
   RMSprop(const std::vector<Tensor>& params, const RMSpropOptions& opt = {});
   RMSprop(std::vector<ParamGroup> groups, const RMSpropOptions& defaults = {});
-  void step() override;
-  std::string_view name() const override { return "RMSprop"; }
 
-  bool capturable() const override { return true; }
+  bool capturable() const override { return fused(); }
   void prepare_capture() override;
   void before_replay() override;
 
  protected:
+  void fused_step() override;
   void check_hyper(const std::vector<double>& values) const override;
   void hyper_changed(size_t group) override;
 
@@ -136,18 +141,17 @@ class RMSprop : public Optimizer {
 // The course's LAMB (see kernels/lamb.h): Adam's step with eps outside the root of the
 // bias-corrected v and the decay added to it, scaled per tensor by the trust ratio
 // min(|p| / |u|, 10) (RMS norms). Hyper-parameters: lr, beta1, beta2, eps, weight_decay.
-class LAMB : public Optimizer {
+class LAMB : public StatefulOptimizer {
  public:
   LAMB(const std::vector<Tensor>& params, const LAMBOptions& opt = {});
   LAMB(std::vector<ParamGroup> groups, const LAMBOptions& defaults = {});
-  void step() override;
-  std::string_view name() const override { return "LAMB"; }
 
-  bool capturable() const override { return true; }
+  bool capturable() const override { return fused(); }
   void prepare_capture() override;
   void before_replay() override;
 
  protected:
+  void fused_step() override;
   void check_hyper(const std::vector<double>& values) const override;
   void hyper_changed(size_t group) override;
 

@@ -1,5 +1,7 @@
 // The course's generic optimizer: stats and steppers as plain loops over CPU tensors (see
-// generic.h). Each loop computes in the parameter's dtype, as PyTorch's optimizers do.
+// generic.h). Each loop computes in the parameter's dtype, as PyTorch's optimizers do, and in
+// the order of PyTorch's in-place calls (buf.mul_(m).add_(g, alpha=1 - d): m * buf + (1 - d) * g),
+// so that the library's recipes agree with their fused kernels up to float rounding.
 #include "optim/generic.h"
 
 #include <algorithm>
@@ -17,13 +19,25 @@ Tensor& ParamView::buffer(const std::string& name) {
   return it->second;
 }
 
-double ParamView::scalar(const std::string& name) const {
-  auto it = state.find(name);
-  return it == state.end() ? 0.0 : it->second.item<double>();
+Tensor& ParamView::writable_grad() {
+  if (!own_grad_) {
+    grad = grad.clone();
+    own_grad_ = true;
+  }
+  return grad;
 }
 
-void ParamView::set_scalar(const std::string& name, double v) {
-  state[name] = scalar_tensor(v, DType::f64);
+double ParamView::scalar(const std::string& name) const {
+  auto it = state.find(name);
+  return it == state.end() ? 0.0 : it->second.to(Device::cpu()).item<double>();
+}
+
+void ParamView::set_scalar(const std::string& name, double v, DType dtype) {
+  state[name] = scalar_tensor(v, dtype);
+}
+
+Moments torch_moments() {
+  return {"exp_avg", "exp_avg_sq", "beta1", "beta2", false};
 }
 
 namespace {
@@ -75,16 +89,24 @@ double debias(double mom, double damp, double step) {
 
 }  // namespace
 
-StatefulOptimizer::StatefulOptimizer(std::string name, std::vector<ParamGroup> groups,
-                                     std::vector<Stepper> steppers, std::vector<Stat> stats,
-                                     const std::map<std::string, double>& hyper)
+StatefulOptimizer::StatefulOptimizer(std::string name, std::vector<Stepper> steppers,
+                                     std::vector<Stat> stats,
+                                     const std::map<std::string, double>& hyper, bool has_fused)
     : Optimizer(table(name, steppers, stats, hyper).first,
                 table(name, steppers, stats, hyper).second),
       name_(std::move(name)),
       steppers_(std::move(steppers)),
-      stats_(std::move(stats)) {
+      stats_(std::move(stats)),
+      has_fused_(has_fused),
+      fused_(has_fused) {
   std::stable_sort(steppers_.begin(), steppers_.end(),
                    [](const Stepper& a, const Stepper& b) { return a.order < b.order; });
+}
+
+StatefulOptimizer::StatefulOptimizer(std::string name, std::vector<ParamGroup> groups,
+                                     std::vector<Stepper> steppers, std::vector<Stat> stats,
+                                     const std::map<std::string, double>& hyper)
+    : StatefulOptimizer(std::move(name), std::move(steppers), std::move(stats), hyper, false) {
   for (auto& g : groups) add_param_group(std::move(g));
 }
 
@@ -107,7 +129,31 @@ void StatefulOptimizer::check_hyper(const std::vector<double>& values) const {
   }
 }
 
+std::string StatefulOptimizer::recipe() const {
+  std::string s;
+  auto add = [&](const std::string& n) { s += (s.empty() ? "" : ", ") + n; };
+  for (const auto& st : steppers_)
+    if (st.order < 0) add(st.name);
+  for (const auto& st : stats_) add(st.name);
+  for (const auto& st : steppers_)
+    if (st.order >= 0) add(st.name);
+  return s;
+}
+
+void StatefulOptimizer::set_fused(bool on) {
+  TG_CHECK(!on || has_fused_, name_.c_str(), "has no fused kernel: its recipe (", recipe(),
+           ") runs as plain loops only");
+  fused_ = on;
+}
+
 void StatefulOptimizer::step() {
+  if (fused_)
+    fused_step();
+  else
+    recipe_step();
+}
+
+void StatefulOptimizer::recipe_step() {
   NoGrad guard;
   for (size_t gi = 0; gi < num_groups(); ++gi) {
     std::map<std::string, double> hyper;
@@ -118,8 +164,11 @@ void StatefulOptimizer::step() {
       const Tensor grad = p.grad();
       if (!grad.defined()) continue;
       TG_CHECK(!p.device().is_cuda(), name_.c_str(),
-               "the course's generic optimizer runs on the CPU only; parameter ", i, " of group ",
-               gi, " is on ", p.device().str(), " (the fused optimizers run on CUDA)");
+               "the recipe path (the course's generic optimizer) runs on the CPU only; "
+               "parameter ",
+               i, " of group ", gi, " is on ", p.device().str(),
+               has_fused_ ? " (set_fused(true) runs the fused kernels, on CUDA too)"
+                          : " (the library's fused optimizers run on CUDA)");
       TG_CHECK(grad.shape() == p.shape() && grad.dtype() == p.dtype() && p.is_contiguous() &&
                    grad.is_contiguous(),
                name_.c_str(), "parameter ", i, " of group ", gi, " is ", p.shape_str(), " ",
@@ -135,40 +184,81 @@ void StatefulOptimizer::step() {
   }
 }
 
-Stat average_grad(bool dampening) {
-  return {"average_grad", {{"momentum", 0.9}}, {"grad_avg", "mom_damp"}, [dampening](ParamView& v) {
-            const double mom = v.hyper("momentum");
-            const double damp = dampening ? 1 - mom : 1.0;
-            v.set_scalar("mom_damp", damp);
-            Tensor& avg = v.buffer("grad_avg");
-            for_each(v, "average_grad", [&](auto t) {
+namespace {
+
+// avg = mom * avg + damp * f(g), damp = dampening ? 1 - mom : 1, with the state and the
+// hyper-parameter named by the caller; keeps damp under damp_name unless that is empty.
+template <typename F>
+void average(ParamView& v, const char* op, const std::string& name, const std::string& mom_name,
+             bool dampening, const std::string& damp_name, F f) {
+  const double mom = v.hyper(mom_name);
+  const double damp = dampening ? 1 - mom : 1.0;
+  if (!damp_name.empty()) v.set_scalar(damp_name, damp);
+  Tensor& avg = v.buffer(name);
+  for_each(v, op, [&](auto t) {
+    using T = decltype(t);
+    T* a = avg.data<T>();
+    const T* g = v.grad.data<T>();
+    for (int64_t k = 0, n = avg.numel(); k < n; ++k) a[k] = T(mom) * a[k] + T(damp) * f(g[k]);
+  });
+}
+
+}  // namespace
+
+Stat average_grad(bool dampening, const Moments& m) {
+  const std::string damp = m.keep_damp ? "mom_damp" : "";
+  std::vector<std::string> provides{m.grad_avg};
+  if (!damp.empty()) provides.push_back(damp);
+  return {"average_grad", {{m.mom, 0.9}}, provides, [dampening, m, damp](ParamView& v) {
+            average(v, "average_grad", m.grad_avg, m.mom, dampening, damp,
+                    [](auto g) { return g; });
+          }};
+}
+
+Stat average_sqr_grad(bool dampening, const Moments& m) {
+  const std::string damp = m.keep_damp ? "sqr_damp" : "";
+  std::vector<std::string> provides{m.sqr_avg};
+  if (!damp.empty()) provides.push_back(damp);
+  return {"average_sqr_grad", {{m.sqr_mom, 0.99}}, provides, [dampening, m, damp](ParamView& v) {
+            average(v, "average_sqr_grad", m.sqr_avg, m.sqr_mom, dampening, damp,
+                    [](auto g) { return g * g; });
+          }};
+}
+
+Stat step_count() {
+  return {"step_count", {}, {"step"}, [](ParamView& v) {
+            v.set_scalar("step", v.scalar("step") + 1, DType::f32);
+          }};
+}
+
+Stat momentum_buffer() {
+  return {"momentum_buffer",
+          {{"momentum", 0.0}, {"dampening", 0.0}},
+          {"momentum_buffer"},
+          [](ParamView& v) {
+            const double mom = v.hyper("momentum"), damp = v.hyper("dampening");
+            if (mom == 0) return;
+            auto it = v.state.find("momentum_buffer");
+            if (it == v.state.end()) {
+              v.state.emplace("momentum_buffer", v.grad.clone());  // torch: buf = d_p.clone()
+              return;
+            }
+            for_each(v, "momentum_buffer", [&](auto t) {
               using T = decltype(t);
-              T* a = avg.data<T>();
+              T* b = it->second.data<T>();
               const T* g = v.grad.data<T>();
-              for (int64_t k = 0; k < avg.numel(); ++k) a[k] = T(mom) * a[k] + T(damp) * g[k];
+              for (int64_t k = 0, n = v.p.numel(); k < n; ++k)
+                b[k] = T(mom) * b[k] + T(1 - damp) * g[k];
             });
           }};
 }
 
-Stat average_sqr_grad(bool dampening) {
+Stat centered_grad_avg() {
   return {
-      "average_sqr_grad", {{"sqr_mom", 0.99}}, {"sqr_avg", "sqr_damp"}, [dampening](ParamView& v) {
-        const double mom = v.hyper("sqr_mom");
-        const double damp = dampening ? 1 - mom : 1.0;
-        v.set_scalar("sqr_damp", damp);
-        Tensor& avg = v.buffer("sqr_avg");
-        for_each(v, "average_sqr_grad", [&](auto t) {
-          using T = decltype(t);
-          T* a = avg.data<T>();
-          const T* g = v.grad.data<T>();
-          for (int64_t k = 0; k < avg.numel(); ++k) a[k] = T(mom) * a[k] + T(damp) * (g[k] * g[k]);
-        });
+      "centered_grad_avg", {{"alpha", 0.99}, {"centered", 0.0}}, {"grad_avg"}, [](ParamView& v) {
+        if (v.hyper("centered") != 0)
+          average(v, "centered_grad_avg", "grad_avg", "alpha", true, "", [](auto g) { return g; });
       }};
-}
-
-Stat step_count() {
-  return {
-      "step_count", {}, {"step"}, [](ParamView& v) { v.set_scalar("step", v.scalar("step") + 1); }};
 }
 
 Stepper sgd_step() {
@@ -178,7 +268,7 @@ Stepper sgd_step() {
               using T = decltype(t);
               T* p = v.p.data<T>();
               const T* g = v.grad.data<T>();
-              for (int64_t k = 0; k < v.p.numel(); ++k) p[k] -= T(lr) * g[k];
+              for (int64_t k = 0, n = v.p.numel(); k < n; ++k) p[k] -= T(lr) * g[k];
             });
           }};
 }
@@ -191,7 +281,7 @@ Stepper momentum_step() {
               using T = decltype(t);
               T* p = v.p.data<T>();
               const T* a = avg.data<T>();
-              for (int64_t k = 0; k < v.p.numel(); ++k) p[k] -= T(lr) * a[k];
+              for (int64_t k = 0, n = v.p.numel(); k < n; ++k) p[k] -= T(lr) * a[k];
             });
           }};
 }
@@ -202,7 +292,7 @@ Stepper weight_decay() {
             for_each(v, "weight_decay", [&](auto t) {
               using T = decltype(t);
               T* p = v.p.data<T>();
-              for (int64_t k = 0; k < v.p.numel(); ++k) p[k] *= T(f);
+              for (int64_t k = 0, n = v.p.numel(); k < n; ++k) p[k] *= T(f);
             });
           }};
 }
@@ -210,12 +300,59 @@ Stepper weight_decay() {
 Stepper l2_reg() {
   return {"l2_reg", -10, {{"weight_decay", 0.0}}, {}, [](ParamView& v) {
             const double wd = v.hyper("weight_decay");
+            if (wd == 0) return;
+            Tensor& grad = v.writable_grad();
             for_each(v, "l2_reg", [&](auto t) {
               using T = decltype(t);
               const T* p = v.p.data<T>();
-              Tensor grad = v.grad;  // shares the gradient's storage
               T* g = grad.data<T>();
-              for (int64_t k = 0; k < v.p.numel(); ++k) g[k] += T(wd) * p[k];
+              for (int64_t k = 0, n = v.p.numel(); k < n; ++k) g[k] += T(wd) * p[k];
+            });
+          }};
+}
+
+Stepper sgd_momentum_step() {
+  return {"sgd_momentum_step", 0, {{"nesterov", 0.0}}, {}, [](ParamView& v) {
+            const double lr = v.hyper("lr"), mom = v.hyper("momentum");
+            const bool nesterov = v.hyper("nesterov") != 0;
+            auto it = v.state.find("momentum_buffer");
+            const Tensor* buf = mom != 0 && it != v.state.end() ? &it->second : nullptr;
+            for_each(v, "sgd_momentum_step", [&](auto t) {
+              using T = decltype(t);
+              T* p = v.p.data<T>();
+              const T* g = v.grad.data<T>();
+              const T* b = buf ? buf->data<T>() : nullptr;
+              for (int64_t k = 0, n = v.p.numel(); k < n; ++k) {
+                const T d = !b ? g[k] : nesterov ? g[k] + T(mom) * b[k] : b[k];
+                p[k] -= T(lr) * d;
+              }
+            });
+          }};
+}
+
+Stepper rmsprop_step() {
+  return {"rmsprop_step", 0, {{"eps", 1e-8}, {"momentum", 0.0}}, {"square_avg"}, [](ParamView& v) {
+            const double lr = v.hyper("lr"), eps = v.hyper("eps"), mom = v.hyper("momentum");
+            const bool centered = v.hyper("centered") != 0;
+            const Tensor& sq = v.state.at("square_avg");
+            const Tensor* ga = centered ? &v.state.at("grad_avg") : nullptr;
+            Tensor* buf = mom > 0 ? &v.buffer("momentum_buffer") : nullptr;
+            for_each(v, "rmsprop_step", [&](auto t) {
+              using T = decltype(t);
+              T* p = v.p.data<T>();
+              const T* g = v.grad.data<T>();
+              const T* s = sq.data<T>();
+              const T* a = ga ? ga->data<T>() : nullptr;
+              T* b = buf ? buf->data<T>() : nullptr;
+              for (int64_t k = 0, n = v.p.numel(); k < n; ++k) {
+                const T d = std::sqrt(a ? s[k] - a[k] * a[k] : s[k]) + T(eps);
+                if (b) {
+                  b[k] = T(mom) * b[k] + g[k] / d;
+                  p[k] -= T(lr) * b[k];
+                } else {
+                  p[k] -= T(lr) * (g[k] / d);
+                }
+              }
             });
           }};
 }
@@ -224,10 +361,12 @@ namespace {
 
 // The Adam direction grad_avg / debias1 / (sqrt(sqr_avg / debias2) + eps), element k.
 struct AdamDirection {
-  explicit AdamDirection(const ParamView& v)
+  AdamDirection(const ParamView& v, const Moments& m)
       : step(v.scalar("step")),
-        debias1(debias(v.hyper("momentum"), v.scalar("mom_damp"), step)),
-        debias2(debias(v.hyper("sqr_mom"), v.scalar("sqr_damp"), step)),
+        debias1(m.keep_damp ? debias(v.hyper(m.mom), v.scalar("mom_damp"), step)
+                            : 1 - std::pow(v.hyper(m.mom), step)),
+        debias2(m.keep_damp ? debias(v.hyper(m.sqr_mom), v.scalar("sqr_damp"), step)
+                            : 1 - std::pow(v.hyper(m.sqr_mom), step)),
         eps(v.hyper("eps")) {
     TG_CHECK(step > 0, "adam_step", "the step count is ", step,
              ": step_count() must run before the stepper");
@@ -241,32 +380,32 @@ struct AdamDirection {
 
 }  // namespace
 
-Stepper adam_step() {
-  return {"adam_step", 0, {{"eps", 1e-5}}, {"grad_avg", "sqr_avg", "step"}, [](ParamView& v) {
-            const AdamDirection dir(v);
+Stepper adam_step(const Moments& m) {
+  return {"adam_step", 0, {{"eps", 1e-5}}, {m.grad_avg, m.sqr_avg, "step"}, [m](ParamView& v) {
+            const AdamDirection dir(v, m);
             const double lr = v.hyper("lr");
-            const Tensor& avg = v.state.at("grad_avg");
-            const Tensor& sqr = v.state.at("sqr_avg");
+            const Tensor& avg = v.state.at(m.grad_avg);
+            const Tensor& sqr = v.state.at(m.sqr_avg);
             for_each(v, "adam_step", [&](auto t) {
               using T = decltype(t);
               T* p = v.p.data<T>();
               const T* a = avg.data<T>();
               const T* s = sqr.data<T>();
-              for (int64_t k = 0; k < v.p.numel(); ++k) p[k] -= T(lr) * dir(a, s, k);
+              for (int64_t k = 0, n = v.p.numel(); k < n; ++k) p[k] -= T(lr) * dir(a, s, k);
             });
           }};
 }
 
-Stepper lamb_step() {
+Stepper lamb_step(const Moments& m) {
   return {"lamb_step",
           0,
           {{"eps", 1e-6}, {"weight_decay", 0.0}},
-          {"grad_avg", "sqr_avg", "step"},
-          [](ParamView& v) {
-            const AdamDirection dir(v);
+          {m.grad_avg, m.sqr_avg, "step"},
+          [m](ParamView& v) {
+            const AdamDirection dir(v, m);
             const double lr = v.hyper("lr"), wd = v.hyper("weight_decay");
-            const Tensor& avg = v.state.at("grad_avg");
-            const Tensor& sqr = v.state.at("sqr_avg");
+            const Tensor& avg = v.state.at(m.grad_avg);
+            const Tensor& sqr = v.state.at(m.sqr_avg);
             for_each(v, "lamb_step", [&](auto t) {
               using T = decltype(t);
               T* p = v.p.data<T>();

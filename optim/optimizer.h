@@ -1,4 +1,4 @@
-// Optimizer: parameter groups with typed hyper-parameters, and SGD.
+// Optimizer: parameter groups with typed hyper-parameters (optim/base.h), and SGD.
 //
 //   tg::optim::SGD opt(model.parameters(), {.lr = 0.1, .momentum = 0.9});
 //   opt.zero_grad(); tg::backward(loss); opt.step();
@@ -12,103 +12,23 @@
 // value per slot of the optimizer's name table, and the optimizer keeps its own typed copy of
 // them (SGD: kernels::SgdHyper), rebuilt and validated when a value changes, never by step().
 // An unknown name or an invalid value is a tg::Error, and a rejected value changes nothing.
+//
+// SGD (and Adam, AdamW, RMSprop, LAMB: optim/adam.h) is a StatefulOptimizer (optim/generic.h):
+// its hyper-parameters, its state and its update are declared by a recipe of the course's stats
+// and steppers (SGD: l2_reg, momentum_buffer, sgd_momentum_step), and a fused kernel computes
+// that recipe in one pass per parameter (CPU) or one launch per group (CUDA).
+// opt.set_fused(false) runs the recipe's plain loops instead, on the CPU: the same numbers up to
+// float rounding (tests/optim/test_fused.cpp), and the reference the kernels are checked against.
 #pragma once
 
 #include <array>
-#include <map>
-#include <string>
-#include <string_view>
 #include <vector>
 
 #include "kernels/sgd.h"
-#include "tensor/tensor.h"
+#include "optim/base.h"
+#include "optim/generic.h"
 
 namespace tg::optim {
-
-// How a group is given: its parameters and the hyper-parameters it sets; the rest take the
-// optimizer's defaults.
-struct ParamGroup {
-  std::vector<Tensor> params;
-  std::map<std::string, double> hyper;
-};
-
-class Optimizer {
- public:
-  virtual ~Optimizer() = default;
-  virtual void step() = 0;
-  // The optimizer's PyTorch class name ("SGD", "Adam", ...), for summaries and checkpoints:
-  // code above optim/ prints it without naming a concrete optimizer type.
-  virtual std::string_view name() const = 0;
-  // Zeroes the gradients in place, or with set_to_none drops them (tg::zero_grad says why that
-  // is faster); step() skips a parameter without a gradient.
-  void zero_grad(bool set_to_none = false);
-
-  // Missing hyper-parameters take the defaults; the values are checked before anything is kept.
-  void add_param_group(ParamGroup group);
-  size_t num_groups() const { return params_.size(); }
-  const std::vector<Tensor>& params(size_t group) const;
-
-  // The hyper-parameters by name: the table, a name's id (a tg::Error naming the known names),
-  // and get/set by id or by name. set() without a group changes every group.
-  const std::vector<std::string>& hyper_names() const { return names_; }
-  size_t hyper_id(std::string_view name) const;
-  double get(size_t id, size_t group = 0) const;
-  double get(std::string_view name, size_t group = 0) const { return get(hyper_id(name), group); }
-  void set(size_t id, double value);
-  void set(size_t id, double value, size_t group);
-  void set(std::string_view name, double value) { set(hyper_id(name), value); }
-  void set(std::string_view name, double value, size_t group) { set(hyper_id(name), value, group); }
-
-  // Hyper-parameters ("param_groups.0.lr", [] float64) and per-parameter state
-  // ("state.<group>.<index>.<name>"), so a checkpoint restores training exactly. Every state
-  // tensor has its parameter's shape and dtype, except "step" (a one-element count, float32).
-  virtual std::map<std::string, Tensor> state_dict() const;
-  virtual void load_state_dict(const std::map<std::string, Tensor>& state);
-
-  // What a step captured into a CUDA Graph needs (the Learner's CudaGraphStep asks for it, so
-  // it works with any optimizer that supports it and names no optimizer type):
-  // - capturable(): whether step() may be captured (its kernels read every value that can
-  //   change from device memory, and it makes no host copies while capturing);
-  // - prepare_capture(): called before the capture, after eager warm-up steps: puts the
-  //   hyper-parameters in device memory and checks that every state buffer a step uses exists
-  //   (a buffer created during capture would be created once, not per replay);
-  // - before_replay(): called before each replay: copies changed hyper-parameters to the
-  //   device, so a scheduler still steers a replayed step.
-  virtual bool capturable() const { return false; }
-  virtual void prepare_capture() {}
-  virtual void before_replay() {}
-
-  // A one-element float64 tensor on the parameters' device, or none. While set, step() on a
-  // GPU skips the whole update when its value is NaN or infinite, decided by the update
-  // kernel itself (no host synchronisation, and inside a captured step too). The Learner sets
-  // it to its tally's running loss sum when TerminateOnNaN is present, so that a non-finite
-  // loss stops the weights changing before the host can see it. On the CPU it is ignored:
-  // there TerminateOnNaN stops the fit before the step.
-  void set_nonfinite_guard(Tensor guard) { guard_ = std::move(guard); }
-  const Tensor& nonfinite_guard() const { return guard_; }
-
- protected:
-  // names: the optimizer's hyper-parameters in slot order; defaults: one value per name.
-  // A derived constructor adds its groups (add_param_group), so that its checks apply.
-  Optimizer(std::vector<std::string> names, std::vector<double> defaults);
-  // Checks one group's values (SGD: lr >= 0, ...), throwing tg::Error.
-  virtual void check_hyper(const std::vector<double>& values) const { (void)values; }
-  // A group's values changed (and passed check_hyper): rebuild the typed copy.
-  virtual void hyper_changed(size_t group) { (void)group; }
-
-  const std::vector<double>& hyper(size_t group) const { return hyper_[group]; }
-
-  // Per-parameter named state (e.g. "momentum_buffer"), indexed [group][param].
-  std::vector<std::vector<std::map<std::string, Tensor>>> state_;
-  Tensor guard_;  // set_nonfinite_guard
-
- private:
-  void commit(size_t group, std::vector<double> values);
-  std::vector<std::string> names_;
-  std::vector<double> defaults_;
-  std::vector<std::vector<Tensor>> params_;  // [group][param]
-  std::vector<std::vector<double>> hyper_;   // [group][slot]
-};
 
 struct SGDOptions {
   double lr = 0.01;
@@ -121,22 +41,21 @@ struct SGDOptions {
 // torch.optim.SGD, same numbers for the same inputs (see kernels/sgd.h for the formulas).
 // Parameters without a gradient are skipped. Hyper-parameters: lr, momentum, dampening,
 // weight_decay, nesterov (0 or 1).
-class SGD : public Optimizer {
+class SGD : public StatefulOptimizer {
  public:
   SGD(const std::vector<Tensor>& params, const SGDOptions& opt);
   SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults);
-  void step() override;
-  std::string_view name() const override { return "SGD"; }
   // CUDA: copies each group's lr, momentum, dampening and weight decay to the device buffer
   // the update kernel reads, when they changed since the last copy. step() does it itself
   // except under CUDA Graph capture.
   void upload_hyper();
 
-  bool capturable() const override { return true; }
+  bool capturable() const override { return fused(); }
   void prepare_capture() override;
   void before_replay() override { upload_hyper(); }
 
  protected:
+  void fused_step() override;
   void check_hyper(const std::vector<double>& values) const override;
   void hyper_changed(size_t group) override;
 

@@ -1,4 +1,6 @@
-// SGD: torch.optim.SGD's validation and update. On the CPU, one sgd_step kernel call per
+// SGD: torch.optim.SGD's recipe, validation and fused update. The recipe (l2_reg,
+// momentum_buffer, sgd_momentum_step: optim/generic.h) names the hyper-parameters and the state,
+// and is what set_fused(false) runs. On the CPU, one sgd_step kernel call per
 // parameter; on CUDA, one multi-tensor launch per group (sgd_step_dev_multi), so a model's
 // update is one kernel, or one CUDA Graph node. The momentum buffer of a parameter is created
 // on its first update (first = true: the buffer takes the gradient itself) and reused
@@ -24,14 +26,12 @@ namespace tg::optim {
 
 namespace {
 
-// The slots of SGD's name table, in order.
-enum Slot : size_t { kLr, kMomentum, kDampening, kWeightDecay, kNesterov, kSlots };
-
-std::vector<std::string> names() {
-  return {"lr", "momentum", "dampening", "weight_decay", "nesterov"};
-}
-std::vector<double> defaults(const SGDOptions& o) {
-  return {o.lr, o.momentum, o.dampening, o.weight_decay, o.nesterov ? 1.0 : 0.0};
+std::map<std::string, double> defaults(const SGDOptions& o) {
+  return {{"lr", o.lr},
+          {"momentum", o.momentum},
+          {"dampening", o.dampening},
+          {"weight_decay", o.weight_decay},
+          {"nesterov", o.nesterov ? 1.0 : 0.0}};
 }
 
 const std::string& k_buffer() {
@@ -40,13 +40,13 @@ const std::string& k_buffer() {
 }
 
 // One group's values, checked as torch.optim.SGD checks them (NaN fails too).
-kernels::SgdHyper typed(const std::vector<double>& v) {
+kernels::SgdHyper typed(const StatefulOptimizer& o, const std::vector<double>& v) {
   kernels::SgdHyper h;
-  h.lr = v[kLr];
-  h.momentum = v[kMomentum];
-  h.dampening = v[kDampening];
-  h.weight_decay = v[kWeightDecay];
-  const double nesterov = v[kNesterov];
+  h.lr = o.value(v, "lr");
+  h.momentum = o.value(v, "momentum");
+  h.dampening = o.value(v, "dampening");
+  h.weight_decay = o.value(v, "weight_decay");
+  const double nesterov = o.value(v, "nesterov");
   TG_CHECK(h.lr >= 0, "SGD", "invalid learning rate: ", h.lr, " (must be >= 0)");
   TG_CHECK(h.momentum >= 0, "SGD", "invalid momentum value: ", h.momentum, " (must be >= 0)");
   TG_CHECK(h.weight_decay >= 0, "SGD", "invalid weight_decay value: ", h.weight_decay,
@@ -102,18 +102,20 @@ struct CudaBatch {};
 SGD::SGD(const std::vector<Tensor>& params, const SGDOptions& opt)
     : SGD(std::vector<ParamGroup>{ParamGroup{params, {}}}, opt) {}
 
+// The hyper-parameters in the recipe's order: lr, momentum, dampening, weight_decay, nesterov.
 SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults_)
-    : Optimizer(names(), defaults(defaults_)) {
+    : StatefulOptimizer("SGD", {l2_reg(), sgd_momentum_step()}, {momentum_buffer()},
+                        defaults(defaults_), /*has_fused=*/true) {
   for (auto& g : groups) add_param_group(std::move(g));
 }
 
 void SGD::check_hyper(const std::vector<double>& values) const {
-  typed(values);
+  typed(*this, values);
 }
 
 void SGD::hyper_changed(size_t group) {
   if (typed_.size() <= group) typed_.resize(group + 1);
-  typed_[group] = typed(hyper(group));
+  typed_[group] = typed(*this, hyper(group));
 }
 
 void SGD::prepare_capture() {
@@ -151,7 +153,7 @@ void SGD::upload_hyper() {
   }
 }
 
-void SGD::step() {
+void SGD::fused_step() {
   NoGrad guard;
   [[maybe_unused]] const bool capturing = cuda::is_capturing();  // read by the CUDA path only
   bool uploaded = false;

@@ -8,6 +8,7 @@
 
 #include "autograd/autograd.h"
 #include "optim/generic.h"
+#include "optim/optimizer.h"
 #include "tensor/creation.h"
 
 using namespace tg;
