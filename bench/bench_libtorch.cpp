@@ -17,6 +17,10 @@
 //                         cross-entropy, backward, step, zero the gradients): cnn (the course CNN,
 //                         batch 64), mlp (784-50-10, batch 64), wide (784-512-512-10, batch 256).
 //                         Time is one epoch's wall time; counter last_loss shows both sides train.
+//   optim.<optimizer>     one optimizer step (SGD_momentum, Adam, AdamW, RMSprop) over the wide
+//                         MLP's 669,706 parameters with fixed gradients, each library's own
+//                         optimizer (tapegrad's fused kernel, torch::optim); counter params
+//                         (updated per second).
 // Data: data/mnist when it exists (run from the repository root), else Fashion-MNIST from
 // /usr/share/datasets/fashion-mnist, else random images of the same shape (the speed is the same).
 //
@@ -41,6 +45,7 @@
 #include "learner/data/data.h"
 #include "learner/data/datasets.h"
 #include "nn/layers.h"
+#include "optim/adam.h"
 #include "optim/optimizer.h"
 #include "tensor/creation.h"
 #include "tensor/ops.h"
@@ -244,8 +249,83 @@ void epoch_torch(benchmark::State& state, const Model& m, int threads) {
   state.counters["steps"] = double((n + m.bs - 1) / m.bs);
 }
 
+// ---- optimizer steps ----------------------------------------------------------------------
+
+// One optimizer step over the wide MLP's parameters with fixed gradients, each library's own
+// optimizer with the same hyper-parameters (tapegrad: the fused kernel; torch 1.13's C++
+// optimizers: a loop of ATen ops per parameter). LAMB has no torch counterpart.
+const char* const kOptims[] = {"SGD_momentum", "Adam", "AdamW", "RMSprop"};
+
+std::unique_ptr<tg::optim::Optimizer> tapegrad_optim(const std::string& name,
+                                                     const std::vector<tg::Tensor>& ps) {
+  namespace op = tg::optim;
+  if (name == "SGD_momentum")
+    return std::make_unique<op::SGD>(ps, op::SGDOptions{.lr = 1e-4, .momentum = 0.9});
+  if (name == "Adam") return std::make_unique<op::Adam>(ps, op::AdamOptions{.lr = 1e-5});
+  if (name == "AdamW") return std::make_unique<op::AdamW>(ps, op::AdamWOptions{.lr = 1e-5});
+  return std::make_unique<op::RMSprop>(ps, op::RMSpropOptions{.lr = 1e-5});
+}
+
+std::unique_ptr<torch::optim::Optimizer> torch_optim(const std::string& name,
+                                                     const std::vector<at::Tensor>& ps) {
+  namespace op = torch::optim;
+  if (name == "SGD_momentum")
+    return std::make_unique<op::SGD>(ps, op::SGDOptions(1e-4).momentum(0.9));
+  if (name == "Adam") return std::make_unique<op::Adam>(ps, op::AdamOptions(1e-5));
+  if (name == "AdamW") return std::make_unique<op::AdamW>(ps, op::AdamWOptions(1e-5));
+  return std::make_unique<op::RMSprop>(ps, op::RMSpropOptions(1e-5));
+}
+
+void optim_counters(benchmark::State& state, int64_t n) {
+  state.counters["params"] =
+      benchmark::Counter(double(state.iterations()) * double(n), benchmark::Counter::kIsRate);
+}
+
+void optim_tapegrad(benchmark::State& state, const std::string& name) {
+  use_tapegrad_threads();
+  std::vector<tg::Tensor> ps = tg::bench::wide_mlp_params();
+  int64_t n = 0;
+  for (const tg::Tensor& p : ps) n += p.numel();
+  auto opt = tapegrad_optim(name, ps);
+  opt->step();  // creates the state
+  for (auto _ : state) opt->step();
+  optim_counters(state, n);
+}
+
+void optim_torch(benchmark::State& state, const std::string& name, int threads) {
+  use_torch_threads(threads);
+  std::vector<at::Tensor> ps;
+  int64_t n = 0;
+  for (const tg::Tensor& p : tg::bench::wide_mlp_params()) {
+    const tg::Tensor v = p.detach().contiguous(), g = p.grad().contiguous();
+    const std::vector<int64_t> sizes(v.shape().begin(), v.shape().end());
+    at::Tensor t = at::from_blob(const_cast<float*>(v.data<float>()), sizes, at::kFloat).clone();
+    t.set_requires_grad(true);
+    t.mutable_grad() =
+        at::from_blob(const_cast<float*>(g.data<float>()), sizes, at::kFloat).clone();
+    n += t.numel();
+    ps.push_back(t);
+  }
+  auto opt = torch_optim(name, ps);
+  opt->step();
+  for (auto _ : state) opt->step();
+  optim_counters(state, n);
+}
+
 void register_all() {
   const int torch_threads[] = {1, 2};
+  for (const char* o : kOptims) {
+    const std::string name = o, base = "optim." + name;
+    benchmark::RegisterBenchmark((base + "/tapegrad").c_str(),
+                                 [name](benchmark::State& st) { optim_tapegrad(st, name); })
+        ->Unit(benchmark::kMicrosecond)
+        ->UseRealTime();
+    for (int t : torch_threads)
+      benchmark::RegisterBenchmark((base + "/libtorch:" + std::to_string(t)).c_str(),
+                                   [name, t](benchmark::State& st) { optim_torch(st, name, t); })
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime();
+  }
   for (int pass = 0; pass < 3; ++pass)
     for (const ConvShape& s : conv_shapes()) {
       const std::string base = std::string("conv.") + kPasses[pass] + "/" + s.name;

@@ -1,11 +1,12 @@
 // The LAMB update on the CPU (see lamb.h for the formulas and the cost).
 //
 // Pass 1 runs over blocks of kBlock elements (OpenMP across blocks above kParallelMin): each
-// updates m and v and returns its sums of p^2 and u^2 in double; the block sums are then added
-// in block order, so r1 and r2 do not depend on the thread count. Pass 1 also keeps each u in a
-// scratch buffer that pass 2 reads to apply lr * q * u: u is computed once, so the step uses
-// exactly the values the norm was taken of (a recomputation in another loop could be
-// contracted to FMAs differently and differ in the last bit).
+// updates m and v and returns its sums of p^2 and u^2 in double (over 8 interleaved lanes,
+// added in lane order); the block sums are then added in block order, so r1 and r2 do not depend on
+// the thread count. Pass 1 also keeps each u in a scratch buffer that pass 2 reads to apply lr * q
+// * u: u is computed once, so the step uses exactly the values the norm was taken of (a
+// recomputation in another loop could be contracted to FMAs differently and differ in the last
+// bit).
 #include "kernels/lamb.h"
 
 #include <algorithm>
@@ -18,7 +19,8 @@ namespace tg::kernels::cpu {
 
 namespace {
 constexpr int64_t kBlock = 4096;
-}
+constexpr int kSumLanes = 8;
+}  // namespace
 
 template <typename T>
 LambNorms lamb_step(T* p, const T* grad, T* m, T* v, int64_t n, const LambHyper& h, int64_t step) {
@@ -58,12 +60,24 @@ LambNorms lamb_step(T* p, const T* grad, T* m, T* v, int64_t n, const LambHyper&
       const T u = (mm[i] / d1) / (std::sqrt(vv[i] / d2) + eps);
       uu[i] = use_wd ? u + wd * pp[i] : u;
     }
-    double sp = 0, su = 0;
-    for (int64_t i = lo; i < hi; ++i) {
+    // kSumLanes interleaved accumulators (element i adds to lane i % kSumLanes), combined in
+    // lane order: the adds pipeline (one chain would wait on each add) and vectorise, and the
+    // sums are the same whatever the compiler does with the inner loop.
+    double ap[kSumLanes] = {}, au[kSumLanes] = {};
+    int64_t i = lo;
+    for (; i + kSumLanes <= hi; i += kSumLanes)
+      for (int j = 0; j < kSumLanes; ++j) {
+        const double pi = pp[i + j], ui = uu[i + j];
+        ap[j] += pi * pi;
+        au[j] += ui * ui;
+      }
+    for (int j = 0; i < hi; ++i, ++j) {
       const double pi = pp[i], ui = uu[i];
-      sp += pi * pi;
-      su += ui * ui;
+      ap[j] += pi * pi;
+      au[j] += ui * ui;
     }
+    double sp = 0, su = 0;
+    for (int j = 0; j < kSumLanes; ++j) sp += ap[j], su += au[j];
     ss[2 * b] = sp;
     ss[2 * b + 1] = su;
   });
