@@ -203,26 +203,30 @@ void average(ParamView& v, const char* op, const std::string& name, const std::s
   });
 }
 
-}  // namespace
-
-Stat average_grad(bool dampening, const Moments& m) {
-  const std::string damp = m.keep_damp ? "mom_damp" : "";
-  std::vector<std::string> provides{m.grad_avg};
+// A stat keeping the average `state` of f(grad) with momentum hyper-parameter `hyper`, and its
+// dampening factor as `damp_name` when keep_damp.
+template <typename F>
+Stat average_stat(const std::string& name, const std::string& state, const std::string& hyper,
+                  double default_mom, const std::string& damp_name, bool keep_damp, bool dampening,
+                  F f) {
+  const std::string damp = keep_damp ? damp_name : "";
+  std::vector<std::string> provides{state};
   if (!damp.empty()) provides.push_back(damp);
-  return {"average_grad", {{m.mom, 0.9}}, provides, [dampening, m, damp](ParamView& v) {
-            average(v, "average_grad", m.grad_avg, m.mom, dampening, damp,
-                    [](auto g) { return g; });
+  return {name, {{hyper, default_mom}}, provides, [=](ParamView& v) {
+            average(v, name.c_str(), state, hyper, dampening, damp, f);
           }};
 }
 
+}  // namespace
+
+Stat average_grad(bool dampening, const Moments& m) {
+  return average_stat("average_grad", m.grad_avg, m.mom, 0.9, "mom_damp", m.keep_damp, dampening,
+                      [](auto g) { return g; });
+}
+
 Stat average_sqr_grad(bool dampening, const Moments& m) {
-  const std::string damp = m.keep_damp ? "sqr_damp" : "";
-  std::vector<std::string> provides{m.sqr_avg};
-  if (!damp.empty()) provides.push_back(damp);
-  return {"average_sqr_grad", {{m.sqr_mom, 0.99}}, provides, [dampening, m, damp](ParamView& v) {
-            average(v, "average_sqr_grad", m.sqr_avg, m.sqr_mom, dampening, damp,
-                    [](auto g) { return g * g; });
-          }};
+  return average_stat("average_sqr_grad", m.sqr_avg, m.sqr_mom, 0.99, "sqr_damp", m.keep_damp,
+                      dampening, [](auto g) { return g * g; });
 }
 
 Stat step_count() {
