@@ -6,8 +6,9 @@
 //
 // A DataLoader gathers each batch into fresh contiguous tensors (index_select of rows), in a
 // seeded per-epoch order: epoch e of a loader with seed s visits the same permutation on every
-// run and every machine. With prefetch on, a background thread gathers batch i+1 while the
-// caller works on batch i; a transform (options.transform: augmentation) runs there too. A
+// run and every machine. With prefetch on, a background thread gathers the next batches (up to
+// four ahead) while the caller works on batch i; a transform (options.transform: augmentation)
+// runs there too. A
 // Dataset whose tensors are on a GPU (to_device below) is gathered
 // there: the epoch's order is uploaded once and each batch is a gather kernel (no prefetch
 // thread: the GPU queues the gathers anyway).

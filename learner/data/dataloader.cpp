@@ -1,15 +1,19 @@
 // DataLoader: seeded per-epoch orders, batches gathered by index_select, and the optional
 // prefetching worker.
 //
-// Why a one-slot handoff: the worker gathers the next batch while the caller trains on the
-// current one, which hides the gather's memory traffic; a single slot bounds memory (at most
-// the batch in use, the one waiting and the one being built) and keeps batches in order. The
-// worker's exceptions travel through the slot and are rethrown to the caller at the batch
-// where they happened; destroying the iterator (even mid-epoch) stops and joins the worker.
-// Batches are built from detached tensors with raw ops, so the worker never touches the
-// autograd tape (which is thread-local anyway).
+// Why a short queue: the worker gathers the next batches while the caller trains on the
+// current one, which hides the gather's memory traffic. It runs up to kAhead batches ahead and,
+// once the queue is full, sleeps until the caller has taken half of them: waking a sleeping
+// thread is a futex call that the caller pays (microseconds on a VM, a few percent of a small
+// model's step), so it is paid once per kAhead / 2 batches instead of once per batch. The queue
+// bounds memory (kAhead batches waiting, one being built, one in use) and keeps batches in
+// order. The worker's exceptions are rethrown to the caller at the batch where they happened,
+// after the batches made before it; destroying the iterator (even mid-epoch) stops and joins
+// the worker. Batches are built from detached tensors with raw ops, so the worker never
+// touches the autograd tape (which is thread-local anyway).
 #include <algorithm>
 #include <condition_variable>
+#include <deque>
 #include <exception>
 #include <limits>
 #include <mutex>
@@ -89,13 +93,14 @@ DataLoader::Iterator DataLoader::end() {
   return it;
 }
 
-// The worker and its one-slot handoff.
+// The worker and its queue.
 struct DataLoader::Iterator::Prefetcher {
+  static constexpr size_t kAhead = 4;
   std::mutex m;
-  std::condition_variable cv;
-  bool full = false, stop = false;
-  Batch slot;
-  std::exception_ptr error;
+  std::condition_variable ready, room;  // a batch (or the error) is queued; the worker may go on
+  std::deque<Batch> queue;
+  std::exception_ptr error;  // the worker's, after the batches queued before it
+  bool stop = false, caller_waits = false, worker_waits = false;
   std::thread worker;
 
   Prefetcher(const DataLoader* dl, std::vector<int32_t> order, int64_t epoch, int64_t count) {
@@ -112,12 +117,17 @@ struct DataLoader::Iterator::Prefetcher {
           err = std::current_exception();
         }
         std::unique_lock lk(m);
-        cv.wait(lk, [this] { return !full || stop; });
+        if (queue.size() >= kAhead) {
+          worker_waits = true;
+          room.wait(lk, [this] { return queue.size() <= kAhead / 2 || stop; });
+          worker_waits = false;
+        }
         if (stop) return;
-        slot = std::move(b);
-        error = err;
-        full = true;
-        cv.notify_all();
+        if (err)
+          error = err;
+        else
+          queue.push_back(std::move(b));
+        if (caller_waits) ready.notify_one();
         if (err) return;
       }
     });
@@ -127,19 +137,22 @@ struct DataLoader::Iterator::Prefetcher {
       std::lock_guard lk(m);
       stop = true;
     }
-    cv.notify_all();
+    room.notify_one();
     worker.join();
   }
-  // The next batch; a worker error is rethrown here, and again on any later call (the
-  // worker has stopped, so waiting for a batch would never end).
+  // The next batch; a worker error is rethrown once the batches before it are taken, and
+  // again on any later call (the worker has stopped, so waiting for a batch would never end).
   Batch take() {
     std::unique_lock lk(m);
-    cv.wait(lk, [this] { return full || error; });
-    full = false;
-    if (error) std::rethrow_exception(error);
-    Batch b = std::move(slot);
-    slot = {};
-    cv.notify_all();
+    if (queue.empty() && !error) {
+      caller_waits = true;
+      ready.wait(lk, [this] { return !queue.empty() || error; });
+      caller_waits = false;
+    }
+    if (queue.empty()) std::rethrow_exception(error);
+    Batch b = std::move(queue.front());
+    queue.pop_front();
+    if (worker_waits && queue.size() <= kAhead / 2) room.notify_one();
     return b;
   }
 };

@@ -247,6 +247,22 @@ TEST_CASE("data: an error in the prefetching worker reaches the caller at its ba
   }
 }
 
+TEST_CASE("data: the batches queued before a worker error are delivered first, in order") {
+  // The worker runs several batches ahead: an error at batch 3 must not overtake batches 1-2.
+  Tensor y = arange(16, DType::i32);
+  DataLoader dl(std::make_shared<Dataset>(zeros({16, 2}), y), {.batch_size = 2, .prefetch = true});
+  y.impl()->shape = {7};  // rows 7.. no longer exist: batch 3 (rows 6, 7) fails
+  auto it = dl.begin();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let the worker fill its queue
+  for (int32_t b = 0; b < 3; ++b) {
+    CHECK(it->y.to_vector<int32_t>() == std::vector<int32_t>{2 * b, 2 * b + 1});
+    if (b < 2) ++it;
+  }
+  CHECK(has(error_of([&] { ++it; }), "index 7"));
+  CHECK(has(error_of([&] { ++it; }), "index"));  // sticky, never a hang
+  y.impl()->shape = {16};
+}
+
 TEST_CASE("data: stats_of gives the mean and the unbiased std in float64") {
   Normalization n = stats_of(tensor({1, 2, 3, 4}));
   CHECK(n.mean == doctest::Approx(2.5).epsilon(1e-15));
