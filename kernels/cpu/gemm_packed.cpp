@@ -18,13 +18,20 @@
 //
 // Threads (rung 5): C is cut into one stripe per thread (rows, or columns when C is wide) and
 // each stripe is a whole single-threaded GEMM with private panels: no barriers, no shared
-// cache lines. Products under ~1M multiply-adds stay on the calling thread, with no OpenMP
+// cache lines. Products under 4M multiply-adds stay on the calling thread, with no OpenMP
 // region at all.
 //
 // Determinism: kKC is a constant, so each C element is the same sum of the same kKC-long
 // partial products (each one added in ascending k inside the micro-kernel, in registers)
 // whatever the thread count or the split of C among threads; threads only decide *who*
 // computes a tile. Hence gemm == gemm_packed bit for bit, for any OMP_NUM_THREADS.
+//
+// Orientation: a micro-tile computes all kMR x kNR products even on C's ragged edges, so a
+// small C whose sides are not multiples of the tile wastes FMAs (the course MLP's 64 x 50
+// forward product fills 71% of its 14 x 32 tiles). When C^T = op(B)^T op(A)^T fills the tiles
+// markedly better (50 x 64: 89%), that product is computed into a scratch C^T and transposed
+// into C. Each element is still the same FMA chain over the same k, so the result is the same
+// bit for bit.
 #include <omp.h>
 
 #include <algorithm>
@@ -109,7 +116,7 @@ class Scratch {
   float* data_ = nullptr;
   int64_t size_ = 0;
 };
-thread_local Scratch tls_a, tls_b;
+thread_local Scratch tls_a, tls_b, tls_c;  // tls_c: a transposed C (Orientation)
 
 // The kernels, once per ISA (kernels/cpu/gemm_packed_isa.h).
 #if TG_GEMM_X86
@@ -200,6 +207,21 @@ GemmConfig blocking_for(const IsaEntry& e, const CpuCaches& caches) {
   return g;
 }
 
+// The fraction of the micro-tiles' multiply-adds that land in an m x n C (the kernels use
+// half-width B slivers when n <= nr / 2).
+double tile_use(const IsaEntry& e, int64_t m, int64_t n) {
+  const int64_t nr = n <= e.nr / 2 ? e.nr / 2 : e.nr;
+  auto use = [](int64_t x, int64_t t) { return double(x) / double((x + t - 1) / t * t); };
+  return use(m, e.mr) * use(n, nr);
+}
+
+// Whether to compute C^T instead (see Orientation above): C small enough for a scratch copy
+// (at most 64K floats), k long enough that the two extra passes over C are cheap beside the
+// product, and at least 10% fewer wasted multiply-adds.
+bool transpose_pays(const IsaEntry& e, int64_t m, int64_t n, int64_t k) {
+  return m * n <= 65536 && k >= 64 && tile_use(e, n, m) > 1.1 * tile_use(e, m, n);
+}
+
 GemmIsa parse_isa(std::string_view name) {
   for (GemmIsa isa : {GemmIsa::avx512, GemmIsa::avx2, GemmIsa::generic})
     if (name == gemm_isa_name(isa)) return isa;
@@ -251,7 +273,17 @@ void packed(const char* op, bool trans_a, bool trans_b, int64_t m, int64_t n, in
   if (threaded && double(m) * double(n) * double(k) >= kParallelMin) nt = omp_get_max_threads();
   const State& st = state();
   const size_t i = st.current.load(std::memory_order_relaxed);
-  kIsas[i].multiply(job, Blocking{st.configs[i].mc, st.configs[i].nc}, nt);
+  const Blocking bl{st.configs[i].mc, st.configs[i].nc};
+  if (!transpose_pays(kIsas[i], m, n, k)) return kIsas[i].multiply(job, bl, nt);
+  // C^T (n x m, row-major) = op(B)^T op(A)^T: op(X)^T swaps X's strides.
+  float* t = tls_c.get(m * n);
+  if (beta != 0.0f)
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t col = 0; col < n; ++col) t[col * m + r] = c[r * ldc + col];
+  const Job tj{n, m, k, alpha, beta, b, Strides{bs.cs, bs.rs}, a, Strides{as.cs, as.rs}, t, m};
+  kIsas[i].multiply(tj, bl, nt);
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t col = 0; col < n; ++col) c[r * ldc + col] = t[col * m + r];
 }
 
 }  // namespace

@@ -353,6 +353,38 @@ TEST_CASE("gemm: the AVX-512 and AVX2 kernels agree bit for bit, threaded or not
   set_gemm_isa(saved);
 }
 
+TEST_CASE(
+    "gemm: a product computed as C^T (ragged tiles) equals the untransposed one bit for bit") {
+  // 64 x 50 (the course MLP's forward product, k = 784) fills its 14 x 32 tiles better as
+  // 50 x 64, so gemm computes C^T and transposes it; a 64 x 64 product with the same A and
+  // the first 50 columns of B equal is computed as it stands. Their first 50 columns must be
+  // the same bits, for each transpose, with beta != 0 (C read through the transposed copy).
+  const int64_t m = 64, n = 50, k = 784, wide = 64;
+  for (int t = 0; t < 4; ++t) {
+    const bool ta = t & 1, tb = t & 2;
+    CAPTURE(describe("gemm", ta, tb, m, n, k));
+    Problem<float> narrow(ta, tb, m, n, k, 0.75f, 0.5f, 0, 4000 + uint32_t(t));
+    Problem<float> full(ta, tb, m, wide, k, 0.75f, 0.5f, 0, 5000 + uint32_t(t));
+    full.a = narrow.a;
+    for (int64_t p = 0; p < k; ++p)
+      for (int64_t j = 0; j < n; ++j) {
+        const float v = narrow.at_b(p, j);
+        (tb ? full.b[size_t(j * full.ldb + p)] : full.b[size_t(p * full.ldb + j)]) = v;
+      }
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        full.c[size_t(i * full.ldc + j)] = narrow.c[size_t(i * n + j)];
+    const std::vector<float> got = gemm_with_threads(1, static_cast<GemmFn>(gemm), narrow);
+    const std::vector<float> want = gemm_with_threads(1, static_cast<GemmFn>(gemm), full);
+    int64_t differ = 0;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        differ += std::memcmp(&got[size_t(i * n + j)], &want[size_t(i * full.ldc + j)], 4) != 0;
+    CHECK(differ == 0);
+    narrow.run_and_check(static_cast<GemmFn>(gemm), "against the reference");
+  }
+}
+
 TEST_CASE("gemm: the blocking follows the caches and stays whole tiles") {
   const tg::kernels::CpuCaches& caches = tg::kernels::cpu_caches();
   MESSAGE("caches: ", tg::kernels::cpu_caches_str(caches));
