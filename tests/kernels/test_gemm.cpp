@@ -382,6 +382,15 @@ TEST_CASE(
         differ += std::memcmp(&got[size_t(i * n + j)], &want[size_t(i * full.ldc + j)], 4) != 0;
     CHECK(differ == 0);
     narrow.run_and_check(static_cast<GemmFn>(gemm), "against the reference");
+    // Padded leading dimensions (C's padding must stay untouched), and beta == 0 over a NaN C
+    // (C must not be read).
+    for (float beta : {0.0f, -0.5f}) {
+      Problem<float> padded(ta, tb, m, n, k, -1.25f, beta, 3, 6000 + uint32_t(t));
+      if (beta == 0.0f)
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) padded.c[size_t(i * padded.ldc + j)] = kNaN;
+      padded.run_and_check(static_cast<GemmFn>(gemm), "padded, beta=" + std::to_string(beta));
+    }
   }
 }
 
