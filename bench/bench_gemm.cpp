@@ -1,25 +1,30 @@
-// The GEMM ladder side by side with OpenBLAS's cblas_sgemm, in GFLOP/s (2*m*n*k per call).
+// The GEMM ladder side by side with OpenBLAS's cblas_sgemm and BLIS's bli_sgemm, in GFLOP/s
+// (2*m*n*k per call).
 //
 //   build/bin/bench_gemm [--benchmark_filter=REGEX] [google-benchmark flags]
 //   scripts/run-bench.sh build      (what `make bench` runs: 2 threads unless overridden)
 //
 // Benchmark names are <rung>/<shape>: rungs naive, reordered, blocked, packed, gemm, openblas,
+// blis (where CMake found libblis: bench/blis_gemm.h),
 // and gemm.avx2 / gemm.generic / gemm.avx512 (the library's gemm with the kernel of another
 // instruction set this CPU runs, square sizes only; kernels/gemm.h, TG_GEMM_ISA);
 // shapes are square sizes (64 .. 4096, "1024.tn" = trans_a, not trans_b) and the products
 // of a 784-50-10 MLP on a batch of 64: mlp.* with weights stored (in, out), linear.* with
 // nn::Linear's (out, in) layout. Threads: OMP_NUM_THREADS drives `gemm`,
-// OPENBLAS_NUM_THREADS drives OpenBLAS; rungs 1-4 are single-threaded by design.
+// OPENBLAS_NUM_THREADS drives OpenBLAS, BLIS_NUM_THREADS BLIS (single-threaded when unset);
+// rungs 1-4 are single-threaded by design.
 //
 // peak%: GFLOP/s as a percentage of this machine's FMA peak (bench/fma_peak.h, measured at
 // start-up for the widest ISA the CPU runs) on the threads the row may use: one for rungs 1-4,
-// OMP_NUM_THREADS for `gemm`, OpenBLAS's thread count for `openblas`. (`gemm` keeps products
-// under 4M multiply-adds on one thread, so its small rows read against the many-thread peak.)
+// OMP_NUM_THREADS for `gemm`, OpenBLAS's and BLIS's thread counts for theirs. (`gemm` keeps
+// products under 4M multiply-adds on one thread, so its small rows read against the many-thread
+// peak.)
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <random>
@@ -33,6 +38,9 @@
 
 #ifdef TG_HAVE_OPENBLAS
 #include <cblas.h>
+#endif
+#ifdef TG_HAVE_BLIS
+#include "bench/blis_gemm.h"
 #endif
 
 namespace {
@@ -80,6 +88,29 @@ struct Operands {
   }
 };
 
+// An anchor's row times what it computes, so it is checked first: its C against the library's
+// gemm on the same operands (both float32 with different summation orders: agreement to
+// 1e-4 of the largest |C|). A mismatch (a wrong transpose flag or stride in the call) ends the
+// row with an error instead of a figure.
+template <typename Fn>
+bool anchor_agrees(benchmark::State& state, const Shape& s, Fn anchor) {
+  Operands o(s), ref(s);
+  const int64_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
+  anchor(o);
+  gemm(s.ta, s.tb, s.m, s.n, s.k, 1.0f, ref.a.data(), lda, ref.b.data(), ldb, 0.0f, ref.c.data(),
+       s.n);
+  float scale = 0, diff = 0;
+  for (size_t i = 0; i < ref.c.size(); ++i) {
+    scale = std::max(scale, std::abs(ref.c[i]));
+    diff = std::max(diff, std::abs(ref.c[i] - o.c[i]));
+  }
+  if (!(diff <= 1e-4f * scale)) {
+    state.SkipWithError(("result differs from gemm's by " + std::to_string(diff)).c_str());
+    return false;
+  }
+  return true;
+}
+
 // The FMA peak in GFLOP/s for each (ISA, thread count) a row uses, measured once in main():
 // the widest ISA for every row, AVX2's for the gemm.avx2 rows, the scalar one for gemm.generic.
 std::map<std::pair<tg::bench::Isa, int>, double> g_peak;
@@ -121,16 +152,38 @@ void bm_gemm_isa(benchmark::State& state, GemmIsa isa, Shape s) {
 
 #ifdef TG_HAVE_OPENBLAS
 void bm_openblas(benchmark::State& state, Shape s) {
-  Operands o(s);
   const int lda = int(s.ta ? s.m : s.k), ldb = int(s.tb ? s.k : s.n);
-  for (auto _ : state) {
+  auto call = [&](Operands& o) {
     cblas_sgemm(CblasRowMajor, s.ta ? CblasTrans : CblasNoTrans, s.tb ? CblasTrans : CblasNoTrans,
                 int(s.m), int(s.n), int(s.k), 1.0f, o.a.data(), lda, o.b.data(), ldb, 0.0f,
                 o.c.data(), int(s.n));
+  };
+  if (!anchor_agrees(state, s, call)) return;
+  Operands o(s);
+  for (auto _ : state) {
+    call(o);
     benchmark::DoNotOptimize(o.c.data());
     benchmark::ClobberMemory();
   }
   set_flops(state, s, openblas_get_num_threads());
+}
+#endif
+
+#ifdef TG_HAVE_BLIS
+void bm_blis(benchmark::State& state, Shape s) {
+  const int64_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
+  auto call = [&](Operands& o) {
+    tg::bench::blis_sgemm(s.ta, s.tb, s.m, s.n, s.k, 1.0f, o.a.data(), lda, o.b.data(), ldb, 0.0f,
+                          o.c.data(), s.n);
+  };
+  if (!anchor_agrees(state, s, call)) return;
+  Operands o(s);
+  for (auto _ : state) {
+    call(o);
+    benchmark::DoNotOptimize(o.c.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, s, tg::bench::blis_threads());
 }
 #endif
 
@@ -170,6 +223,11 @@ void register_all() {
         ->Unit(benchmark::kMicrosecond)
         ->UseRealTime();
 #endif
+#ifdef TG_HAVE_BLIS
+    benchmark::RegisterBenchmark(("blis/" + s.name).c_str(), bm_blis, s)
+        ->Unit(benchmark::kMicrosecond)
+        ->UseRealTime();
+#endif
   }
 }
 
@@ -186,7 +244,13 @@ int main(int argc, char** argv) {
 #else
   benchmark::AddCustomContext("openblas", "not found at configure time");
 #endif
-  // Only the thread counts the rows use: one (rungs 1-4), gemm's and OpenBLAS's.
+#ifdef TG_HAVE_BLIS
+  benchmark::AddCustomContext("blis", tg::bench::blis_info());
+  benchmark::AddCustomContext("blis_threads", std::to_string(tg::bench::blis_threads()));
+#else
+  benchmark::AddCustomContext("blis", "not found at configure time");
+#endif
+  // Only the thread counts the rows use: one (rungs 1-4), gemm's, OpenBLAS's and BLIS's.
 #ifdef TG_HAVE_OPENBLAS
   // OpenBLAS starts its worker threads when it is loaded, and they spin for a while before they
   // sleep: measured at once, the 2-thread peak came out at 130-160 GFLOP/s instead of ~470 on
@@ -196,11 +260,12 @@ int main(int argc, char** argv) {
   std::string peaks;
   for (int t : {1, omp_get_max_threads(),
 #ifdef TG_HAVE_OPENBLAS
-                openblas_get_num_threads()
-#else
-                1
+                openblas_get_num_threads(),
 #endif
-       }) {
+#ifdef TG_HAVE_BLIS
+                tg::bench::blis_threads(),
+#endif
+                1}) {
     if (g_peak.count({tg::bench::Isa::best, t})) continue;
     const double peak = tg::bench::fma_peak_gflops(t);
     g_peak[{tg::bench::Isa::best, t}] = peak;

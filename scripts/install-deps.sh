@@ -7,7 +7,7 @@
 # the script names them and fails.
 #
 # Usage: scripts/install-deps.sh [--bench] [--clang] [--fuzz]
-#   --bench: OpenBLAS too, the comparison point, and libtorch and PyTorch (optional:
+#   --bench: OpenBLAS too, the comparison point, and BLIS, libtorch and PyTorch (optional:
 #            bench_libtorch is built only where libtorch is found; the PyTorch export test of
 #            make test runs only where python3-torch is installed)
 #   --clang: clang and libomp (make test-clang)
@@ -52,6 +52,8 @@ have_header omp.h || compgen -G "/usr/lib/gcc/*/*/include/omp.h" >/dev/null || m
 if ((want_bench)); then
   have_header cblas.h || have_header x86_64-linux-gnu/cblas.h ||
     compgen -G "/usr/include/*/openblas*/cblas.h" >/dev/null || missing+=(libopenblas-dev)
+  # BLIS, bench_gemm's second anchor (its blis/* rows); optional like the rest below.
+  compgen -G "/usr/include/*/blis.h" >/dev/null || have_header blis.h || optional+=(libblis-dev)
   # libtorch (C++, oneDNN inside) for bench_libtorch; big, so optional: without it that program
   # is not built and the rest of the benchmarks run.
   have_cmake_pkg Torch || optional+=(libtorch-dev)

@@ -4,8 +4,8 @@
 #
 # Usage: scripts/run-bench.sh BUILD_DIR [google-benchmark flags...]
 #   scripts/run-bench.sh build --benchmark_filter='gemm|openblas'
-# Threads: OMP_NUM_THREADS and OPENBLAS_NUM_THREADS default to 2 (override from the
-# environment). Repetitions default to 3: the console shows their mean, median and stddev, the
+# Threads: OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and BLIS_NUM_THREADS default to 2 (override
+# from the environment). Repetitions default to 3: the console shows their mean, median and stddev, the
 # JSON keeps every run, and a last table gives each benchmark's median and best GFLOP/s (the
 # best is the one to quote on a shared, noisy machine). BENCH_REPETITIONS=1: a quick look.
 set -euo pipefail
@@ -19,6 +19,7 @@ shift
 
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-2}
+export BLIS_NUM_THREADS=${BLIS_NUM_THREADS:-2}
 reps=${BENCH_REPETITIONS:-3}
 
 shopt -s nullglob
@@ -31,6 +32,7 @@ fi
 out_dir=$build/bench-results
 mkdir -p "$out_dir"
 echo "run-bench: OMP_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS" \
+  "BLIS_NUM_THREADS=$BLIS_NUM_THREADS" \
   "repetitions=$reps, $(date -u '+%Y-%m-%d %H:%M UTC')"
 lscpu 2>/dev/null | grep -E '^(Model name|CPU\(s\)):' | sed 's/^/run-bench: /' || true
 
