@@ -14,7 +14,10 @@
 #   STEP...: run only these steps (after nvidia-smi, env, configure and build, which take
 #   seconds when the build is up to date). Steps, in the order they run:
 #     ctest-cuda bench-train-cuda pytorch-eager pytorch-graph train-cuda train-cuda-nograph
-#     train-cpu memcheck racecheck bench-gemm-cuda ctest-all
+#     train-cpu train-cuda-extra memcheck racecheck bench-gemm-cuda ctest-all
+#   (train-cuda-extra: one epoch on the GPU, with the CUDA Graph, for each other --opt (adam,
+#   adamw, rmsprop, lamb: their multi-tensor kernels and device hyper-parameters) and for
+#   --model cnn (the conv ladder's CUDA kernels and batchnorm in training).)
 #   The order is by priority: when the time budget runs out, the last steps are skipped.
 # Run from anywhere; it works in the repository root. MNIST must be in data/mnist (git-ignored:
 # carry it to the GPU machine), and so must build-deps/ (scripts/stage-deps.sh: nlohmann-json
@@ -33,14 +36,14 @@ if [[ ${1:-} == --bundle ]]; then
   shift
 fi
 if [[ $# -lt 1 || $1 == -h || $1 == --help ]]; then
-  sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
   [[ $# -lt 1 ]] && exit 1 || exit 0
 fi
 outdir=$1
 shift
 selected=("$@")
 all_steps=" ctest-cuda bench-train-cuda pytorch-eager pytorch-graph train-cuda train-cuda-nograph
-  train-cpu memcheck racecheck bench-gemm-cuda ctest-all "
+  train-cpu train-cuda-extra memcheck racecheck bench-gemm-cuda ctest-all "
 for s in "${selected[@]}"; do
   if [[ $all_steps != *[[:space:]]"$s"[[:space:]]* ]]; then
     echo "gpu-check: unknown step '$s'; the steps are:$all_steps" >&2
@@ -92,6 +95,7 @@ write_summary() {
     highlight "$logdir/train-cuda.log" 'test_accuracy|total_seconds|rror'
     highlight "$logdir/train-cuda-nograph.log" 'test_accuracy|total_seconds|rror'
     highlight "$logdir/train-cpu.log" 'test_accuracy|total_seconds|rror'
+    highlight "$logdir/train-cuda-extra.log" '^train-cuda-extra '
     highlight "$logdir/memcheck.log" '^memcheck '
     highlight "$logdir/racecheck.log" '^racecheck '
     highlight "$logdir/bench-gemm-cuda.log" '_median|ERROR OCCURRED|no usable'
@@ -200,6 +204,36 @@ for s in /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer
   fi
 done
 
+# One epoch on the GPU (CUDA Graph on) for each optimizer besides the default SGD and for the
+# CNN, each under its own share of the step's time. Prints "train-cuda-extra <run>:
+# test_accuracy ... total_seconds ..." per run; fails if any run did.
+train_extra() {
+  local bin=$build/bin/tapegrad-train status=0 rc name left cap
+  [[ -x $bin ]] || { echo "$bin not built"; return 1; }
+  local end=$((SECONDS + ${step_limit:-150}))
+  local runs=("opt adam" "opt adamw" "opt rmsprop" "opt lamb" "model cnn")
+  for run in "${runs[@]}"; do
+    read -r flag value <<<"$run"
+    name="--$flag $value"
+    left=$((end - SECONDS))
+    if ((left < 5)); then
+      echo "train-cuda-extra $name: not run (the step's time is used up)"
+      status=1
+      continue
+    fi
+    cap=$((left < 60 ? left : 60))
+    echo "=== $name (limit ${cap}s)"
+    rc=0
+    timeout -k 10 "$cap" "$bin" --device cuda --epochs 1 --data data/mnist "--$flag" "$value" \
+      --summary "$logdir/train-cuda-$value.json" >"$scratch" 2>&1 || rc=$?
+    cat "$scratch"
+    echo "train-cuda-extra $name: $(grep -E 'test_accuracy|total_seconds' "$scratch" |
+      paste -sd ' ' -) (exit $rc)"
+    ((rc != 0)) && status=1
+  done
+  return $status
+}
+
 # compute-sanitizer over test_cuda, one run per test source file (doctest's --source-file
 # filter), each under its own timeout, so a slow file cannot cost the others their summaries.
 # Prints "<tool> <file>: <summary line>" for each; fails if any run did.
@@ -276,6 +310,7 @@ wanted train-cuda-nograph &&
 wanted train-cpu &&
   run_step train-cpu 120 "$bin/tapegrad-train" --device cpu --epochs "$train_epochs" \
     --data data/mnist --log-csv "$logdir/train-cpu.csv" --summary "$logdir/train-cpu.json"
+wanted train-cuda-extra && run_step train-cuda-extra 150 train_extra
 wanted memcheck && run_step memcheck 240 sanitize memcheck
 wanted racecheck && run_step racecheck 180 sanitize racecheck
 wanted bench-gemm-cuda &&
