@@ -124,6 +124,19 @@ void set_flops(benchmark::State& state, const Shape& s, int threads,
                                                benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// One anchor row: the check above, then the timed calls, read against `threads`' peak.
+template <typename Fn>
+void bm_anchor(benchmark::State& state, const Shape& s, Fn call, int threads) {
+  if (!anchor_agrees(state, s, call)) return;
+  Operands o(s);
+  for (auto _ : state) {
+    call(o);
+    benchmark::DoNotOptimize(o.c.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, s, threads);
+}
+
 // The peak a row of `isa` is read against (AVX-512 and generic rows: the widest ISA's, since
 // generic code is vectorised by the compiler for the build's target).
 tg::bench::Isa peak_isa(GemmIsa isa) {
@@ -153,37 +166,27 @@ void bm_gemm_isa(benchmark::State& state, GemmIsa isa, Shape s) {
 #ifdef TG_HAVE_OPENBLAS
 void bm_openblas(benchmark::State& state, Shape s) {
   const int lda = int(s.ta ? s.m : s.k), ldb = int(s.tb ? s.k : s.n);
-  auto call = [&](Operands& o) {
-    cblas_sgemm(CblasRowMajor, s.ta ? CblasTrans : CblasNoTrans, s.tb ? CblasTrans : CblasNoTrans,
-                int(s.m), int(s.n), int(s.k), 1.0f, o.a.data(), lda, o.b.data(), ldb, 0.0f,
-                o.c.data(), int(s.n));
-  };
-  if (!anchor_agrees(state, s, call)) return;
-  Operands o(s);
-  for (auto _ : state) {
-    call(o);
-    benchmark::DoNotOptimize(o.c.data());
-    benchmark::ClobberMemory();
-  }
-  set_flops(state, s, openblas_get_num_threads());
+  bm_anchor(
+      state, s,
+      [&](Operands& o) {
+        cblas_sgemm(CblasRowMajor, s.ta ? CblasTrans : CblasNoTrans,
+                    s.tb ? CblasTrans : CblasNoTrans, int(s.m), int(s.n), int(s.k), 1.0f,
+                    o.a.data(), lda, o.b.data(), ldb, 0.0f, o.c.data(), int(s.n));
+      },
+      openblas_get_num_threads());
 }
 #endif
 
 #ifdef TG_HAVE_BLIS
 void bm_blis(benchmark::State& state, Shape s) {
   const int64_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
-  auto call = [&](Operands& o) {
-    tg::bench::blis_sgemm(s.ta, s.tb, s.m, s.n, s.k, 1.0f, o.a.data(), lda, o.b.data(), ldb, 0.0f,
-                          o.c.data(), s.n);
-  };
-  if (!anchor_agrees(state, s, call)) return;
-  Operands o(s);
-  for (auto _ : state) {
-    call(o);
-    benchmark::DoNotOptimize(o.c.data());
-    benchmark::ClobberMemory();
-  }
-  set_flops(state, s, tg::bench::blis_threads());
+  bm_anchor(
+      state, s,
+      [&](Operands& o) {
+        tg::bench::blis_sgemm(s.ta, s.tb, s.m, s.n, s.k, 1.0f, o.a.data(), lda, o.b.data(), ldb,
+                              0.0f, o.c.data(), s.n);
+      },
+      tg::bench::blis_threads());
 }
 #endif
 

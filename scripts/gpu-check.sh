@@ -204,24 +204,30 @@ for s in /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer
   fi
 done
 
+# slice END MAX: the seconds one part of a step may run, in cap: MAX, or what is left before
+# END (in SECONDS) if that is less; fails when under 5 s are left.
+slice() {
+  local left=$(($1 - SECONDS))
+  ((left < 5)) && return 1
+  cap=$((left < $2 ? left : $2))
+}
+
 # One epoch on the GPU (CUDA Graph on) for each optimizer besides the default SGD and for the
 # CNN, each under its own share of the step's time. Prints "train-cuda-extra <run>:
 # test_accuracy ... total_seconds ..." per run; fails if any run did.
 train_extra() {
-  local bin=$build/bin/tapegrad-train status=0 rc name left cap
+  local bin=$build/bin/tapegrad-train status=0 rc name cap flag value
   [[ -x $bin ]] || { echo "$bin not built"; return 1; }
   local end=$((SECONDS + ${step_limit:-150}))
   local runs=("opt adam" "opt adamw" "opt rmsprop" "opt lamb" "model cnn")
   for run in "${runs[@]}"; do
     read -r flag value <<<"$run"
     name="--$flag $value"
-    left=$((end - SECONDS))
-    if ((left < 5)); then
+    if ! slice "$end" 60; then
       echo "train-cuda-extra $name: not run (the step's time is used up)"
       status=1
       continue
     fi
-    cap=$((left < 60 ? left : 60))
     echo "=== $name (limit ${cap}s)"
     rc=0
     timeout -k 10 "$cap" "$bin" --device cuda --epochs 1 --data data/mnist "--$flag" "$value" \
@@ -238,7 +244,7 @@ train_extra() {
 # filter), each under its own timeout, so a slow file cannot cost the others their summaries.
 # Prints "<tool> <file>: <summary line>" for each; fails if any run did.
 sanitize() {
-  local tool=$1 bin=$build/bin/test_cuda status=0 f base t0 rc left cap
+  local tool=$1 bin=$build/bin/test_cuda status=0 f base t0 rc cap
   if [[ -z $sanitizer ]]; then
     echo "compute-sanitizer not found (looked in /usr/local/cuda/bin, /usr/local/cuda/compute-sanitizer, PATH)"
     return 1
@@ -247,13 +253,11 @@ sanitize() {
   local end=$((SECONDS + ${step_limit:-300}))
   for f in tests/cuda/*.cpp; do
     base=$(basename "$f")
-    left=$((end - SECONDS))
-    if ((left < 5)); then
+    if ! slice "$end" 120; then
       echo "$tool $base: not run (the step's time is used up)"
       status=1
       continue
     fi
-    cap=$((left < 120 ? left : 120))
     echo "=== $tool $base (limit ${cap}s)"
     t0=$(now)
     rc=0
