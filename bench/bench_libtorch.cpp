@@ -45,7 +45,6 @@
 #include "learner/data/data.h"
 #include "learner/data/datasets.h"
 #include "nn/layers.h"
-#include "optim/adam.h"
 #include "optim/optimizer.h"
 #include "tensor/creation.h"
 #include "tensor/ops.h"
@@ -252,19 +251,10 @@ void epoch_torch(benchmark::State& state, const Model& m, int threads) {
 // ---- optimizer steps ----------------------------------------------------------------------
 
 // One optimizer step over the wide MLP's parameters with fixed gradients, each library's own
-// optimizer with the same hyper-parameters (tapegrad: the fused kernel; torch 1.13's C++
-// optimizers: a loop of ATen ops per parameter). LAMB has no torch counterpart.
+// optimizer with the same hyper-parameters (tapegrad: the fused kernel, bench/bench_data.h's
+// make_optimizer; torch 1.13's C++ optimizers: a loop of ATen ops per parameter, below with
+// the same values). LAMB has no torch counterpart.
 const char* const kOptims[] = {"SGD_momentum", "Adam", "AdamW", "RMSprop"};
-
-std::unique_ptr<tg::optim::Optimizer> tapegrad_optim(const std::string& name,
-                                                     const std::vector<tg::Tensor>& ps) {
-  namespace op = tg::optim;
-  if (name == "SGD_momentum")
-    return std::make_unique<op::SGD>(ps, op::SGDOptions{.lr = 1e-4, .momentum = 0.9});
-  if (name == "Adam") return std::make_unique<op::Adam>(ps, op::AdamOptions{.lr = 1e-5});
-  if (name == "AdamW") return std::make_unique<op::AdamW>(ps, op::AdamWOptions{.lr = 1e-5});
-  return std::make_unique<op::RMSprop>(ps, op::RMSpropOptions{.lr = 1e-5});
-}
 
 std::unique_ptr<torch::optim::Optimizer> torch_optim(const std::string& name,
                                                      const std::vector<at::Tensor>& ps) {
@@ -284,9 +274,8 @@ void optim_counters(benchmark::State& state, int64_t n) {
 void optim_tapegrad(benchmark::State& state, const std::string& name) {
   use_tapegrad_threads();
   std::vector<tg::Tensor> ps = tg::bench::wide_mlp_params();
-  int64_t n = 0;
-  for (const tg::Tensor& p : ps) n += p.numel();
-  auto opt = tapegrad_optim(name, ps);
+  const int64_t n = tg::bench::total_numel(ps);
+  auto opt = tg::bench::make_optimizer(name, ps);
   opt->step();  // creates the state
   for (auto _ : state) opt->step();
   optim_counters(state, n);

@@ -52,6 +52,16 @@ void check_beta(const char* op, const char* what, double v) {
   TG_CHECK(v >= 0 && v < 1, op, "invalid ", what, " parameter: ", v, " (must be in [0, 1))");
 }
 
+// One group's values for Adam, AdamW and LAMB (the same hyper-parameters, checked as
+// torch.optim.Adam checks them).
+void check_adam_family(const StatefulOptimizer& o, const char* op, const std::vector<double>& v) {
+  check_nonneg(op, "learning rate", o.value(v, "lr"));
+  check_nonneg(op, "epsilon value", o.value(v, "eps"));
+  check_beta(op, "beta1", o.value(v, "beta1"));
+  check_beta(op, "beta2", o.value(v, "beta2"));
+  check_nonneg(op, "weight_decay value", o.value(v, "weight_decay"));
+}
+
 // The parameter's gradient, checked against it (device, shape, dtype, contiguity), or an
 // undefined tensor when it has none (the parameter is skipped).
 Tensor checked_grad(const char* op, const Tensor& p, size_t gi, size_t i) {
@@ -270,12 +280,7 @@ AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults)
     : Adam(std::move(groups), as_adam(defaults), true) {}
 
 void Adam::check_hyper(const std::vector<double>& v) const {
-  const char* op = decoupled_ ? "AdamW" : "Adam";
-  check_nonneg(op, "learning rate", value(v, "lr"));
-  check_nonneg(op, "epsilon value", value(v, "eps"));
-  check_beta(op, "beta1", value(v, "beta1"));
-  check_beta(op, "beta2", value(v, "beta2"));
-  check_nonneg(op, "weight_decay value", value(v, "weight_decay"));
+  check_adam_family(*this, decoupled_ ? "AdamW" : "Adam", v);
 }
 
 void Adam::hyper_changed(size_t group) {
@@ -491,12 +496,7 @@ LAMB::LAMB(std::vector<ParamGroup> groups, const LAMBOptions& d)
 }
 
 void LAMB::check_hyper(const std::vector<double>& v) const {
-  const char* op = "LAMB";
-  check_nonneg(op, "learning rate", value(v, "lr"));
-  check_nonneg(op, "epsilon value", value(v, "eps"));
-  check_beta(op, "beta1", value(v, "beta1"));
-  check_beta(op, "beta2", value(v, "beta2"));
-  check_nonneg(op, "weight_decay value", value(v, "weight_decay"));
+  check_adam_family(*this, "LAMB", v);
 }
 
 void LAMB::hyper_changed(size_t group) {

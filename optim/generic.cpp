@@ -204,28 +204,26 @@ void average(ParamView& v, const char* op, const std::string& name, const std::s
 }
 
 // A stat keeping the average `state` of f(grad) with momentum hyper-parameter `hyper`, and its
-// dampening factor as `damp_name` when keep_damp.
+// dampening factor as `damp_name` unless that is empty.
 template <typename F>
 Stat average_stat(const std::string& name, const std::string& state, const std::string& hyper,
-                  double default_mom, const std::string& damp_name, bool keep_damp, bool dampening,
-                  F f) {
-  const std::string damp = keep_damp ? damp_name : "";
+                  double default_mom, const std::string& damp_name, bool dampening, F f) {
   std::vector<std::string> provides{state};
-  if (!damp.empty()) provides.push_back(damp);
+  if (!damp_name.empty()) provides.push_back(damp_name);
   return {name, {{hyper, default_mom}}, provides, [=](ParamView& v) {
-            average(v, name.c_str(), state, hyper, dampening, damp, f);
+            average(v, name.c_str(), state, hyper, dampening, damp_name, f);
           }};
 }
 
 }  // namespace
 
 Stat average_grad(bool dampening, const Moments& m) {
-  return average_stat("average_grad", m.grad_avg, m.mom, 0.9, "mom_damp", m.keep_damp, dampening,
-                      [](auto g) { return g; });
+  return average_stat("average_grad", m.grad_avg, m.mom, 0.9, m.keep_damp ? "mom_damp" : "",
+                      dampening, [](auto g) { return g; });
 }
 
 Stat average_sqr_grad(bool dampening, const Moments& m) {
-  return average_stat("average_sqr_grad", m.sqr_avg, m.sqr_mom, 0.99, "sqr_damp", m.keep_damp,
+  return average_stat("average_sqr_grad", m.sqr_avg, m.sqr_mom, 0.99, m.keep_damp ? "sqr_damp" : "",
                       dampening, [](auto g) { return g * g; });
 }
 
