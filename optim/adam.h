@@ -2,9 +2,9 @@
 // course's, notebook 09 / fastai), each a StatefulOptimizer (optim/generic.h): a recipe of the
 // course's stats and steppers declares its hyper-parameters and state, and a fused kernel
 // computes it (set_fused(false): the recipe's loops, on the CPU). The recipes:
-//   Adam     average_grad, average_sqr_grad (both dampened, torch_moments()), step_count,
-//            l2_reg, adam_step
-//   AdamW    the same with weight_decay (decoupled, before the step) in place of l2_reg
+//   Adam     l2_reg, average_grad, average_sqr_grad (both dampened, torch_moments()),
+//            step_count, adam_step
+//   AdamW    the same with weight_decay (decoupled, just before adam_step) in place of l2_reg
 //   RMSprop  l2_reg, average_sqr_grad ("square_avg", alpha), centered_grad_avg, step_count,
 //            rmsprop_step
 //   LAMB     average_grad, average_sqr_grad, step_count, lamb_step
