@@ -21,6 +21,11 @@
 // cache lines. Products under 4M multiply-adds stay on the calling thread, with no OpenMP
 // region at all.
 //
+// Small products (under 4M multiply-adds, one thread) skip the packing: the same tiles read
+// A where it lies (a broadcast takes any stride) and B's rows too unless B is transposed, and
+// each tile is as tall as the rows left. On a 64^3 product, packing and the padded tiles of
+// a ragged m had cost a quarter of the time.
+//
 // Determinism: kKC is a constant, so each C element is the same sum of the same kKC-long
 // partial products (each one added in ascending k inside the micro-kernel, in registers)
 // whatever the thread count or the split of C among threads; threads only decide *who*
@@ -43,6 +48,7 @@
 #include <new>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "kernels/cpu_info.h"
 #include "kernels/gemm.h"
@@ -148,15 +154,16 @@ namespace generic {
 struct IsaEntry {
   GemmIsa isa;
   int64_t mr, nr;
-  void (*multiply)(const Job&, const Blocking&, int);
+  bool direct;  // has direct (unpacked) products for small ones
+  void (*multiply)(const Job&, const Blocking&, int, bool);
 };
 
 constexpr IsaEntry kIsas[] = {
 #if TG_GEMM_X86
-    {GemmIsa::avx512, avx512::kMR, avx512::kNR, &avx512::multiply},
-    {GemmIsa::avx2, avx2::kMR, avx2::kNR, &avx2::multiply},
+    {GemmIsa::avx512, avx512::kMR, avx512::kNR, avx512::kHasDirect, &avx512::multiply},
+    {GemmIsa::avx2, avx2::kMR, avx2::kNR, avx2::kHasDirect, &avx2::multiply},
 #endif
-    {GemmIsa::generic, generic::kMR, generic::kNR, &generic::multiply},
+    {GemmIsa::generic, generic::kMR, generic::kNR, generic::kHasDirect, &generic::multiply},
 };
 
 constexpr size_t kNumIsas = sizeof(kIsas) / sizeof(kIsas[0]);
@@ -208,19 +215,29 @@ GemmConfig blocking_for(const IsaEntry& e, const CpuCaches& caches) {
 }
 
 // The fraction of the micro-tiles' multiply-adds that land in an m x n C (the kernels use
-// half-width B slivers when n <= nr / 2).
-double tile_use(const IsaEntry& e, int64_t m, int64_t n) {
+// half-width B slivers when n <= nr / 2; direct products have tiles as tall as the rows left,
+// so only the columns can waste).
+double tile_use(const IsaEntry& e, int64_t m, int64_t n, bool direct) {
   const int64_t nr = n <= e.nr / 2 ? e.nr / 2 : e.nr;
   auto use = [](int64_t x, int64_t t) { return double(x) / double((x + t - 1) / t * t); };
-  return use(m, e.mr) * use(n, nr);
+  return (direct ? 1.0 : use(m, e.mr)) * use(n, nr);
 }
 
 // Whether to compute C^T instead (see Orientation above): C small enough that its scratch
 // copy and the strided transposes stay in L1/L2 (at most 16K floats), k long enough that those
 // two extra passes over C are cheap beside the product (a 64 x 784 C with k = 50 computed
 // this way took 87 us instead of 57), and at least 10% fewer wasted multiply-adds.
-bool transpose_pays(const IsaEntry& e, int64_t m, int64_t n, int64_t k) {
-  return m * n <= 16384 && k >= 128 && tile_use(e, n, m) > 1.1 * tile_use(e, m, n);
+bool transpose_pays(const IsaEntry& e, int64_t m, int64_t n, int64_t k, bool direct) {
+  return m * n <= 16384 && k >= 128 && tile_use(e, n, m, direct) > 1.1 * tile_use(e, m, n, direct);
+}
+
+// Direct products (kernels/cpu/gemm_packed_isa.h) on one thread for small ones: packing a
+// panel costs as much as a third of a 64^3 product, and the operands of a small product sit
+// in L1/L2 as they are. Not when A's rows (read where they lie, kMR of them at a time) are a
+// multiple of 4 KiB apart: those rows fall in one L1 set, more of them than it has ways.
+bool direct_pays(const IsaEntry& e, const Job& x, int nt) {
+  if (!e.direct || nt != 1 || double(x.m) * double(x.n) * double(x.k) > kParallelMin) return false;
+  return !(x.as.cs == 1 && x.m > 1 && x.as.rs % 1024 == 0);
 }
 
 GemmIsa parse_isa(std::string_view name) {
@@ -275,14 +292,16 @@ void packed(const char* op, bool trans_a, bool trans_b, int64_t m, int64_t n, in
   const State& st = state();
   const size_t i = st.current.load(std::memory_order_relaxed);
   const Blocking bl{st.configs[i].mc, st.configs[i].nc};
-  if (!transpose_pays(kIsas[i], m, n, k)) return kIsas[i].multiply(job, bl, nt);
+  const IsaEntry& e = kIsas[i];
+  const bool small = e.direct && nt == 1 && double(m) * double(n) * double(k) <= kParallelMin;
+  if (!transpose_pays(e, m, n, k, small)) return e.multiply(job, bl, nt, direct_pays(e, job, nt));
   // C^T (n x m, row-major) = op(B)^T op(A)^T: op(X)^T swaps X's strides.
   float* t = tls_c.get(m * n);
   if (beta != 0.0f)
     for (int64_t r = 0; r < m; ++r)
       for (int64_t col = 0; col < n; ++col) t[col * m + r] = c[r * ldc + col];
   const Job tj{n, m, k, alpha, beta, b, Strides{bs.cs, bs.rs}, a, Strides{as.cs, as.rs}, t, m};
-  kIsas[i].multiply(tj, bl, nt);
+  e.multiply(tj, bl, nt, direct_pays(e, tj, nt));
   for (int64_t r = 0; r < m; ++r)
     for (int64_t col = 0; col < n; ++col) c[r * ldc + col] = t[col * m + r];
 }

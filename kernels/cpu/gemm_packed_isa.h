@@ -179,25 +179,31 @@ void pack_b(const float* b, Strides bs, int64_t kc, int64_t nc, float* __restric
   }
 }
 
-// C tile (mr x nr <= kMR x NR) = alpha * (A sliver * B sliver) + beta * C; beta == 0: C is
-// not read. The full kMR x NR product is computed on the zero-padded slivers. Every level adds
-// the products of one element in ascending p, one fused multiply-add each (levels 3 and 2:
-// the same roundings, so their results are identical bit for bit).
+// The register kernel every tile of levels 3 and 2 goes through, packed or not:
+//   C tile (mr x nr, mr <= MR, nr <= NR) = alpha * sum_p A(r, p) B(p, 0..NR-1) + beta * C,
+// with A(r, p) = a[r * lda + p] (kRowsA: rows of A contiguous in k) or a[p * lda + r], and B's
+// row p the NR floats at b + p * ldb. A packed sliver is the second form with lda = kMR and a
+// packed B sliver has ldb = NR; the direct products below pass A and B as they lie in memory.
+// beta == 0: C is not read. Every element is the products in ascending p, one fused
+// multiply-add each from zero, then alpha * sum (+ beta * C): the same roundings at levels 3
+// and 2, packed or direct, so all of them give identical bits.
 #if TG_GEMM_LEVEL == 3
-template <int64_t NR>
-inline void micro_kernel(int64_t kc, const float* __restrict pa, const float* __restrict pb,
-                         float* c, int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta) {
+template <int MR, int64_t NR, bool kRowsA>
+inline void tile_kernel(int64_t kc, const float* __restrict a, int64_t lda,
+                        const float* __restrict b, int64_t ldb, float* c, int64_t ldc, int64_t mr,
+                        int64_t nr, float alpha, float beta) {
   constexpr int NV = NR / 16;  // zmm vectors per row of the tile
-  __m512 acc[kMR][NV];
+  __m512 acc[MR][NV];
 #pragma GCC unroll 14
-  for (int r = 0; r < kMR; ++r)
+  for (int r = 0; r < MR; ++r)
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
-  for (int64_t p = 0; p < kc; ++p, pa += kMR, pb += NR) {
+  for (int64_t p = 0; p < kc; ++p, b += ldb) {
     __m512 bv[NV];
-    for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(pb + 16 * v);
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
+    const float* ap = kRowsA ? a + p : a + p * lda;
 #pragma GCC unroll 14
-    for (int r = 0; r < kMR; ++r) {
-      const __m512 ar = _mm512_set1_ps(pa[r]);
+    for (int r = 0; r < MR; ++r) {
+      const __m512 ar = _mm512_set1_ps(kRowsA ? ap[r * lda] : ap[r]);
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]);
     }
   }
@@ -208,7 +214,7 @@ inline void micro_kernel(int64_t kc, const float* __restrict pa, const float* __
   }
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
 #pragma GCC unroll 14
-  for (int r = 0; r < kMR; ++r) {
+  for (int r = 0; r < MR; ++r) {
     if (r >= mr) break;
     float* cr = c + r * ldc;
     for (int v = 0; v < NV; ++v) {
@@ -219,30 +225,32 @@ inline void micro_kernel(int64_t kc, const float* __restrict pa, const float* __
   }
 }
 #elif TG_GEMM_LEVEL == 2
-template <int64_t NR>
-inline void micro_kernel(int64_t kc, const float* __restrict pa, const float* __restrict pb,
-                         float* c, int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta) {
+template <int MR, int64_t NR, bool kRowsA>
+inline void tile_kernel(int64_t kc, const float* __restrict a, int64_t lda,
+                        const float* __restrict b, int64_t ldb, float* c, int64_t ldc, int64_t mr,
+                        int64_t nr, float alpha, float beta) {
   constexpr int NV = NR / 8;  // ymm vectors per row of the tile
-  __m256 acc[kMR][NV];
+  __m256 acc[MR][NV];
 #pragma GCC unroll 6
-  for (int r = 0; r < kMR; ++r)
+  for (int r = 0; r < MR; ++r)
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
-  for (int64_t p = 0; p < kc; ++p, pa += kMR, pb += NR) {
+  for (int64_t p = 0; p < kc; ++p, b += ldb) {
     __m256 bv[NV];
-    for (int v = 0; v < NV; ++v) bv[v] = _mm256_load_ps(pb + 8 * v);
+    for (int v = 0; v < NV; ++v) bv[v] = _mm256_loadu_ps(b + 8 * v);
+    const float* ap = kRowsA ? a + p : a + p * lda;
 #pragma GCC unroll 6
-    for (int r = 0; r < kMR; ++r) {
-      const __m256 ar = _mm256_broadcast_ss(pa + r);
+    for (int r = 0; r < MR; ++r) {
+      const __m256 ar = _mm256_broadcast_ss(kRowsA ? ap + r * lda : ap + r);
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(ar, bv[v], acc[r][v]);
     }
   }
-  // (Every loop over the tile's rows runs to the constant kMR, fully unrolled, with a break:
+  // (Every loop over the tile's rows runs to the constant MR, fully unrolled, with a break:
   // indexing acc with a run-time bound would make GCC keep it in memory, storing all 12
   // accumulators on every step of the k loop, at a third of the speed.)
   const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
   if (nr == NR) {  // a whole tile row: plain vector loads and stores
 #pragma GCC unroll 6
-    for (int r = 0; r < kMR; ++r) {
+    for (int r = 0; r < MR; ++r) {
       if (r >= mr) break;
       float* cr = c + r * ldc;
       for (int v = 0; v < NV; ++v) {
@@ -253,15 +261,24 @@ inline void micro_kernel(int64_t kc, const float* __restrict pa, const float* __
     }
     return;
   }
-  alignas(32) float tile[kMR][NR];  // an edge tile: through memory, then the columns inside C
+  alignas(32) float tile[MR][NR];  // an edge tile: through memory, then the columns inside C
 #pragma GCC unroll 6
-  for (int r = 0; r < kMR; ++r)
+  for (int r = 0; r < MR; ++r)
     for (int v = 0; v < NV; ++v) _mm256_store_ps(&tile[r][8 * v], _mm256_mul_ps(va, acc[r][v]));
   for (int64_t r = 0; r < mr; ++r) {
     float* cr = c + r * ldc;
     for (int64_t j = 0; j < nr; ++j)
       cr[j] = beta == 0.0f ? tile[r][j] : std::fma(beta, cr[j], tile[r][j]);
   }
+}
+#endif
+
+#if TG_GEMM_LEVEL >= 2
+// A packed tile: kMR rows of the A sliver (zero padded past mr) times a B sliver.
+template <int64_t NR>
+inline void micro_kernel(int64_t kc, const float* __restrict pa, const float* __restrict pb,
+                         float* c, int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta) {
+  tile_kernel<kMR, NR, false>(kc, pa, kMR, pb, NR, c, ldc, mr, nr, alpha, beta);
 }
 #else
 // Portable kernel: the compiler vectorises the NR loop for the build's baseline.
@@ -354,8 +371,76 @@ void run_threads(const Job& x, const Blocking& bl, int nt) {
   if (error) std::rethrow_exception(error);
 }
 
-// The entry point of this ISA: the job on nt threads (1: the calling thread alone).
-inline void multiply(const Job& x, const Blocking& bl, int nt) {
+#if TG_GEMM_LEVEL >= 2
+// Direct products (small ones, on one thread; gemm_packed.cpp decides when): the tiles read A
+// where it lies, and B too unless it is transposed, so nothing is packed but a transposed B
+// panel and the ragged last B sliver (into zero-padded NR columns). Tiles are as tall as the
+// rows left (1..kMR: no multiply-adds wasted on a ragged m). The loops, the kKC steps and
+// each element's sum are those of run(): the same bits.
+constexpr bool kHasDirect = true;
+
+// The tile kernel for exactly mr rows (1 <= mr <= kMR), picked from its instances.
+template <int64_t NR, bool kRowsA, int... R>
+inline void direct_tile(std::integer_sequence<int, R...>, int64_t mr, int64_t kc, const float* a,
+                        int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t nr,
+                        float alpha, float beta) {
+  (void)((mr == R + 1 &&
+          (tile_kernel<R + 1, NR, kRowsA>(kc, a, lda, b, ldb, c, ldc, mr, nr, alpha, beta),
+           true)) ||
+         ...);
+}
+
+template <int64_t NR, bool kRowsA>
+void run_direct(const Job& x, const Blocking& bl) {
+  const int64_t lda = kRowsA ? x.as.rs : x.as.cs;  // the other stride is 1
+  const bool pack = x.bs.cs != 1;                  // a transposed B: packed panel by panel
+  const int64_t panel = pack ? std::min(bl.nc, (x.n + NR - 1) / NR * NR) : NR;
+  float* pb = tls_b.get(kKC * panel);
+  for (int64_t jc = 0; jc < x.n; jc += bl.nc) {
+    const int64_t nc = std::min(bl.nc, x.n - jc);
+    for (int64_t pc = 0; pc < x.k; pc += kKC) {
+      const int64_t kc = std::min(kKC, x.k - pc);
+      const float* bp = x.b + pc * x.bs.rs + jc * x.bs.cs;
+      if (pack) pack_b<NR>(bp, x.bs, kc, nc, pb);
+      const float beta = pc == 0 ? x.beta : 1.0f;
+      for (int64_t jr = 0; jr < nc; jr += NR) {
+        const int64_t nr = std::min(NR, nc - jr);
+        const float* bs = pb + jr * kc;  // packed sliver
+        int64_t ldb = NR;
+        if (!pack && nr == NR) {
+          bs = bp + jr, ldb = x.bs.rs;  // B's own rows
+        } else if (!pack) {
+          pack_b<NR>(bp + jr, x.bs, kc, nr, pb);  // the ragged last sliver, zero padded
+          bs = pb;
+        }
+        for (int64_t ir = 0; ir < x.m; ir += kMR) {
+          const float* a = x.a + ir * x.as.rs + pc * x.as.cs;
+          direct_tile<NR, kRowsA>(std::make_integer_sequence<int, int(kMR)>(),
+                                  std::min(kMR, x.m - ir), kc, a, lda, bs, ldb,
+                                  x.c + ir * x.ldc + jc + jr, x.ldc, nr, x.alpha, beta);
+        }
+      }
+    }
+  }
+}
+
+template <int64_t NR>
+void direct(const Job& x, const Blocking& bl) {
+  if (x.as.cs == 1) return run_direct<NR, true>(x, bl);
+  run_direct<NR, false>(x, bl);
+}
+#else
+constexpr bool kHasDirect = false;
+template <int64_t NR>
+void direct(const Job& x, const Blocking& bl) {
+  run<NR>(x, bl, 0, x.m, 0, x.n);
+}
+#endif
+
+// The entry point of this ISA: the job on nt threads (1: the calling thread alone), or
+// direct (unpacked) when the caller says so (one thread, small operands).
+inline void multiply(const Job& x, const Blocking& bl, int nt, bool direct_product) {
+  if (direct_product) return x.n <= kNR / 2 ? direct<kNR / 2>(x, bl) : direct<kNR>(x, bl);
   if (x.n <= kNR / 2) return run_threads<kNR / 2>(x, bl, nt);
   run_threads<kNR>(x, bl, nt);
 }

@@ -394,6 +394,39 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("gemm: a small product (direct, unpacked) equals the same rows of a packed one") {
+  // Under 4M multiply-adds gemm reads A and B where they lie, with tiles as tall as the rows
+  // left; a 200-row product with the same first 37 rows of op(A) is packed. k > kc = 512 (two
+  // partial sums per element), n ragged for every sliver width, beta != 0: the 37 rows must
+  // be the same bits, for each transpose and instruction set.
+  const int64_t m = 37, big = 200, n = 45, k = 600;
+  for_each_isa([&](GemmIsa isa) {
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = t & 1, tb = t & 2;
+      CAPTURE(describe("gemm", ta, tb, m, n, k));
+      Problem<float> small(ta, tb, m, n, k, 0.75f, 0.5f, 1, 7000 + uint32_t(t));
+      Problem<float> large(ta, tb, big, n, k, 0.75f, 0.5f, 1, 8000 + uint32_t(t));
+      large.b = small.b;
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t p = 0; p < k; ++p)
+          (ta ? large.a[size_t(p * large.lda + i)] : large.a[size_t(i * large.lda + p)]) =
+              small.at_a(i, p);
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j)
+          large.c[size_t(i * large.ldc + j)] = small.c[size_t(i * small.ldc + j)];
+      const std::vector<float> got = gemm_with_threads(1, static_cast<GemmFn>(gemm), small);
+      const std::vector<float> want = gemm_with_threads(1, gemm_packed, large);
+      CHECK(std::memcmp(got.data(), want.data(), size_t(m * small.ldc) * sizeof(float)) == 0);
+      small.run_and_check(static_cast<GemmFn>(gemm), gemm_isa_name(isa));
+    }
+    // Rows of A 4 KiB apart (lda = 1024) are packed instead: still right.
+    for (int t = 0; t < 4; ++t) {
+      Problem<float> p(t & 1, t & 2, 20, 30, 1022, 1.0f, 0.0f, 2, 9000 + uint32_t(t));
+      p.run_and_check(static_cast<GemmFn>(gemm), describe("gemm", t & 1, t & 2, 20, 30, 1022));
+    }
+  });
+}
+
 TEST_CASE("gemm: the blocking follows the caches and stays whole tiles") {
   const tg::kernels::CpuCaches& caches = tg::kernels::cpu_caches();
   MESSAGE("caches: ", tg::kernels::cpu_caches_str(caches));
