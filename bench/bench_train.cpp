@@ -6,10 +6,11 @@
 //
 // Two ways of running the same epoch: the plain loop (DataLoader, forward, cross_entropy,
 // backward, SGD step — what PyTorch's reference loop does) and Learner::fit with the trainer's
-// callbacks (TrainEval, AvgStats), training phase only. Real MNIST when data/mnist exists
-// (run from the repository root), else random data of the same shape (the speed is the same).
-// The Time column is the wall time of one epoch. Threads: OMP_NUM_THREADS (scripts/run-bench.sh
-// sets 2). bench/pytorch_mlp.py is the PyTorch side of the comparison.
+// callbacks (TrainEval, AvgStats), training phase only; BM_loader times the DataLoader's
+// batches alone (its prefetching worker included), the floor under both. Real MNIST when data/mnist
+// exists (run from the repository root), else random data of the same shape (the speed is the
+// same). The Time column is the wall time of one epoch. Threads: OMP_NUM_THREADS
+// (scripts/run-bench.sh sets 2). bench/pytorch_mlp.py is the PyTorch side of the comparison.
 //
 // On a GPU (BM_cuda_*, registered only when tg::cuda::is_available(); otherwise the program
 // prints why on stderr and runs the CPU rows alone) the same two configurations are timed
@@ -87,6 +88,18 @@ void BM_plain_loop(benchmark::State& state) {
       opt.zero_grad();
     }
   }
+  state.counters["steps"] = static_cast<double>(db.train_dl.num_batches());
+}
+
+// The data pipeline alone: one epoch of batches from the DataLoader (with its prefetching
+// worker), nothing trained. The floor under the plain loop's time.
+void BM_loader(benchmark::State& state) {
+  const int64_t bs = state.range(0) ? 256 : 64;
+  tg::DataBunch db = tg::make_databunch(mnist(), bs, 1);
+  double sum = 0;
+  for (auto _ : state)
+    for (const tg::Batch& b : db.train_dl) sum += double(b.x.data<float>()[0]);
+  benchmark::DoNotOptimize(sum);
   state.counters["steps"] = static_cast<double>(db.train_dl.num_batches());
 }
 
@@ -280,6 +293,13 @@ void register_cuda_benchmarks() {
 }  // namespace
 
 BENCHMARK(BM_plain_loop)
+    ->ArgName("wide")
+    ->Arg(0)
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3)
+    ->UseRealTime();
+BENCHMARK(BM_loader)
     ->ArgName("wide")
     ->Arg(0)
     ->Arg(1)

@@ -130,7 +130,12 @@ struct Plan {
   int64_t hp = 0, wp = 0, pad_size = 0;
   std::vector<int32_t> taps;
   int64_t ld_rev = 0;  // the row stride col2im_gather reads: B*P
-  std::vector<int32_t> rev_start, rev;
+  // col2im_gather's table: gather[t * cg*image + c*image + u] is the column entry (row r,
+  // column e of an image's block: r*ld_rev + e) of the t-th tap, in ascending r, that reads
+  // input pixel u of channel c; pixels read by fewer than gather_taps taps point the rest at
+  // row K, which col2im_gather fills with -0.0 (x + -0.0 == x exactly, for every x).
+  int64_t gather_taps = 0;
+  std::vector<int32_t> gather;
   // reverse: also the table col2im_gather needs (backward input only).
   Plan(const Conv2dShape& s, bool reverse)
       : P(s.out_h() * s.out_w()),
@@ -152,9 +157,14 @@ struct Plan {
             *t++ = int32_t((i * s.sh + p * s.dh) * wp + j * s.sw + q * s.dw);
     if (!reverse) return;
     // The reverse table for col2im_gather: per input pixel u (unpadded, row-major), the column
-    // entries r*ld_rev + e whose tap reads it, r ascending; CSR over u.
+    // entries r*ld_rev + e whose tap reads it, r ascending; built as CSR over u, then padded
+    // to the same count for every pixel.
     ld_rev = B * P;
-    rev_start.assign(size_t(image + 1), 0);
+    if (int64_t(K + 1) * ld_rev > INT32_MAX) {
+      taps.clear();  // too large for int32 offsets: im2col and col2im's runs instead
+      return;
+    }
+    std::vector<int32_t> rev_start(size_t(image + 1), 0), rev;
     auto pixel = [&](int64_t r, int64_t e) -> int64_t {  // -1 in the padding
       const int64_t v = taps[size_t(r * P + e)], ih = v / wp - s.ph, iw = v % wp - s.pw;
       return ih >= 0 && ih < s.h && iw >= 0 && iw < s.w ? ih * s.w + iw : -1;
@@ -170,6 +180,15 @@ struct Plan {
       for (int64_t e = 0; e < P; ++e)
         if (const int64_t u = pixel(r, e); u >= 0)
           rev[size_t(fill[size_t(u)]++)] = int32_t(r * ld_rev + e);
+    for (int64_t u = 0; u < image; ++u)
+      gather_taps = std::max<int64_t>(gather_taps, rev_start[size_t(u + 1)] - rev_start[size_t(u)]);
+    const int64_t n = cg * image;
+    gather.assign(size_t(gather_taps * n), int32_t(K * ld_rev));
+    for (int64_t c = 0; c < cg; ++c)
+      for (int64_t u = 0; u < image; ++u)
+        for (int32_t t = 0; t < rev_start[size_t(u + 1)] - rev_start[size_t(u)]; ++t)
+          gather[size_t(t * n + c * image + u)] =
+              int32_t(c * rows * ld_rev) + rev[size_t(rev_start[size_t(u)] + t)];
   }
 };
 
@@ -201,22 +220,19 @@ void im2col_taps(const Conv2dShape& s, const Plan& pl, const T* x, T* pad, T* co
 }
 
 // col2im through the taps table, as a gather: each input pixel sums the column entries that
-// read it (Plan::rev, in ascending tap order, col2im's order), so there is no scatter, no
-// zeroed scratch and no write conflict, and the sums are col2im's bit for bit. x is written.
-// The column matrix's rows are Plan::ld_rev apart.
+// read it (Plan::gather, in ascending tap order, col2im's order, then the -0.0 of row K), so
+// there is no scatter and no write conflict, and the sums are col2im's bit for bit. Every pixel
+// takes the same number of terms, so the loop is branch-free and vectorises (a gather per 16
+// pixels on AVX-512). x is written. The column matrix's rows are Plan::ld_rev apart, and row K
+// (Plan::ld_rev elements past the K rows) must hold -0.0.
 template <typename T>
-void col2im_gather(const Conv2dShape& s, const Plan& pl, const T* col, T* x) {
-  const int64_t taps_per_channel = s.kh * s.kw;
-  const int32_t* start = pl.rev_start.data();
-  const int32_t* rev = pl.rev.data();
-  for (int64_t c = 0; c < pl.cg; ++c) {
-    const T* cc = col + c * taps_per_channel * pl.ld_rev;
-    T* xc = x + c * pl.image;
-    for (int64_t u = 0; u < pl.image; ++u) {
-      T acc = T(0);
-      for (int32_t k = start[u]; k < start[u + 1]; ++k) acc += cc[rev[k]];
-      xc[u] = acc;
-    }
+void col2im_gather(const Plan& pl, const T* col, T* x) {
+  const int64_t n = pl.cg * pl.image;
+  std::fill(x, x + n, T(0));
+  const int32_t* idx = pl.gather.data();
+  for (int64_t t = 0; t < pl.gather_taps; ++t, idx += n) {
+#pragma omp simd
+    for (int64_t v = 0; v < n; ++v) x[v] += col[idx[v]];
   }
 }
 
@@ -242,7 +258,7 @@ void raise(const Conv2dShape& s, const Plan& pl, const T* col, int64_t ld, T* x)
     std::fill(x, x + pl.cg * pl.image, T(0));
     col2im(s, col, ld, x);
   } else {
-    col2im_gather(s, pl, col, x);
+    col2im_gather(pl, col, x);
   }
 }
 
@@ -309,7 +325,9 @@ void conv2d_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* gx)
   detail::conv2d_check("conv2d_backward_input", s);
   const Plan pl(s, true);
   const bool direct = is_pointwise(s);
-  const int64_t col_size = direct ? 0 : pl.K * pl.B * pl.P;
+  // The taps path's column matrix has a row K of -0.0 (col2im_gather).
+  const int64_t col_rows = pl.taps.empty() ? pl.K : pl.K + 1;
+  const int64_t col_size = direct ? 0 : col_rows * pl.B * pl.P;
   const int64_t g_size = pl.B > 1 ? pl.og * pl.B * pl.P : 0;
   for_items<T>(pl.chunks * s.groups, col_size + g_size, [&](int64_t it, T* buf, bool threaded) {
     const int64_t ch = it / s.groups, g = it % s.groups;
@@ -330,6 +348,7 @@ void conv2d_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* gx)
     // path's reverse table was built for.
     T* col = buf;
     const int64_t ld = pl.B * pl.P;
+    if (col_rows > pl.K) std::fill(col + pl.K * ld, col + col_rows * ld, T(-0.0));
     gemm_any(threaded, true, false, pl.K, cols, pl.og, wg, pl.K, G, cols, T(0), col, ld);
     for (int64_t i = 0; i < nb; ++i)
       raise(s, pl, col + i * pl.P, ld, gx + ((n0 + i) * s.c + g * pl.cg) * pl.image);
