@@ -217,12 +217,20 @@ void conv2d_implicit(const Conv2dShape& s, const float* x, const float* w, const
           forward_tile<1>(pad, base, im.off.data(), im.K, wk, tile);
         else
           forward_tile<2>(pad, base, im.off.data(), im.K, wk, tile);
+        // The tile is [pixel][channel]; y is [channel][pixel]: written channel by channel,
+        // in runs of the tile's pixels that lie in one image, so consecutive stores fill one
+        // cache line (pixel-major stores, one per channel row, were a third of this loop).
         const int64_t o_end = std::min<int64_t>(im.obw, im.og - ob * im.obw);
-        for (int64_t m = 0; m < mb; ++m) {
+        for (int64_t m = 0; m < mb;) {
           const int64_t e = m0 + m, bimg = e / im.P, pix = e % im.P;
+          const int64_t run = std::min(mb - m, im.P - pix);
           float* yo = y + ((n0 + bimg) * s.o + g * im.og + ob * im.obw) * im.P + pix;
-          for (int64_t o = 0; o < o_end; ++o)
-            yo[o * im.P] = tile[m * im.obw + o] + (b ? b[g * im.og + ob * im.obw + o] : 0.0f);
+          const float* t = tile + m * im.obw;
+          for (int64_t o = 0; o < o_end; ++o) {
+            const float bias = b ? b[g * im.og + ob * im.obw + o] : 0.0f;
+            for (int64_t r = 0; r < run; ++r) yo[o * im.P + r] = t[r * im.obw + o] + bias;
+          }
+          m += run;
         }
       }
     }
