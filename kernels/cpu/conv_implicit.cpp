@@ -42,16 +42,30 @@ constexpr int kVW = 8, kMB = 6;  // 6 x 2 ymm accumulators + 2 + 1 of 16
 #else
 constexpr int kVW = 4, kMB = 6;  // 6 x 2 xmm
 #endif
-// Output channels per tile: NV vectors, 2 (AVX-512: 32 channels) or 1 when O/g fits one vector
-// (the course CNN's 8 and 16 channel layers would leave half a 32-wide tile empty).
-using Vec = float __attribute__((vector_size(kVW * sizeof(float))));
+// Output channels per tile: NV vectors of L lanes: 2 of kVW (AVX-512: 32 channels), 1 when O/g
+// fits one vector (the course CNN's 16-channel layer would leave half a 32-wide tile empty),
+// or 1 of kVW / 2 when O/g fits that (its 8-channel first layer: on a Zen 4, whose 512-bit FMA
+// takes both 256-bit pipes, a full 8-lane FMA does the work of a half-empty 16-lane one, twice
+// as often; no CPU does fewer useful multiply-adds that way). The lane count never changes a
+// sum: each lane adds its own products in ascending k.
+// (A typedef in a class template: GCC drops a dependent vector_size on an alias template.)
+template <int L>
+struct VecOf {
+  typedef float type __attribute__((vector_size(L * sizeof(float))));
+};
+template <int L>
+using VecN = typename VecOf<L>::type;
+static_assert(sizeof(VecN<kVW>) == kVW * sizeof(float) &&
+              sizeof(VecN<kVW / 2>) * 2 == sizeof(VecN<kVW>));
 
-Vec load(const float* p) {
-  Vec v;
+template <int L>
+VecN<L> load(const float* p) {
+  VecN<L> v;
   std::memcpy(&v, p, sizeof(v));
   return v;
 }
-void store(float* p, Vec v) {
+template <int L>
+void store(float* p, VecN<L> v) {
   std::memcpy(p, &v, sizeof(v));
 }
 
@@ -64,7 +78,7 @@ int64_t ceil_div(int64_t a, int64_t b) {
 constexpr int64_t kTargetPixels = 448, kMinChunks = 4, kRanges = 8;
 
 struct Implicit {
-  int64_t P, K, og, cg, hp, wp, plane, image_pad, B, chunks, nv, obw, nob;
+  int64_t P, K, og, cg, hp, wp, plane, image_pad, B, chunks, vw, nv, obw, nob;
   std::vector<int32_t> off;  // K: offset of tap k = (c, p, q) in a padded image
   explicit Implicit(const Conv2dShape& s)
       : P(s.out_h() * s.out_w()),
@@ -78,8 +92,9 @@ struct Implicit {
         B(std::clamp<int64_t>(std::min(ceil_div(kTargetPixels, P), ceil_div(s.n, kMinChunks)), 1,
                               std::max<int64_t>(s.n, 1))),
         chunks(ceil_div(s.n, B)),
+        vw(og <= kVW / 2 ? kVW / 2 : kVW),
         nv(og <= kVW ? 1 : 2),
-        obw(nv * kVW),
+        obw(nv * vw),
         nob(ceil_div(og, obw)) {
     off.resize(size_t(K));
     for (int64_t c = 0, k = 0; c < cg; ++c)
@@ -120,16 +135,16 @@ std::vector<float> pack_weight(const Conv2dShape& s, const Implicit& im, const f
   return pw;
 }
 
-// out[m][v] = sum_k pad[base[m] + off[k]] * wk[k][v], for the kMB pixels at base; NV*kVW
-// channels, rows of wk and out NV*kVW apart.
-template <int NV>
+// out[m][v] = sum_k pad[base[m] + off[k]] * wk[k][v], for the kMB pixels at base; NV*L
+// channels, rows of wk and out NV*L apart.
+template <int L, int NV>
 void forward_tile(const float* pad, const int64_t* base, const int32_t* off, int64_t K,
                   const float* wk, float* out) {
-  constexpr int64_t W = NV * kVW;
-  Vec acc[kMB][NV] = {};
+  constexpr int64_t W = NV * L;
+  VecN<L> acc[kMB][NV] = {};
   for (int64_t k = 0; k < K; ++k) {
-    Vec wv[NV];
-    for (int v = 0; v < NV; ++v) wv[v] = load(wk + k * W + v * kVW);
+    VecN<L> wv[NV];
+    for (int v = 0; v < NV; ++v) wv[v] = load<L>(wk + k * W + v * L);
     const float* xk = pad + off[k];
 #pragma GCC unroll 16
     for (int m = 0; m < kMB; ++m) {
@@ -138,21 +153,21 @@ void forward_tile(const float* pad, const int64_t* base, const int32_t* off, int
     }
   }
   for (int m = 0; m < kMB; ++m)
-    for (int v = 0; v < NV; ++v) store(out + m * W + v * kVW, acc[m][v]);
+    for (int v = 0; v < NV; ++v) store<L>(out + m * W + v * L, acc[m][v]);
 }
 
 // acc[kk][v] += sum_m pad[base[m] + off[kk]] * gyt[m][v] for kMB taps (off) over M pixels;
-// NV*kVW channels, gyt's rows NV*kVW apart, acc_io's ld apart.
-template <int NV>
+// NV*L channels, gyt's rows NV*L apart, acc_io's ld apart.
+template <int L, int NV>
 void weight_tile(const float* pad, const int64_t* base, int64_t M, const int32_t* off,
                  const float* gyt, float* acc_io, int64_t ld) {
-  constexpr int64_t W = NV * kVW;
-  Vec acc[kMB][NV];
+  constexpr int64_t W = NV * L;
+  VecN<L> acc[kMB][NV];
   for (int kk = 0; kk < kMB; ++kk)
-    for (int v = 0; v < NV; ++v) acc[kk][v] = load(acc_io + kk * ld + v * kVW);
+    for (int v = 0; v < NV; ++v) acc[kk][v] = load<L>(acc_io + kk * ld + v * L);
   for (int64_t m = 0; m < M; ++m) {
-    Vec gv[NV];
-    for (int v = 0; v < NV; ++v) gv[v] = load(gyt + m * W + v * kVW);
+    VecN<L> gv[NV];
+    for (int v = 0; v < NV; ++v) gv[v] = load<L>(gyt + m * W + v * L);
     const float* xm = pad + base[m];
 #pragma GCC unroll 16
     for (int kk = 0; kk < kMB; ++kk) {
@@ -161,7 +176,7 @@ void weight_tile(const float* pad, const int64_t* base, int64_t M, const int32_t
     }
   }
   for (int kk = 0; kk < kMB; ++kk)
-    for (int v = 0; v < NV; ++v) store(acc_io + kk * ld + v * kVW, acc[kk][v]);
+    for (int v = 0; v < NV; ++v) store<L>(acc_io + kk * ld + v * L, acc[kk][v]);
 }
 
 // Runs body(item, thread_scratch) for item in [0, items) over OpenMP threads (in order on one
@@ -213,10 +228,12 @@ void conv2d_implicit(const Conv2dShape& s, const float* x, const float* w, const
       }
       for (int64_t ob = 0; ob < im.nob; ++ob) {
         const float* wk = pw.data() + ((g * im.nob + ob) * im.K) * im.obw;
-        if (im.nv == 1)
-          forward_tile<1>(pad, base, im.off.data(), im.K, wk, tile);
+        if (im.vw < kVW)
+          forward_tile<kVW / 2, 1>(pad, base, im.off.data(), im.K, wk, tile);
+        else if (im.nv == 1)
+          forward_tile<kVW, 1>(pad, base, im.off.data(), im.K, wk, tile);
         else
-          forward_tile<2>(pad, base, im.off.data(), im.K, wk, tile);
+          forward_tile<kVW, 2>(pad, base, im.off.data(), im.K, wk, tile);
         // The tile is [pixel][channel]; y is [channel][pixel]: written channel by channel,
         // in runs of the tile's pixels that lie in one image, so consecutive stores fill one
         // cache line (pixel-major stores, one per channel row, were a third of this loop).
@@ -266,18 +283,25 @@ void conv2d_backward_weight_implicit(const Conv2dShape& s, const float* x, const
       for (int64_t ob = 0; ob < im.nob; ++ob) {
         const int64_t o_end = std::min<int64_t>(im.obw, im.og - ob * im.obw);
         // gyt[m][o]: the chunk's gy for this block of channels, zeros past O/g.
-        for (int64_t m = 0; m < M; ++m) {
-          const int64_t bimg = m / im.P, pix = m % im.P;
-          const float* src = gy + ((n0 + bimg) * s.o + g * im.og + ob * im.obw) * im.P + pix;
-          float* row = gyt + m * im.obw;
-          for (int64_t o = 0; o < im.obw; ++o) row[o] = o < o_end ? src[o * im.P] : 0.0f;
+        // Image by image, channel by channel: gy's rows are read in order (one element per
+        // channel row per pixel was most of this loop's time).
+        for (int64_t bimg = 0; bimg < nb; ++bimg) {
+          const float* src = gy + ((n0 + bimg) * s.o + g * im.og + ob * im.obw) * im.P;
+          float* rows = gyt + bimg * im.P * im.obw;
+          for (int64_t o = 0; o < im.obw; ++o)
+            for (int64_t pix = 0; pix < im.P; ++pix)
+              rows[pix * im.obw + o] = o < o_end ? src[o * im.P + pix] : 0.0f;
         }
         for (int64_t kb = 0; kb < kblocks; ++kb) {
           float* dst = a + (kb * kMB) * im.nob * im.obw + ob * im.obw;
-          if (im.nv == 1)
-            weight_tile<1>(pad, base.data(), M, off.data() + kb * kMB, gyt, dst, im.nob * im.obw);
+          const int32_t* o = off.data() + kb * kMB;
+          const int64_t ld = im.nob * im.obw;
+          if (im.vw < kVW)
+            weight_tile<kVW / 2, 1>(pad, base.data(), M, o, gyt, dst, ld);
+          else if (im.nv == 1)
+            weight_tile<kVW, 1>(pad, base.data(), M, o, gyt, dst, ld);
           else
-            weight_tile<2>(pad, base.data(), M, off.data() + kb * kMB, gyt, dst, im.nob * im.obw);
+            weight_tile<kVW, 2>(pad, base.data(), M, o, gyt, dst, ld);
         }
       }
     }
