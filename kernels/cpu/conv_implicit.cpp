@@ -103,9 +103,15 @@ struct Implicit {
           off[size_t(k++)] = int32_t(c * plane + p * s.dh * wp + q * s.dw);
   }
   // Offset of output pixel e of the chunk's image b in the chunk's padded images.
-  int64_t base(const Conv2dShape& s, int64_t b, int64_t e) const {
-    const int64_t i = e / s.out_w(), j = e % s.out_w();
-    return b * image_pad + i * s.sh * wp + j * s.sw;
+  // base() of every output pixel of nb images, in order, into out[0, nb*P), and `extra` more
+  // copies of the last one after them (a tile past the end reads those, its results unused).
+  // No division: a tile's 14 divisions had cost as much as its multiply-adds on 8 channels.
+  void bases(const Conv2dShape& s, int64_t nb, int64_t extra, int64_t* out) const {
+    int64_t* o = out;
+    for (int64_t b = 0; b < nb; ++b)
+      for (int64_t i = 0; i < s.out_h(); ++i)
+        for (int64_t j = 0; j < s.out_w(); ++j) *o++ = b * image_pad + i * s.sh * wp + j * s.sw;
+    for (int64_t e = 0; e < extra; ++e, ++o) *o = o[-1];
   }
 };
 
@@ -220,11 +226,14 @@ void conv2d_implicit(const Conv2dShape& s, const float* x, const float* w, const
     float* tile = buf + im.B * im.image_pad;
     pad_images(s, im, x, n0, nb, g, pad);
     int64_t base[kMB];
-    for (int64_t m0 = 0; m0 < M; m0 += kMB) {
+    // The tile's first pixel: image img0, row i0, column j0; the others follow by counting (a
+    // division per pixel had cost as much as the multiply-adds of an 8-channel tile).
+    for (int64_t m0 = 0, img0 = 0, i0 = 0, j0 = 0; m0 < M; m0 += kMB) {
       const int64_t mb = std::min<int64_t>(kMB, M - m0);
-      for (int64_t m = 0; m < kMB; ++m) {  // past the end: the last pixel again, not stored
-        const int64_t e = m0 + std::min(m, mb - 1);
-        base[m] = im.base(s, e / im.P, e % im.P);
+      for (int64_t m = 0, b0 = img0, i = i0, j = j0; m < kMB; ++m) {
+        base[m] = b0 * im.image_pad + i * s.sh * im.wp + j * s.sw;
+        if (m + 1 >= mb) continue;  // past the end: the last pixel again, not stored
+        if (++j == s.out_w() && (j = 0, ++i == s.out_h())) i = 0, ++b0;
       }
       for (int64_t ob = 0; ob < im.nob; ++ob) {
         const float* wk = pw.data() + ((g * im.nob + ob) * im.K) * im.obw;
@@ -238,8 +247,7 @@ void conv2d_implicit(const Conv2dShape& s, const float* x, const float* w, const
         // in runs of the tile's pixels that lie in one image, so consecutive stores fill one
         // cache line (pixel-major stores, one per channel row, were a third of this loop).
         const int64_t o_end = std::min<int64_t>(im.obw, im.og - ob * im.obw);
-        for (int64_t m = 0; m < mb;) {
-          const int64_t e = m0 + m, bimg = e / im.P, pix = e % im.P;
+        for (int64_t m = 0, bimg = img0, pix = i0 * s.out_w() + j0; m < mb; ++bimg, pix = 0) {
           const int64_t run = std::min(mb - m, im.P - pix);
           float* yo = y + ((n0 + bimg) * s.o + g * im.og + ob * im.obw) * im.P + pix;
           const float* t = tile + m * im.obw;
@@ -249,6 +257,10 @@ void conv2d_implicit(const Conv2dShape& s, const float* x, const float* w, const
           }
           m += run;
         }
+      }
+      for (j0 += kMB; j0 >= s.out_w();) {  // the next tile's first pixel
+        j0 -= s.out_w();
+        if (++i0 == s.out_h()) i0 = 0, ++img0;
       }
     }
   });
@@ -279,7 +291,7 @@ void conv2d_backward_weight_implicit(const Conv2dShape& s, const float* x, const
     for (int64_t ch = c0; ch < c1; ++ch) {
       const int64_t n0 = ch * im.B, nb = std::min(im.B, s.n - n0), M = nb * im.P;
       pad_images(s, im, x, n0, nb, g, pad);
-      for (int64_t m = 0; m < M; ++m) base[size_t(m)] = im.base(s, m / im.P, m % im.P);
+      im.bases(s, nb, 0, base.data());
       for (int64_t ob = 0; ob < im.nob; ++ob) {
         const int64_t o_end = std::min<int64_t>(im.obw, im.og - ob * im.obw);
         // gyt[m][o]: the chunk's gy for this block of channels, zeros past O/g.
