@@ -4,7 +4,7 @@
 //   build/bin/bench_conv [--benchmark_filter=REGEX] [google-benchmark flags]
 //
 // Benchmark names are <rung>.<pass>/<shape>: rungs naive, im2col, chunked (several images per
-// GEMM), implicit (implicit GEMM; its bwd_input is chunked's), conv2d (the library's: implicit
+// GEMM), implicit (implicit GEMM; bwd_input as a transposed conv), conv2d (the library's: implicit
 // where output rows are under 16 pixels, else chunked); passes
 // fwd, bwd_input, bwd_weight. Shapes: batch 64 through the course's three layers,
 // 1->8 channels 28x28 k5 s2 p2, 8->16 14x14 k3 s2 p1, 16->32 7x7 k3 s2 p1. Threads:
@@ -71,9 +71,9 @@ const Rung kRungs[] = {
      conv2d_backward_weight_naive<float>},
     {"im2col", conv2d_im2col<float>, conv2d_backward_input_im2col<float>,
      conv2d_backward_weight_im2col<float>},
-    {"chunked", conv2d_chunked<float>, conv2d_backward_input<float>,
+    {"chunked", conv2d_chunked<float>, conv2d_backward_input_chunked<float>,
      conv2d_backward_weight_chunked<float>},
-    {"implicit", conv2d_implicit, conv2d_backward_input<float>, conv2d_backward_weight_implicit},
+    {"implicit", conv2d_implicit, conv2d_backward_input_implicit, conv2d_backward_weight_implicit},
     {"conv2d", conv2d<float>, conv2d_backward_input<float>, conv2d_backward_weight<float>}};
 
 void run(benchmark::State& state, const Rung& r, int pass, const Conv2dShape& s) {

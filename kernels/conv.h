@@ -23,7 +23,7 @@
 //                      channels are the vector lanes (kernels/cpu/conv_implicit.cpp).
 //  conv2d, the library's conv, is rung 3 for float where output rows are under 16 pixels (the
 //  course CNN's layers) and rung 2 elsewhere (and for double).
-// Backward, each with a ladder (naive, im2col, chunked; implicit for the weight):
+// Backward, each with a ladder (naive, im2col, chunked, implicit):
 //   conv2d_backward_input   gx = col2im(W^T @ gy)       gx written
 //   conv2d_backward_weight  gw = sum_n gy[n] @ col[n]^T gw written
 //   conv2d_backward_bias    gb[o] = sum_{n,i,j} gy      gb written
@@ -126,16 +126,24 @@ void conv2d_backward_weight_kept(const Conv2dShape& s, const T* x, const T* gy, 
 // forward and the weight gradient with the lowered input never written (each element loaded
 // from a zero-padded copy of the image and broadcast, the output channels in the vector
 // lanes). conv2d and conv2d_backward_weight use it for float where conv2d_implicit_applies
-// (output rows under 16 pixels: the course CNN's layers); conv2d_chunked and
-// conv2d_backward_weight_chunked are rung 2 alone. Deterministic for any thread count; equal to
-// rung 2 up to rounding.
+// (output rows under 16 pixels: the course CNN's layers); conv2d_backward_input stays on rung 2
+// (rung 3's was not faster there: kernels/cpu/conv_batched.cpp); conv2d_chunked,
+// conv2d_backward_input_chunked and conv2d_backward_weight_chunked are rung 2 alone. Deterministic
+// for any thread count; equal to rung 2 up to rounding.
 bool conv2d_implicit_applies(const Conv2dShape& s);
 void conv2d_implicit(const Conv2dShape& s, const float* x, const float* w, const float* b,
                      float* y);
 void conv2d_backward_weight_implicit(const Conv2dShape& s, const float* x, const float* gy,
                                      float* gw);
+// Backward input as a transposed convolution: the input pixels in SH x SW classes by their
+// position modulo the stride, each class an implicit GEMM over the taps that reach it, from a
+// zero-padded copy of gy, the input channels in the lanes (kernels/cpu/conv_implicit.cpp).
+void conv2d_backward_input_implicit(const Conv2dShape& s, const float* gy, const float* w,
+                                    float* gx);
 template <typename T>
 void conv2d_chunked(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y);
+template <typename T>
+void conv2d_backward_input_chunked(const Conv2dShape& s, const T* gy, const T* w, T* gx);
 template <typename T>
 void conv2d_backward_weight_chunked(const Conv2dShape& s, const T* x, const T* gy, T* gw);
 

@@ -321,7 +321,7 @@ void conv2d_impl(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y,
 }
 
 template <typename T>
-void conv2d_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* gx) {
+void conv2d_backward_input_chunked(const Conv2dShape& s, const T* gy, const T* w, T* gx) {
   detail::conv2d_check("conv2d_backward_input", s);
   const Plan pl(s, true);
   const bool direct = is_pointwise(s);
@@ -435,6 +435,15 @@ void conv2d_keep(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y,
     if (use_implicit<T>(s)) return conv2d_implicit(s, x, w, b, y);
   conv2d_impl<T>(s, x, w, b, y, lowered);
 }
+// Rung 2 everywhere: rung 3's transposed conv (conv2d_backward_input_implicit) was no faster on
+// the course's layers (Zen 4, one thread: 16x7x7 191 against 191-196 us, 32x4x4 117-120 against
+// 111-112, 8x14x14 279-287 against 256-263; the first layer's one input channel fills one lane
+// of eight: 0.9-1.1 ms against 0.31), its scalar stores to every SH-th pixel costing as much
+// as its multiply-adds.
+template <typename T>
+void conv2d_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* gx) {
+  conv2d_backward_input_chunked<T>(s, gy, w, gx);
+}
 template <typename T>
 void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw) {
   if constexpr (std::is_same_v<T, float>)
@@ -458,6 +467,7 @@ void conv2d_backward_weight_kept(const Conv2dShape& s, const T* x, const T* gy, 
   template void conv2d_backward_weight_chunked<T>(const Conv2dShape&, const T*, const T*, T*); \
   template void conv2d_keep<T>(const Conv2dShape&, const T*, const T*, const T*, T*, T*);      \
   template void conv2d_backward_input<T>(const Conv2dShape&, const T*, const T*, T*);          \
+  template void conv2d_backward_input_chunked<T>(const Conv2dShape&, const T*, const T*, T*);  \
   template void conv2d_backward_weight<T>(const Conv2dShape&, const T*, const T*, T*);         \
   template void conv2d_backward_weight_kept<T>(const Conv2dShape&, const T*, const T*, T*,     \
                                                const T*);

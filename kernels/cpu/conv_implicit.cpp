@@ -1,5 +1,6 @@
-// Conv2d rung 3, implicit GEMM for small images (float): the forward and the weight gradient
-// without a column matrix. See kernels/conv.h for the contract.
+// Conv2d rung 3, implicit GEMM for small images (float): the forward, the weight gradient and
+// the input gradient without a column matrix. See kernels/conv.h for the contract. (The library
+// uses the first two; its input gradient is rung 2's, faster on the course's layers.)
 //
 // Why: on the course CNN's layers (output planes of 14x14 down to 2x2, 8 to 32 channels) rung 2
 // spends about half its forward in the lowering (a gather of K*P elements per image) and the
@@ -27,6 +28,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <utility>
 #include <vector>
 
 #include "kernels/conv.h"
@@ -205,6 +207,108 @@ void for_items(int64_t items, int64_t scratch, const Body& body) {
   if (error) std::rethrow_exception(error);
 }
 
+// Backward input as an implicit GEMM (the transposed convolution). The input pixels fall into
+// SH x SW classes by (h mod SH, w mod SW); every pixel of a class is reached by the same taps
+// (p, q) of the kernel, each from the output pixel (r + e_p, t + f_q) for the pixel's index
+// (r, t) within its class. So with gy zero-padded (rows top/bottom, columns left/right, the
+// range those offsets need), a class is an ordinary implicit GEMM:
+//   gx[n, c, a + SH*r, b + SW*t] = sum_{o, p in P_a, q in Q_b}
+//                                  gypad[n][o][r + e_p + top][t + f_q + left] * w[o, c, p, q]
+// with the input channels as the vector lanes: forward_tile runs it unchanged, with the
+// class's taps as its k. No multiply-add lands on a zero inserted between the output pixels,
+// and no column matrix is written or scattered.
+struct Transposed {
+  struct Class {
+    int64_t a, b, rows, cols;  // the pixels h = a + SH*r (r < rows), w = b + SW*t (t < cols)
+    std::vector<int32_t> off;  // per tap k = (o, p, q): offset in a padded gy image
+    std::vector<float> wt;     // [g][cb][k][obw]: w[o, c, p, q] with c in the lanes
+  };
+  int64_t cg, og, top = 0, left = 0, hpg = 0, wpg = 0, plane = 0, image_pad = 0, B, chunks, vw, nv,
+                  obw, ncb;
+  std::vector<Class> classes;
+
+  Transposed(const Conv2dShape& s, const float* w)
+      : cg(s.cg()),
+        og(s.og()),
+        B(std::clamp<int64_t>(
+            std::min(ceil_div(kTargetPixels, s.h * s.w), ceil_div(s.n, kMinChunks)), 1,
+            std::max<int64_t>(s.n, 1))),
+        chunks(ceil_div(s.n, B)),
+        vw(cg <= kVW / 2 ? kVW / 2 : kVW),
+        nv(cg <= kVW ? 1 : 2),
+        obw(nv * vw),
+        ncb(ceil_div(cg, obw)) {
+    // The taps of one axis reaching residue a: (tap, e) with a + pad - tap*d = e*stride.
+    using Taps = std::vector<std::pair<int64_t, int64_t>>;
+    auto taps = [](int64_t a, int64_t pad, int64_t k, int64_t d, int64_t stride) {
+      Taps v;
+      for (int64_t t = 0; t < k; ++t)
+        if ((a + pad - t * d) % stride == 0) v.push_back({t, (a + pad - t * d) / stride});
+      return v;
+    };
+    auto count = [](int64_t a, int64_t n, int64_t stride) {
+      return a < n ? (n - 1 - a) / stride + 1 : 0;
+    };
+    // Padding of gy: the offsets r + e and t + f reach below 0 and past OH-1 / OW-1.
+    int64_t bottom = 0, right = 0;
+    std::vector<Taps> row_taps(size_t(s.sh)), col_taps(size_t(s.sw));
+    for (int64_t a = 0; a < s.sh; ++a) {
+      row_taps[size_t(a)] = taps(a, s.ph, s.kh, s.dh, s.sh);
+      for (const auto& [p, e] : row_taps[size_t(a)]) {
+        top = std::max(top, -e);
+        bottom = std::max(bottom, count(a, s.h, s.sh) - 1 + e - (s.out_h() - 1));
+      }
+    }
+    for (int64_t b = 0; b < s.sw; ++b) {
+      col_taps[size_t(b)] = taps(b, s.pw, s.kw, s.dw, s.sw);
+      for (const auto& [q, f] : col_taps[size_t(b)]) {
+        left = std::max(left, -f);
+        right = std::max(right, count(b, s.w, s.sw) - 1 + f - (s.out_w() - 1));
+      }
+    }
+    hpg = s.out_h() + top + bottom, wpg = s.out_w() + left + right;
+    plane = hpg * wpg, image_pad = og * plane;
+    for (int64_t a = 0; a < s.sh; ++a)
+      for (int64_t b = 0; b < s.sw; ++b) {
+        Class cl{a, b, count(a, s.h, s.sh), count(b, s.w, s.sw), {}, {}};
+        if (cl.rows == 0 || cl.cols == 0) continue;
+        const Taps &rt = row_taps[size_t(a)], &ct = col_taps[size_t(b)];
+        const int64_t K = og * int64_t(rt.size() * ct.size());
+        for (int64_t o = 0; o < og; ++o)
+          for (const auto& [p, e] : rt)
+            for (const auto& [q, f] : ct)
+              cl.off.push_back(int32_t(o * plane + (e + top) * wpg + (f + left)));
+        cl.wt.assign(size_t(s.groups * ncb * K * obw), 0.0f);
+        for (int64_t g = 0; g < s.groups; ++g)
+          for (int64_t c = 0; c < cg; ++c) {
+            const int64_t cb = c / obw, lane = c % obw;
+            float* dst = cl.wt.data() + (g * ncb + cb) * K * obw + lane;
+            int64_t k = 0;
+            for (int64_t o = 0; o < og; ++o)
+              for (const auto& tp : rt)
+                for (const auto& tq : ct)
+                  dst[(k++) * obw] =
+                      w[(((g * og + o) * cg + c) * s.kh + tp.first) * s.kw + tq.first];
+          }
+        classes.push_back(std::move(cl));
+      }
+  }
+
+  // Images [n0, n0 + nb) of gy's group g, zero-padded, one after another into pad.
+  void pad_gy(const Conv2dShape& s, const float* gy, int64_t n0, int64_t nb, int64_t g,
+              float* pad) const {
+    std::fill(pad, pad + nb * image_pad, 0.0f);
+    const int64_t P = s.out_h() * s.out_w();
+    for (int64_t b = 0; b < nb; ++b)
+      for (int64_t o = 0; o < og; ++o) {
+        const float* src = gy + ((n0 + b) * s.o + g * og + o) * P;
+        float* dst = pad + b * image_pad + o * plane + top * wpg + left;
+        for (int64_t i = 0; i < s.out_h(); ++i)
+          std::copy(src + i * s.out_w(), src + (i + 1) * s.out_w(), dst + i * wpg);
+      }
+  }
+};
+
 }  // namespace
 
 bool conv2d_implicit_applies(const Conv2dShape& s) {
@@ -330,6 +434,55 @@ void conv2d_backward_weight_implicit(const Conv2dShape& s, const float* x, const
         dst[k] = sum;
       }
     }
+}
+
+void conv2d_backward_input_implicit(const Conv2dShape& s, const float* gy, const float* w,
+                                    float* gx) {
+  detail::conv2d_check("conv2d_backward_input_implicit", s);
+  const Transposed tr(s, w);
+  const int64_t scratch = tr.B * tr.image_pad + kMB * tr.obw;
+  const int64_t image = s.h * s.w;
+  for_items(tr.chunks * s.groups, scratch, [&](int64_t it, float* buf) {
+    const int64_t ch = it / s.groups, g = it % s.groups;
+    const int64_t n0 = ch * tr.B, nb = std::min(tr.B, s.n - n0);
+    float* pad = buf;
+    float* tile = buf + tr.B * tr.image_pad;
+    tr.pad_gy(s, gy, n0, nb, g, pad);
+    for (const Transposed::Class& cl : tr.classes) {
+      const int64_t M = nb * cl.rows * cl.cols, K = int64_t(cl.off.size());
+      int64_t base[kMB], dst[kMB];  // per pixel of the tile: offset in pad, and in gx's plane
+      // The tile's first pixel (image img0, class row r0, class column t0); the others by
+      // counting. Past the end: the last pixel again, not stored.
+      for (int64_t m0 = 0, img0 = 0, r0 = 0, t0 = 0; m0 < M; m0 += kMB) {
+        const int64_t mb = std::min<int64_t>(kMB, M - m0);
+        for (int64_t m = 0, im = img0, r = r0, t = t0; m < kMB; ++m) {
+          base[m] = im * tr.image_pad + r * tr.wpg + t;
+          dst[m] = (n0 + im) * s.c * image + (cl.a + s.sh * r) * s.w + cl.b + s.sw * t;
+          if (m + 1 >= mb) continue;
+          if (++t == cl.cols && (t = 0, ++r == cl.rows)) r = 0, ++im;
+        }
+        for (int64_t cb = 0; cb < tr.ncb; ++cb) {
+          const float* wk = cl.wt.data() + (g * tr.ncb + cb) * K * tr.obw;
+          if (tr.vw < kVW)
+            forward_tile<kVW / 2, 1>(pad, base, cl.off.data(), K, wk, tile);
+          else if (tr.nv == 1)
+            forward_tile<kVW, 1>(pad, base, cl.off.data(), K, wk, tile);
+          else
+            forward_tile<kVW, 2>(pad, base, cl.off.data(), K, wk, tile);
+          const int64_t c0 = g * tr.cg + cb * tr.obw;
+          const int64_t c_end = std::min<int64_t>(tr.obw, tr.cg - cb * tr.obw);
+          for (int64_t c = 0; c < c_end; ++c) {
+            float* gxc = gx + (c0 + c) * image;
+            for (int64_t m = 0; m < mb; ++m) gxc[dst[m]] = tile[m * tr.obw + c];
+          }
+        }
+        for (t0 += kMB; t0 >= cl.cols;) {  // the next tile's first pixel
+          t0 -= cl.cols;
+          if (++r0 == cl.rows) r0 = 0, ++img0;
+        }
+      }
+    }
+  });
 }
 
 }  // namespace tg::kernels::cpu

@@ -121,12 +121,13 @@ std::vector<Ladder<T>> rungs() {
   std::vector<Ladder<T>> r = {
       {"im2col", conv2d_im2col<T>, conv2d_backward_input_im2col<T>,
        conv2d_backward_weight_im2col<T>},
-      {"chunked", conv2d_chunked<T>, conv2d_backward_input<T>, conv2d_backward_weight_chunked<T>},
+      {"chunked", conv2d_chunked<T>, conv2d_backward_input_chunked<T>,
+       conv2d_backward_weight_chunked<T>},
       {"conv2d", conv2d<T>, conv2d_backward_input<T>, conv2d_backward_weight<T>}};
   // Rung 3 is float only; it takes any shape (the library uses it for small images only).
   if constexpr (std::is_same_v<T, float>)
-    r.push_back(
-        {"implicit", conv2d_implicit, conv2d_backward_input<T>, conv2d_backward_weight_implicit});
+    r.push_back({"implicit", conv2d_implicit, conv2d_backward_input_implicit,
+                 conv2d_backward_weight_implicit});
   return r;
 }
 
@@ -241,7 +242,7 @@ TEST_CASE("conv2d: rung 2 equals rung 1 bit for bit in forward and backward inpu
     conv2d_chunked<float>(s, in.x.data(), in.w.data(), in.b.data(), y2.data());
     CHECK(same_bits(y1, y2));
     conv2d_backward_input_im2col<float>(s, in.gy.data(), in.w.data(), g1.data());
-    conv2d_backward_input<float>(s, in.gy.data(), in.w.data(), g2.data());
+    conv2d_backward_input_chunked<float>(s, in.gy.data(), in.w.data(), g2.data());
     CHECK(same_bits(g1, g2));
   }
 }
@@ -265,20 +266,22 @@ TEST_CASE("conv2d: results are bit-identical with 1 and 2 OpenMP threads") {
   for (const Conv2dShape& s : shapes()) {
     INFO(describe(s));
     Buffers<float> in(s);
-    std::vector<float> out[2][4];
+    std::vector<float> out[2][5];
     for (int t = 0; t < 2; ++t) {
       omp_set_num_threads(t + 1);
-      auto& [y, gx, gw, gb] = out[t];
+      auto& [y, gx, gw, gb, gx3] = out[t];
       y.resize(size_t(in.y_size));
       gx.resize(size_t(in.x_size));
       gw.resize(size_t(in.w_size));
       gb.resize(size_t(s.o));
+      gx3.resize(size_t(in.x_size));
       conv2d<float>(s, in.x.data(), in.w.data(), in.b.data(), y.data());
       conv2d_backward_input<float>(s, in.gy.data(), in.w.data(), gx.data());
       conv2d_backward_weight<float>(s, in.x.data(), in.gy.data(), gw.data());
       conv2d_backward_bias<float>(s, in.gy.data(), gb.data());
+      conv2d_backward_input_implicit(s, in.gy.data(), in.w.data(), gx3.data());  // rung 3
     }
-    for (int k = 0; k < 4; ++k) CHECK(same_bits(out[0][k], out[1][k]));
+    for (int k = 0; k < 5; ++k) CHECK(same_bits(out[0][k], out[1][k]));
   }
   omp_set_num_threads(saved);
 }
