@@ -48,7 +48,9 @@ void gemm_reordered(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
 void gemm_blocked(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                   const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                   int64_t ldc);
-// 4. Packed panels of A and B and a register-blocked micro-kernel (single thread).
+// 4. Packed panels of A and B and a register-blocked micro-kernel (single thread); products
+//    under 4M multiply-adds skip the packing (direct: the same tiles read A, and B unless it is
+//    transposed, where they lie), with the same bits.
 void gemm_packed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                  const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                  int64_t ldc);
