@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "kernels/conv.h"
+#include "kernels/cpu/common.h"
 #include "kernels/gemm.h"
 
 namespace tg::kernels::cpu {
@@ -52,6 +53,8 @@ namespace {
 constexpr int64_t kChunks = 8;
 // The chunking of images (see the top of the file).
 constexpr int64_t kTargetCols = 512, kMaxColElems = 64 * 1024, kMinChunks = 4;
+// detail::scratch's tag for the items' buffers (apart from other kernels' scratch).
+constexpr int kScratchTag = 20;
 
 // A GEMM on the calling thread: rung 4 for float; the double gemm runs single-threaded inside
 // an outer parallel region (nested regions are inactive) and sums in the same order either way.
@@ -84,21 +87,23 @@ int64_t images_per_chunk(const Conv2dShape& s) {
 
 // Runs body(item, buf, threaded) for item in [0, items): in parallel, each thread with its own
 // buffer of buf_size elements, or in order with threaded GEMMs when there are fewer items than
-// threads. An exception inside the region is carried out of it and rethrown.
+// threads. An exception inside the region is carried out of it and rethrown. The buffer is the
+// thread's reusable scratch (kernels/cpu/common.h), uninitialised: every pass writes what it
+// reads (a zeroed std::vector per call was a memset and a page-faulting allocation each time).
 template <typename T, typename Body>
 void for_items(int64_t items, int64_t buf_size, const Body& body) {
   if (items < 2 || items < omp_get_max_threads()) {
-    std::vector<T> buf(static_cast<size_t>(buf_size));
-    for (int64_t it = 0; it < items; ++it) body(it, buf.data(), true);
+    T* buf = detail::scratch<T, kScratchTag>(buf_size);
+    for (int64_t it = 0; it < items; ++it) body(it, buf, true);
     return;
   }
   std::exception_ptr error;
 #pragma omp parallel
   {
     try {
-      std::vector<T> buf(static_cast<size_t>(buf_size));
+      T* buf = detail::scratch<T, kScratchTag>(buf_size);
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t it = 0; it < items; ++it) body(it, buf.data(), false);
+      for (int64_t it = 0; it < items; ++it) body(it, buf, false);
     } catch (...) {
 #pragma omp critical(tg_conv_error)
       if (!error) error = std::current_exception();
@@ -279,7 +284,7 @@ void gather_gy(const Conv2dShape& s, const Plan& pl, const T* gy, int64_t n0, in
 // batch's lowering, conv2d_lowered_size elements) instead of the thread's buffer.
 template <typename T>
 void conv2d_impl(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y, T* kept) {
-  detail::conv2d_check("conv2d", s);
+  kernels::detail::conv2d_check("conv2d", s);
   const Plan pl(s, false);
   const bool direct = is_pointwise(s);
   const int64_t col_size = direct ? 0 : pl.K * pl.B * pl.P;
@@ -322,7 +327,7 @@ void conv2d_impl(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y,
 
 template <typename T>
 void conv2d_backward_input_chunked(const Conv2dShape& s, const T* gy, const T* w, T* gx) {
-  detail::conv2d_check("conv2d_backward_input", s);
+  kernels::detail::conv2d_check("conv2d_backward_input", s);
   const Plan pl(s, true);
   const bool direct = is_pointwise(s);
   // The taps path's column matrix has a row K of -0.0 (col2im_gather).
@@ -359,7 +364,7 @@ void conv2d_backward_input_chunked(const Conv2dShape& s, const T* gy, const T* w
 // chunk's columns from there instead of lowering x again.
 template <typename T>
 void backward_weight_impl(const Conv2dShape& s, const T* x, const T* gy, T* gw, const T* kept) {
-  detail::conv2d_check("conv2d_backward_weight", s);
+  kernels::detail::conv2d_check("conv2d_backward_weight", s);
   const Plan pl(s, false);
   const bool direct = is_pointwise(s);
   // Ranges of whole chunks, fixed by the shape.

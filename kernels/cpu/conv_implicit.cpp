@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "kernels/conv.h"
+#include "kernels/cpu/common.h"
 
 namespace tg::kernels::cpu {
 
@@ -188,7 +189,9 @@ void weight_tile(const float* pad, const int64_t* base, int64_t M, const int32_t
 }
 
 // Runs body(item, thread_scratch) for item in [0, items) over OpenMP threads (in order on one
-// thread when there are too few items), each thread with its own scratch of `scratch` floats.
+// thread when there are too few items), each thread with its own scratch of `scratch` floats:
+// the thread's reusable buffer (kernels/cpu/common.h), uninitialised (every pass writes what
+// it reads).
 template <typename Body>
 void for_items(int64_t items, int64_t scratch, const Body& body) {
   std::exception_ptr error;
@@ -196,9 +199,9 @@ void for_items(int64_t items, int64_t scratch, const Body& body) {
 #pragma omp parallel if (parallel)
   {
     try {
-      std::vector<float> buf(static_cast<size_t>(scratch));
+      float* buf = detail::scratch<float, 21>(scratch);
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t it = 0; it < items; ++it) body(it, buf.data());
+      for (int64_t it = 0; it < items; ++it) body(it, buf);
     } catch (...) {
 #pragma omp critical(tg_conv_implicit_error)
       if (!error) error = std::current_exception();
@@ -319,7 +322,7 @@ bool conv2d_implicit_applies(const Conv2dShape& s) {
 
 void conv2d_implicit(const Conv2dShape& s, const float* x, const float* w, const float* b,
                      float* y) {
-  detail::conv2d_check("conv2d_implicit", s);
+  kernels::detail::conv2d_check("conv2d_implicit", s);
   const Implicit im(s);
   const std::vector<float> pw = pack_weight(s, im, w);
   const int64_t scratch = im.B * im.image_pad + kMB * im.obw;
@@ -372,7 +375,7 @@ void conv2d_implicit(const Conv2dShape& s, const float* x, const float* w, const
 
 void conv2d_backward_weight_implicit(const Conv2dShape& s, const float* x, const float* gy,
                                      float* gw) {
-  detail::conv2d_check("conv2d_backward_weight_implicit", s);
+  kernels::detail::conv2d_check("conv2d_backward_weight_implicit", s);
   const Implicit im(s);
   const int64_t ranges = std::max<int64_t>(1, std::min(kRanges, im.chunks));
   const int64_t kblocks = ceil_div(im.K, kMB);
@@ -438,7 +441,7 @@ void conv2d_backward_weight_implicit(const Conv2dShape& s, const float* x, const
 
 void conv2d_backward_input_implicit(const Conv2dShape& s, const float* gy, const float* w,
                                     float* gx) {
-  detail::conv2d_check("conv2d_backward_input_implicit", s);
+  kernels::detail::conv2d_check("conv2d_backward_input_implicit", s);
   const Transposed tr(s, w);
   const int64_t scratch = tr.B * tr.image_pad + kMB * tr.obw;
   const int64_t image = s.h * s.w;
