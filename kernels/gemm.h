@@ -54,7 +54,9 @@ void gemm_blocked(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, f
 void gemm_packed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                  const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                  int64_t ldc);
-// 5. The library's GEMM: rung 4 parallelised with OpenMP over tiles of C.
+// 5. The library's GEMM: rung 4 parallelised with OpenMP over tiles of C (from 4M
+//    multiply-adds; from 1M for the direct products, unless GemmBackgroundThreads says other
+//    threads are busy).
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
@@ -81,6 +83,22 @@ GemmConfig gemm_config(GemmIsa isa);
 // Switches rungs 4 and 5 to `isa` for the whole process (tests, benchmarks); throws tg::Error
 // if the CPU cannot run it. Not meant to be called while another thread multiplies.
 void set_gemm_isa(GemmIsa isa);
+
+// While other threads of this process keep a core busy (a data loader's prefetch worker:
+// learner/data/dataloader.cpp holds one of these for its lifetime), gemm keeps the products it
+// would otherwise split over its threads for being small (1M to 4M multiply-adds: a 128^3, or
+// the course MLP's 64 x 784 x 50) on the calling thread. Splitting those pays back to back
+// (128^3 twice as fast on two cores) but not beside such a worker: the OpenMP worker then
+// shares its core with it and every region waits (docs/benchmarks.md). Counted, so guards nest
+// and may live on any thread. Results are the same either way.
+class GemmBackgroundThreads {
+ public:
+  GemmBackgroundThreads();
+  ~GemmBackgroundThreads();
+  GemmBackgroundThreads(const GemmBackgroundThreads&) = delete;
+  GemmBackgroundThreads& operator=(const GemmBackgroundThreads&) = delete;
+  static bool active();  // any guard alive
+};
 
 // Double precision, used by gradcheck and the reference tests: cache-blocked, OpenMP over rows.
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,

@@ -18,10 +18,10 @@
 //
 // Threads (rung 5): C is cut into one stripe per thread (rows, or columns when C is wide) and
 // each stripe is a whole single-threaded GEMM with private panels: no barriers, no shared
-// cache lines. Products under 4M multiply-adds stay on the calling thread, with no OpenMP
-// region at all.
+// cache lines. Products under 1M multiply-adds stay on the calling thread, with no OpenMP
+// region at all; so do those under 4M while GemmBackgroundThreads is active (kernels/gemm.h).
 //
-// Small products (under 4M multiply-adds, one thread) skip the packing: the same tiles read
+// Small products (under 4M multiply-adds) skip the packing: the same tiles read
 // A where it lies (a broadcast takes any stride) and B's rows too unless B is transposed, and
 // each tile is as tall as the rows left. On a 64^3 product, packing and the padded tiles of
 // a ragged m had cost a quarter of the time.
@@ -81,6 +81,12 @@ constexpr int64_t kKC = 512;
 // between steps, and the course MLP's 64x784x50 products (2.5M) made the epoch slower on two
 // threads than on one. 4M keeps those on one thread (kernels/cpu/common.h: kParallelMin).
 constexpr double kParallelMin = 4.0 * 1024.0 * 1024.0;
+// Direct products (Small products, above) from this size split over the threads, each thread
+// direct on its stripe of C, unless GemmBackgroundThreads is active: back to back 128^3 takes
+// 21 instead of 38 us on two threads, the course MLP's products 27-31 instead of 48-49.
+constexpr double kDirectParallelMin = 1.0 * 1024.0 * 1024.0;
+
+std::atomic<int> background_threads{0};  // live GemmBackgroundThreads guards
 
 struct Strides {
   int64_t rs, cs;  // op(X)(i, j) = x[i * rs + j * cs]
@@ -235,8 +241,8 @@ bool transpose_pays(const IsaEntry& e, int64_t m, int64_t n, int64_t k, bool dir
 // panel costs as much as a third of a 64^3 product, and the operands of a small product sit
 // in L1/L2 as they are. Not when A's rows (read where they lie, kMR of them at a time) are a
 // multiple of 4 KiB apart: those rows fall in one L1 set, more of them than it has ways.
-bool direct_pays(const IsaEntry& e, const Job& x, int nt) {
-  if (!e.direct || nt != 1 || double(x.m) * double(x.n) * double(x.k) > kParallelMin) return false;
+bool direct_pays(const IsaEntry& e, const Job& x) {
+  if (!e.direct || double(x.m) * double(x.n) * double(x.k) > kParallelMin) return false;
   return !(x.as.cs == 1 && x.m > 1 && x.as.rs % 1024 == 0);
 }
 
@@ -287,21 +293,24 @@ void packed(const char* op, bool trans_a, bool trans_b, int64_t m, int64_t n, in
   const Strides as = trans_a ? Strides{1, lda} : Strides{lda, 1};
   const Strides bs = trans_b ? Strides{1, ldb} : Strides{ldb, 1};
   const Job job{m, n, k, alpha, beta, a, as, b, bs, c, ldc};
-  int nt = 1;
-  if (threaded && double(m) * double(n) * double(k) >= kParallelMin) nt = omp_get_max_threads();
+  const double macs = double(m) * double(n) * double(k);
   const State& st = state();
   const size_t i = st.current.load(std::memory_order_relaxed);
   const Blocking bl{st.configs[i].mc, st.configs[i].nc};
   const IsaEntry& e = kIsas[i];
-  const bool small = e.direct && nt == 1 && double(m) * double(n) * double(k) <= kParallelMin;
-  if (!transpose_pays(e, m, n, k, small)) return e.multiply(job, bl, nt, direct_pays(e, job, nt));
+  const bool small = e.direct && macs <= kParallelMin;
+  int nt = 1;
+  if (threaded &&
+      (small ? macs >= kDirectParallelMin && background_threads.load() == 0 : macs >= kParallelMin))
+    nt = omp_get_max_threads();
+  if (!transpose_pays(e, m, n, k, small)) return e.multiply(job, bl, nt, direct_pays(e, job));
   // C^T (n x m, row-major) = op(B)^T op(A)^T: op(X)^T swaps X's strides.
   float* t = tls_c.get(m * n);
   if (beta != 0.0f)
     for (int64_t r = 0; r < m; ++r)
       for (int64_t col = 0; col < n; ++col) t[col * m + r] = c[r * ldc + col];
   const Job tj{n, m, k, alpha, beta, b, Strides{bs.cs, bs.rs}, a, Strides{as.cs, as.rs}, t, m};
-  e.multiply(tj, bl, nt, direct_pays(e, tj, nt));
+  e.multiply(tj, bl, nt, direct_pays(e, tj));
   for (int64_t r = 0; r < m; ++r)
     for (int64_t col = 0; col < n; ++col) c[r * ldc + col] = t[col * m + r];
 }
@@ -339,6 +348,16 @@ void set_gemm_isa(GemmIsa isa) {
   TG_CHECK(gemm_isa_supported(isa), "set_gemm_isa", "this CPU (or this build) cannot run ",
            gemm_isa_name(isa), "; it runs ", State::supported_list());
   state().current.store(entry_index(isa));
+}
+
+GemmBackgroundThreads::GemmBackgroundThreads() {
+  background_threads.fetch_add(1);
+}
+GemmBackgroundThreads::~GemmBackgroundThreads() {
+  background_threads.fetch_sub(1);
+}
+bool GemmBackgroundThreads::active() {
+  return background_threads.load() > 0;
 }
 
 void gemm_packed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,

@@ -437,10 +437,44 @@ void direct(const Job& x, const Blocking& bl) {
 }
 #endif
 
-// The entry point of this ISA: the job on nt threads (1: the calling thread alone), or
-// direct (unpacked) when the caller says so (one thread, small operands).
+// A direct product on nt threads: C cut into stripes of whole slivers (columns, or rows when
+// there are more row slivers), each thread direct on its stripe. As run_threads, no barrier
+// but the region's end, and who computes an element changes none of its bits.
+template <int64_t NR>
+void direct_threads(const Job& x, const Blocking& bl, int nt) {
+  const int64_t row_slivers = (x.m + kMR - 1) / kMR, col_slivers = (x.n + NR - 1) / NR;
+  const bool by_cols = col_slivers >= row_slivers;
+  const int64_t slivers = by_cols ? col_slivers : row_slivers;
+  nt = int(std::min<int64_t>(nt, slivers));
+  if (nt <= 1) return direct<NR>(x, bl);
+  std::exception_ptr error;  // (a failed allocation of a thread's B buffer)
+#pragma omp parallel num_threads(nt)
+  {
+    const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
+    const int64_t s0 = slivers * t / team, s1 = slivers * (t + 1) / team;
+    Job y = x;
+    if (by_cols) {
+      const int64_t j0 = std::min(x.n, s0 * NR), j1 = std::min(x.n, s1 * NR);
+      y.n = j1 - j0, y.b = x.b + j0 * x.bs.cs, y.c = x.c + j0;
+    } else {
+      const int64_t i0 = std::min(x.m, s0 * kMR), i1 = std::min(x.m, s1 * kMR);
+      y.m = i1 - i0, y.a = x.a + i0 * x.as.rs, y.c = x.c + i0 * x.ldc;
+    }
+    try {
+      if (y.m > 0 && y.n > 0) direct<NR>(y, bl);
+    } catch (...) {
+#pragma omp critical(tg_gemm_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+// The entry point of this ISA: the job on nt threads (1: the calling thread alone), direct
+// (unpacked) when the caller says so (small operands).
 inline void multiply(const Job& x, const Blocking& bl, int nt, bool direct_product) {
-  if (direct_product) return x.n <= kNR / 2 ? direct<kNR / 2>(x, bl) : direct<kNR>(x, bl);
+  if (direct_product)
+    return x.n <= kNR / 2 ? direct_threads<kNR / 2>(x, bl, nt) : direct_threads<kNR>(x, bl, nt);
   if (x.n <= kNR / 2) return run_threads<kNR / 2>(x, bl, nt);
   run_threads<kNR>(x, bl, nt);
 }

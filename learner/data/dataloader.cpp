@@ -21,6 +21,7 @@
 
 #include <omp.h>
 
+#include "kernels/gemm.h"
 #include "learner/data/data.h"
 #include "tensor/creation.h"
 #include "tensor/random.h"
@@ -96,6 +97,9 @@ DataLoader::Iterator DataLoader::end() {
 // The worker and its queue.
 struct DataLoader::Iterator::Prefetcher {
   static constexpr size_t kAhead = 4;
+  // The worker keeps a core busy now and then: small GEMMs stay on the training thread while
+  // it lives (kernels/gemm.h says why).
+  kernels::cpu::GemmBackgroundThreads busy;
   std::mutex m;
   std::condition_variable ready, room;  // a batch (or the error) is queued; the worker may go on
   std::deque<Batch> queue;

@@ -394,6 +394,44 @@ TEST_CASE(
   }
 }
 
+TEST_CASE(
+    "gemm: small products split over threads give the same bits, and stay whole while "
+    "GemmBackgroundThreads lives") {
+  // 1M to 4M multiply-adds: direct products, split over the threads by column slivers (the
+  // first two) or row slivers (the third), unless a GemmBackgroundThreads guard is alive.
+  struct Shape {
+    int64_t m, n, k;
+  };
+  const Shape shapes[] = {{128, 128, 128}, {50, 64, 784}, {600, 20, 150}};
+  uint32_t seed = 9500;
+  CHECK_FALSE(GemmBackgroundThreads::active());
+  for (const Shape& s : shapes) {
+    for (int t = 0; t < 4; ++t) {
+      CAPTURE(describe("gemm", t & 1, t & 2, s.m, s.n, s.k));
+      const Problem<float> p(t & 1, t & 2, s.m, s.n, s.k, 1.0f, 0.5f, 1, seed++);
+      const std::vector<float> c1 = gemm_with_threads(1, static_cast<GemmFn>(gemm), p);
+      const std::vector<float> c2 = gemm_with_threads(2, static_cast<GemmFn>(gemm), p);
+      const std::vector<float> c3 = gemm_with_threads(3, static_cast<GemmFn>(gemm), p);
+      std::vector<float> guarded;
+      {
+        const GemmBackgroundThreads busy;
+        const GemmBackgroundThreads nested;
+        CHECK(GemmBackgroundThreads::active());
+        guarded = gemm_with_threads(2, static_cast<GemmFn>(gemm), p);
+      }
+      CHECK_FALSE(GemmBackgroundThreads::active());
+      CHECK(std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(float)) == 0);
+      CHECK(std::memcmp(c1.data(), c3.data(), c1.size() * sizeof(float)) == 0);
+      CHECK(std::memcmp(c1.data(), guarded.data(), c1.size() * sizeof(float)) == 0);
+      Problem<float> q = p;
+      const int saved = omp_get_max_threads();
+      omp_set_num_threads(2);
+      q.run_and_check(static_cast<GemmFn>(gemm), "2 threads");
+      omp_set_num_threads(saved);
+    }
+  }
+}
+
 TEST_CASE("gemm: a small product (direct, unpacked) equals the same rows of a packed one") {
   // Under 4M multiply-adds gemm reads A and B where they lie, with tiles as tall as the rows
   // left; a 200-row product with the same first 37 rows of op(A) is packed. k > kc = 512 (two
