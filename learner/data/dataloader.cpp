@@ -10,7 +10,9 @@
 // order. The worker's exceptions are rethrown to the caller at the batch where they happened,
 // after the batches made before it; destroying the iterator (even mid-epoch) stops and joins
 // the worker. Batches are built from detached tensors with raw ops, so the worker never
-// touches the autograd tape (which is thread-local anyway).
+// touches the autograd tape (which is thread-local anyway). While the worker lives, a
+// kernels::cpu::GemmBackgroundThreads guard keeps small GEMMs on the training thread: split
+// over two threads they would share the worker's core.
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
