@@ -80,6 +80,20 @@ int64_t ceil_div(int64_t a, int64_t b) {
 // batch allows. A function of the shape alone.
 constexpr int64_t kTargetPixels = 448, kMinChunks = 4, kRanges = 8;
 
+// Images per work item for `pixels` tile rows per image and a batch of n.
+int64_t images_per_item(int64_t pixels, int64_t n) {
+  return std::clamp<int64_t>(std::min(ceil_div(kTargetPixels, pixels), ceil_div(n, kMinChunks)), 1,
+                             std::max<int64_t>(n, 1));
+}
+
+// The lanes of a tile for `channels` channels: vectors of vw lanes (kVW, or kVW / 2 when the
+// channels fit that), nv of them (1 or 2), obw = nv * vw channels per block.
+struct Lanes {
+  int64_t vw, nv, obw;
+  explicit Lanes(int64_t channels)
+      : vw(channels <= kVW / 2 ? kVW / 2 : kVW), nv(channels <= kVW ? 1 : 2), obw(nv * vw) {}
+};
+
 struct Implicit {
   int64_t P, K, og, cg, hp, wp, plane, image_pad, B, chunks, vw, nv, obw, nob;
   std::vector<int32_t> off;  // K: offset of tap k = (c, p, q) in a padded image
@@ -92,12 +106,11 @@ struct Implicit {
         wp(s.w + 2 * s.pw),
         plane(hp * wp),
         image_pad(cg * plane),
-        B(std::clamp<int64_t>(std::min(ceil_div(kTargetPixels, P), ceil_div(s.n, kMinChunks)), 1,
-                              std::max<int64_t>(s.n, 1))),
+        B(images_per_item(P, s.n)),
         chunks(ceil_div(s.n, B)),
-        vw(og <= kVW / 2 ? kVW / 2 : kVW),
-        nv(og <= kVW ? 1 : 2),
-        obw(nv * vw),
+        vw(Lanes(og).vw),
+        nv(Lanes(og).nv),
+        obw(Lanes(og).obw),
         nob(ceil_div(og, obw)) {
     off.resize(size_t(K));
     for (int64_t c = 0, k = 0; c < cg; ++c)
@@ -233,13 +246,11 @@ struct Transposed {
   Transposed(const Conv2dShape& s, const float* w)
       : cg(s.cg()),
         og(s.og()),
-        B(std::clamp<int64_t>(
-            std::min(ceil_div(kTargetPixels, s.h * s.w), ceil_div(s.n, kMinChunks)), 1,
-            std::max<int64_t>(s.n, 1))),
+        B(images_per_item(s.h * s.w, s.n)),
         chunks(ceil_div(s.n, B)),
-        vw(cg <= kVW / 2 ? kVW / 2 : kVW),
-        nv(cg <= kVW ? 1 : 2),
-        obw(nv * vw),
+        vw(Lanes(cg).vw),
+        nv(Lanes(cg).nv),
+        obw(Lanes(cg).obw),
         ncb(ceil_div(cg, obw)) {
     // The taps of one axis reaching residue a: (tap, e) with a + pad - tap*d = e*stride.
     using Taps = std::vector<std::pair<int64_t, int64_t>>;

@@ -255,12 +255,17 @@ TEST_CASE("gemm<double>: transposes, alpha/beta, NaN C with beta == 0, threaded 
 TEST_CASE("gemm: bit-identical for 1 and 2 threads, and equal to gemm_packed") {
   // Big enough to open a parallel region; the second shape has few rows, so C is split by
   // columns instead of rows; k > KC so several partial sums per element are combined; the
-  // third has n <= 16 (narrow B slivers).
+  // third has n <= 16 (narrow B slivers). The last three (1M to 4M multiply-adds) are direct
+  // products, split by column slivers (the first two) or row slivers, and not split at all
+  // while a GemmBackgroundThreads guard lives.
   struct Shape {
     int64_t m, n, k;
   };
-  const Shape shapes[] = {{300, 280, 700}, {20, 1500, 400}, {2000, 10, 300}};  // >= 4M MACs
+  const Shape shapes[] = {{300, 280, 700}, {20, 1500, 400}, {2000, 10, 300},  // >= 4M MACs
+                          {128, 128, 128}, {50, 64, 784},   {600, 20, 150}};
+  CHECK_FALSE(GemmBackgroundThreads::active());
   uint32_t seed = 900;
+  const int saved_threads = omp_get_max_threads();
   for (const Shape& s : shapes) {
     for (int t = 0; t < 4; ++t) {
       CAPTURE(describe("gemm", t & 1, t & 2, s.m, s.n, s.k));
@@ -269,6 +274,18 @@ TEST_CASE("gemm: bit-identical for 1 and 2 threads, and equal to gemm_packed") {
       const std::vector<float> c2 = gemm_with_threads(2, static_cast<GemmFn>(gemm), p);
       const std::vector<float> c3 = gemm_with_threads(3, static_cast<GemmFn>(gemm), p);
       const std::vector<float> cp = gemm_with_threads(2, gemm_packed, p);
+      std::vector<float> guarded;
+      {
+        const GemmBackgroundThreads busy, nested;
+        CHECK(GemmBackgroundThreads::active());
+        guarded = gemm_with_threads(2, static_cast<GemmFn>(gemm), p);
+      }
+      CHECK_FALSE(GemmBackgroundThreads::active());
+      CHECK(std::memcmp(c1.data(), guarded.data(), c1.size() * sizeof(float)) == 0);
+      Problem<float> q = p;
+      omp_set_num_threads(2);
+      q.run_and_check(static_cast<GemmFn>(gemm), "2 threads");
+      omp_set_num_threads(saved_threads);
       CHECK(std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(float)) == 0);
       CHECK(std::memcmp(c1.data(), c3.data(), c1.size() * sizeof(float)) == 0);
       CHECK(std::memcmp(c1.data(), cp.data(), c1.size() * sizeof(float)) == 0);
@@ -390,44 +407,6 @@ TEST_CASE(
         for (int64_t i = 0; i < m; ++i)
           for (int64_t j = 0; j < n; ++j) padded.c[size_t(i * padded.ldc + j)] = kNaN;
       padded.run_and_check(static_cast<GemmFn>(gemm), "padded, beta=" + std::to_string(beta));
-    }
-  }
-}
-
-TEST_CASE(
-    "gemm: small products split over threads give the same bits, and stay whole while "
-    "GemmBackgroundThreads lives") {
-  // 1M to 4M multiply-adds: direct products, split over the threads by column slivers (the
-  // first two) or row slivers (the third), unless a GemmBackgroundThreads guard is alive.
-  struct Shape {
-    int64_t m, n, k;
-  };
-  const Shape shapes[] = {{128, 128, 128}, {50, 64, 784}, {600, 20, 150}};
-  uint32_t seed = 9500;
-  CHECK_FALSE(GemmBackgroundThreads::active());
-  for (const Shape& s : shapes) {
-    for (int t = 0; t < 4; ++t) {
-      CAPTURE(describe("gemm", t & 1, t & 2, s.m, s.n, s.k));
-      const Problem<float> p(t & 1, t & 2, s.m, s.n, s.k, 1.0f, 0.5f, 1, seed++);
-      const std::vector<float> c1 = gemm_with_threads(1, static_cast<GemmFn>(gemm), p);
-      const std::vector<float> c2 = gemm_with_threads(2, static_cast<GemmFn>(gemm), p);
-      const std::vector<float> c3 = gemm_with_threads(3, static_cast<GemmFn>(gemm), p);
-      std::vector<float> guarded;
-      {
-        const GemmBackgroundThreads busy;
-        const GemmBackgroundThreads nested;
-        CHECK(GemmBackgroundThreads::active());
-        guarded = gemm_with_threads(2, static_cast<GemmFn>(gemm), p);
-      }
-      CHECK_FALSE(GemmBackgroundThreads::active());
-      CHECK(std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(float)) == 0);
-      CHECK(std::memcmp(c1.data(), c3.data(), c1.size() * sizeof(float)) == 0);
-      CHECK(std::memcmp(c1.data(), guarded.data(), c1.size() * sizeof(float)) == 0);
-      Problem<float> q = p;
-      const int saved = omp_get_max_threads();
-      omp_set_num_threads(2);
-      q.run_and_check(static_cast<GemmFn>(gemm), "2 threads");
-      omp_set_num_threads(saved);
     }
   }
 }
