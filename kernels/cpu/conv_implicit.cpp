@@ -123,10 +123,11 @@ struct Implicit {
   // copies of the last one after them (a tile past the end reads those, its results unused).
   // No division: a tile's 14 divisions had cost as much as its multiply-adds on 8 channels.
   void bases(const Conv2dShape& s, int64_t nb, int64_t extra, int64_t* out) const {
+    const int64_t oh = s.out_h(), ow = s.out_w();  // (each call divides)
     int64_t* o = out;
     for (int64_t b = 0; b < nb; ++b)
-      for (int64_t i = 0; i < s.out_h(); ++i)
-        for (int64_t j = 0; j < s.out_w(); ++j) *o++ = b * image_pad + i * s.sh * wp + j * s.sw;
+      for (int64_t i = 0; i < oh; ++i)
+        for (int64_t j = 0; j < ow; ++j) *o++ = b * image_pad + i * s.sh * wp + j * s.sw;
     for (int64_t e = 0; e < extra; ++e, ++o) *o = o[-1];
   }
 };
@@ -312,13 +313,12 @@ struct Transposed {
   void pad_gy(const Conv2dShape& s, const float* gy, int64_t n0, int64_t nb, int64_t g,
               float* pad) const {
     std::fill(pad, pad + nb * image_pad, 0.0f);
-    const int64_t P = s.out_h() * s.out_w();
+    const int64_t oh = s.out_h(), ow = s.out_w(), P = oh * ow;
     for (int64_t b = 0; b < nb; ++b)
       for (int64_t o = 0; o < og; ++o) {
         const float* src = gy + ((n0 + b) * s.o + g * og + o) * P;
         float* dst = pad + b * image_pad + o * plane + top * wpg + left;
-        for (int64_t i = 0; i < s.out_h(); ++i)
-          std::copy(src + i * s.out_w(), src + (i + 1) * s.out_w(), dst + i * wpg);
+        for (int64_t i = 0; i < oh; ++i) std::copy(src + i * ow, src + (i + 1) * ow, dst + i * wpg);
       }
   }
 };
@@ -337,6 +337,7 @@ void conv2d_implicit(const Conv2dShape& s, const float* x, const float* w, const
   const Implicit im(s);
   const std::vector<float> pw = pack_weight(s, im, w);
   const int64_t scratch = im.B * im.image_pad + kMB * im.obw;
+  const int64_t oh = s.out_h(), ow = s.out_w();  // (each call divides)
   for_items(im.chunks * s.groups, scratch, [&](int64_t it, float* buf) {
     const int64_t ch = it / s.groups, g = it % s.groups;
     const int64_t n0 = ch * im.B, nb = std::min(im.B, s.n - n0), M = nb * im.P;
@@ -351,7 +352,7 @@ void conv2d_implicit(const Conv2dShape& s, const float* x, const float* w, const
       for (int64_t m = 0, b0 = img0, i = i0, j = j0; m < kMB; ++m) {
         base[m] = b0 * im.image_pad + i * s.sh * im.wp + j * s.sw;
         if (m + 1 >= mb) continue;  // past the end: the last pixel again, not stored
-        if (++j == s.out_w() && (j = 0, ++i == s.out_h())) i = 0, ++b0;
+        if (++j == ow && (j = 0, ++i == oh)) i = 0, ++b0;
       }
       for (int64_t ob = 0; ob < im.nob; ++ob) {
         const float* wk = pw.data() + ((g * im.nob + ob) * im.K) * im.obw;
@@ -365,7 +366,7 @@ void conv2d_implicit(const Conv2dShape& s, const float* x, const float* w, const
         // in runs of the tile's pixels that lie in one image, so consecutive stores fill one
         // cache line (pixel-major stores, one per channel row, were a third of this loop).
         const int64_t o_end = std::min<int64_t>(im.obw, im.og - ob * im.obw);
-        for (int64_t m = 0, bimg = img0, pix = i0 * s.out_w() + j0; m < mb; ++bimg, pix = 0) {
+        for (int64_t m = 0, bimg = img0, pix = i0 * ow + j0; m < mb; ++bimg, pix = 0) {
           const int64_t run = std::min(mb - m, im.P - pix);
           float* yo = y + ((n0 + bimg) * s.o + g * im.og + ob * im.obw) * im.P + pix;
           const float* t = tile + m * im.obw;
@@ -376,9 +377,9 @@ void conv2d_implicit(const Conv2dShape& s, const float* x, const float* w, const
           m += run;
         }
       }
-      for (j0 += kMB; j0 >= s.out_w();) {  // the next tile's first pixel
-        j0 -= s.out_w();
-        if (++i0 == s.out_h()) i0 = 0, ++img0;
+      for (j0 += kMB; j0 >= ow;) {  // the next tile's first pixel
+        j0 -= ow;
+        if (++i0 == oh) i0 = 0, ++img0;
       }
     }
   });
