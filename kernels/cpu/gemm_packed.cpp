@@ -237,12 +237,12 @@ bool transpose_pays(const IsaEntry& e, int64_t m, int64_t n, int64_t k, bool dir
   return m * n <= 16384 && k >= 128 && tile_use(e, n, m, direct) > 1.1 * tile_use(e, m, n, direct);
 }
 
-// Direct products (kernels/cpu/gemm_packed_isa.h) on one thread for small ones: packing a
-// panel costs as much as a third of a 64^3 product, and the operands of a small product sit
-// in L1/L2 as they are. Not when A's rows (read where they lie, kMR of them at a time) are a
-// multiple of 4 KiB apart: those rows fall in one L1 set, more of them than it has ways.
-bool direct_pays(const IsaEntry& e, const Job& x) {
-  if (!e.direct || double(x.m) * double(x.n) * double(x.k) > kParallelMin) return false;
+// Whether a small product (direct-capable kernel, at most kParallelMin multiply-adds) is
+// computed direct (kernels/cpu/gemm_packed_isa.h): packing a panel costs as much as a third of
+// a 64^3 product, and the operands of a small product sit in L1/L2 as they are. Not when A's
+// rows (read where they lie, kMR of them at a time) are a multiple of 4 KiB apart: those rows
+// fall in one L1 set, more of them than it has ways.
+bool direct_pays(const Job& x) {
   return !(x.as.cs == 1 && x.m > 1 && x.as.rs % 1024 == 0);
 }
 
@@ -303,14 +303,14 @@ void packed(const char* op, bool trans_a, bool trans_b, int64_t m, int64_t n, in
   if (threaded &&
       (small ? macs >= kDirectParallelMin && background_threads.load() == 0 : macs >= kParallelMin))
     nt = omp_get_max_threads();
-  if (!transpose_pays(e, m, n, k, small)) return e.multiply(job, bl, nt, direct_pays(e, job));
+  if (!transpose_pays(e, m, n, k, small)) return e.multiply(job, bl, nt, small && direct_pays(job));
   // C^T (n x m, row-major) = op(B)^T op(A)^T: op(X)^T swaps X's strides.
   float* t = tls_c.get(m * n);
   if (beta != 0.0f)
     for (int64_t r = 0; r < m; ++r)
       for (int64_t col = 0; col < n; ++col) t[col * m + r] = c[r * ldc + col];
   const Job tj{n, m, k, alpha, beta, b, Strides{bs.cs, bs.rs}, a, Strides{as.cs, as.rs}, t, m};
-  e.multiply(tj, bl, nt, direct_pays(e, tj));
+  e.multiply(tj, bl, nt, small && direct_pays(tj));
   for (int64_t r = 0; r < m; ++r)
     for (int64_t col = 0; col < n; ++col) c[r * ldc + col] = t[col * m + r];
 }

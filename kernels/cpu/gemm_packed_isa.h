@@ -338,30 +338,31 @@ void run(const Job& x, const Blocking& bl, int64_t i0, int64_t i1, int64_t j0, i
   }
 }
 
-// Threads share nothing: C is cut into nt stripes, each computed start to finish by one
-// thread with its own packed panels, so there is no barrier at all. The price is that every
-// thread packs the whole of the operand that is not split; cutting the longer side of C makes
-// that the smaller one (cutting rows repacks B: (nt-1)*k*n extra floats).
-template <int64_t NR>
-void run_threads(const Job& x, const Blocking& bl, int nt) {
+// Threads share nothing: C is cut into nt stripes of whole slivers, each computed start to
+// finish by one thread with its own buffers, so there is no barrier at all; part(i0, i1, j0,
+// j1) computes C[i0:i1, j0:j1]. The price is that every thread reads (packed or direct) the
+// whole of the operand that is not split; cutting the longer side of C makes that the smaller
+// one (cutting rows repacks B: (nt-1)*k*n extra floats). Who computes an element changes none
+// of its bits.
+template <int64_t NR, typename Part>
+void over_stripes(const Job& x, int nt, const Part& part) {
   const int64_t row_slivers = (x.m + kMR - 1) / kMR, col_slivers = (x.n + NR - 1) / NR;
   const bool by_rows = x.m >= x.n ? row_slivers >= nt || row_slivers >= col_slivers
                                   : col_slivers < nt && row_slivers > col_slivers;
   const int64_t slivers = by_rows ? row_slivers : col_slivers;
   nt = int(std::min<int64_t>(nt, slivers));
-  if (nt == 1)
-    return run<NR>(x, bl, 0, x.m, 0, x.n);  // no OpenMP region: a team of one costs microseconds
+  if (nt == 1) return part(0, x.m, 0, x.n);  // no OpenMP region: a team of one costs microseconds
   std::exception_ptr error;  // an exception must not escape a parallel region (terminate)
 #pragma omp parallel num_threads(nt)
   {
     const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
     // Even split in whole slivers: stripes differ by at most one sliver.
     const int64_t s0 = slivers * t / team, s1 = slivers * (t + 1) / team;
-    try {  // (only a failed allocation of this thread's packing buffers can throw)
+    try {  // (only a failed allocation of this thread's buffers can throw)
       if (by_rows) {
-        run<NR>(x, bl, std::min(x.m, s0 * kMR), std::min(x.m, s1 * kMR), 0, x.n);
+        part(std::min(x.m, s0 * kMR), std::min(x.m, s1 * kMR), 0, x.n);
       } else {
-        run<NR>(x, bl, 0, x.m, std::min(x.n, s0 * NR), std::min(x.n, s1 * NR));
+        part(0, x.m, std::min(x.n, s0 * NR), std::min(x.n, s1 * NR));
       }
     } catch (...) {
 #pragma omp critical(tg_gemm_error)
@@ -371,8 +372,15 @@ void run_threads(const Job& x, const Blocking& bl, int nt) {
   if (error) std::rethrow_exception(error);
 }
 
+template <int64_t NR>
+void run_threads(const Job& x, const Blocking& bl, int nt) {
+  over_stripes<NR>(x, nt, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    run<NR>(x, bl, i0, i1, j0, j1);
+  });
+}
+
 #if TG_GEMM_LEVEL >= 2
-// Direct products (small ones, on one thread; gemm_packed.cpp decides when): the tiles read A
+// Direct products (small ones; gemm_packed.cpp decides when): the tiles read A
 // where it lies, and B too unless it is transposed, so nothing is packed but a transposed B
 // panel and the ragged last B sliver (into zero-padded NR columns). Tiles are as tall as the
 // rows left (1..kMR: no multiply-adds wasted on a ragged m). The loops, the kKC steps and
@@ -437,37 +445,15 @@ void direct(const Job& x, const Blocking& bl) {
 }
 #endif
 
-// A direct product on nt threads: C cut into stripes of whole slivers (columns, or rows when
-// there are more row slivers), each thread direct on its stripe. As run_threads, no barrier
-// but the region's end, and who computes an element changes none of its bits.
+// A direct product on nt threads: each thread direct on its stripe of C (over_stripes).
 template <int64_t NR>
 void direct_threads(const Job& x, const Blocking& bl, int nt) {
-  const int64_t row_slivers = (x.m + kMR - 1) / kMR, col_slivers = (x.n + NR - 1) / NR;
-  const bool by_cols = col_slivers >= row_slivers;
-  const int64_t slivers = by_cols ? col_slivers : row_slivers;
-  nt = int(std::min<int64_t>(nt, slivers));
-  if (nt <= 1) return direct<NR>(x, bl);
-  std::exception_ptr error;  // (a failed allocation of a thread's B buffer)
-#pragma omp parallel num_threads(nt)
-  {
-    const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
-    const int64_t s0 = slivers * t / team, s1 = slivers * (t + 1) / team;
+  over_stripes<NR>(x, nt, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     Job y = x;
-    if (by_cols) {
-      const int64_t j0 = std::min(x.n, s0 * NR), j1 = std::min(x.n, s1 * NR);
-      y.n = j1 - j0, y.b = x.b + j0 * x.bs.cs, y.c = x.c + j0;
-    } else {
-      const int64_t i0 = std::min(x.m, s0 * kMR), i1 = std::min(x.m, s1 * kMR);
-      y.m = i1 - i0, y.a = x.a + i0 * x.as.rs, y.c = x.c + i0 * x.ldc;
-    }
-    try {
-      if (y.m > 0 && y.n > 0) direct<NR>(y, bl);
-    } catch (...) {
-#pragma omp critical(tg_gemm_error)
-      if (!error) error = std::current_exception();
-    }
-  }
-  if (error) std::rethrow_exception(error);
+    y.m = i1 - i0, y.n = j1 - j0;
+    y.a = x.a + i0 * x.as.rs, y.b = x.b + j0 * x.bs.cs, y.c = x.c + i0 * x.ldc + j0;
+    direct<NR>(y, bl);
+  });
 }
 
 // The entry point of this ISA: the job on nt threads (1: the calling thread alone), direct
