@@ -94,11 +94,26 @@ struct Lanes {
       : vw(channels <= kVW / 2 ? kVW / 2 : kVW), nv(channels <= kVW ? 1 : 2), obw(nv * vw) {}
 };
 
-struct Implicit {
-  int64_t P, K, og, cg, hp, wp, plane, image_pad, B, chunks, vw, nv, obw, nob;
+// nb images of ch channels (rows x cols planes; image b's first plane at src + b*image_stride),
+// zero-padded, one after another into pad: plane (b, c) at pad + (b*ch + c)*plane, its row i at
+// row top + i and column left, rows wp apart.
+void pad_planes(const float* src, int64_t image_stride, int64_t nb, int64_t ch, int64_t rows,
+                int64_t cols, int64_t wp, int64_t plane, int64_t top, int64_t left, float* pad) {
+  std::fill(pad, pad + nb * ch * plane, 0.0f);
+  for (int64_t b = 0; b < nb; ++b)
+    for (int64_t c = 0; c < ch; ++c) {
+      const float* sp = src + b * image_stride + c * rows * cols;
+      float* dp = pad + (b * ch + c) * plane + top * wp + left;
+      for (int64_t i = 0; i < rows; ++i) std::copy(sp + i * cols, sp + (i + 1) * cols, dp + i * wp);
+    }
+}
+
+struct Implicit : Lanes {  // the output channels in the lanes
+  int64_t P, K, og, cg, hp, wp, plane, image_pad, B, chunks, nob;
   std::vector<int32_t> off;  // K: offset of tap k = (c, p, q) in a padded image
   explicit Implicit(const Conv2dShape& s)
-      : P(s.out_h() * s.out_w()),
+      : Lanes(s.og()),
+        P(s.out_h() * s.out_w()),
         K(s.kdim()),
         og(s.og()),
         cg(s.cg()),
@@ -108,9 +123,6 @@ struct Implicit {
         image_pad(cg * plane),
         B(images_per_item(P, s.n)),
         chunks(ceil_div(s.n, B)),
-        vw(Lanes(og).vw),
-        nv(Lanes(og).nv),
-        obw(Lanes(og).obw),
         nob(ceil_div(og, obw)) {
     off.resize(size_t(K));
     for (int64_t c = 0, k = 0; c < cg; ++c)
@@ -118,31 +130,22 @@ struct Implicit {
         for (int64_t q = 0; q < s.kw; ++q)
           off[size_t(k++)] = int32_t(c * plane + p * s.dh * wp + q * s.dw);
   }
-  // Offset of output pixel e of the chunk's image b in the chunk's padded images.
-  // base() of every output pixel of nb images, in order, into out[0, nb*P), and `extra` more
-  // copies of the last one after them (a tile past the end reads those, its results unused).
-  // No division: a tile's 14 divisions had cost as much as its multiply-adds on 8 channels.
-  void bases(const Conv2dShape& s, int64_t nb, int64_t extra, int64_t* out) const {
+  // The offset in the chunk's padded images of every output pixel of nb images, in order,
+  // into out[0, nb*P). By counting: a division per pixel had cost as much as the
+  // multiply-adds of an 8-channel tile.
+  void bases(const Conv2dShape& s, int64_t nb, int64_t* out) const {
     const int64_t oh = s.out_h(), ow = s.out_w();  // (each call divides)
-    int64_t* o = out;
     for (int64_t b = 0; b < nb; ++b)
       for (int64_t i = 0; i < oh; ++i)
-        for (int64_t j = 0; j < ow; ++j) *o++ = b * image_pad + i * s.sh * wp + j * s.sw;
-    for (int64_t e = 0; e < extra; ++e, ++o) *o = o[-1];
+        for (int64_t j = 0; j < ow; ++j) *out++ = b * image_pad + i * s.sh * wp + j * s.sw;
   }
 };
 
 // Images [n0, n0 + nb) of group g, zero-padded, one after another into pad.
 void pad_images(const Conv2dShape& s, const Implicit& im, const float* x, int64_t n0, int64_t nb,
                 int64_t g, float* pad) {
-  std::fill(pad, pad + nb * im.image_pad, 0.0f);
-  for (int64_t b = 0; b < nb; ++b)
-    for (int64_t c = 0; c < im.cg; ++c)
-      for (int64_t i = 0; i < s.h; ++i) {
-        const float* src = x + (((n0 + b) * s.c + g * im.cg + c) * s.h + i) * s.w;
-        std::copy(src, src + s.w,
-                  pad + b * im.image_pad + c * im.plane + (i + s.ph) * im.wp + s.pw);
-      }
+  pad_planes(x + (n0 * s.c + g * im.cg) * s.h * s.w, s.c * s.h * s.w, nb, im.cg, s.h, s.w, im.wp,
+             im.plane, s.ph, s.pw, pad);
 }
 
 // The weight as [g][ob][k][obw] (zeros past O/g): one tile row per k.
@@ -234,24 +237,21 @@ void for_items(int64_t items, int64_t scratch, const Body& body) {
 // with the input channels as the vector lanes: forward_tile runs it unchanged, with the
 // class's taps as its k. No multiply-add lands on a zero inserted between the output pixels,
 // and no column matrix is written or scattered.
-struct Transposed {
+struct Transposed : Lanes {  // the input channels in the lanes
   struct Class {
     int64_t a, b, rows, cols;  // the pixels h = a + SH*r (r < rows), w = b + SW*t (t < cols)
     std::vector<int32_t> off;  // per tap k = (o, p, q): offset in a padded gy image
     std::vector<float> wt;     // [g][cb][k][obw]: w[o, c, p, q] with c in the lanes
   };
-  int64_t cg, og, top = 0, left = 0, hpg = 0, wpg = 0, plane = 0, image_pad = 0, B, chunks, vw, nv,
-                  obw, ncb;
+  int64_t cg, og, top = 0, left = 0, hpg = 0, wpg = 0, plane = 0, image_pad = 0, B, chunks, ncb;
   std::vector<Class> classes;
 
   Transposed(const Conv2dShape& s, const float* w)
-      : cg(s.cg()),
+      : Lanes(s.cg()),
+        cg(s.cg()),
         og(s.og()),
         B(images_per_item(s.h * s.w, s.n)),
         chunks(ceil_div(s.n, B)),
-        vw(Lanes(cg).vw),
-        nv(Lanes(cg).nv),
-        obw(Lanes(cg).obw),
         ncb(ceil_div(cg, obw)) {
     // The taps of one axis reaching residue a: (tap, e) with a + pad - tap*d = e*stride.
     using Taps = std::vector<std::pair<int64_t, int64_t>>;
@@ -312,14 +312,9 @@ struct Transposed {
   // Images [n0, n0 + nb) of gy's group g, zero-padded, one after another into pad.
   void pad_gy(const Conv2dShape& s, const float* gy, int64_t n0, int64_t nb, int64_t g,
               float* pad) const {
-    std::fill(pad, pad + nb * image_pad, 0.0f);
-    const int64_t oh = s.out_h(), ow = s.out_w(), P = oh * ow;
-    for (int64_t b = 0; b < nb; ++b)
-      for (int64_t o = 0; o < og; ++o) {
-        const float* src = gy + ((n0 + b) * s.o + g * og + o) * P;
-        float* dst = pad + b * image_pad + o * plane + top * wpg + left;
-        for (int64_t i = 0; i < oh; ++i) std::copy(src + i * ow, src + (i + 1) * ow, dst + i * wpg);
-      }
+    const int64_t P = s.out_h() * s.out_w();
+    pad_planes(gy + (n0 * s.o + g * og) * P, s.o * P, nb, og, s.out_h(), s.out_w(), wpg, plane, top,
+               left, pad);
   }
 };
 
@@ -410,7 +405,7 @@ void conv2d_backward_weight_implicit(const Conv2dShape& s, const float* x, const
     for (int64_t ch = c0; ch < c1; ++ch) {
       const int64_t n0 = ch * im.B, nb = std::min(im.B, s.n - n0), M = nb * im.P;
       pad_images(s, im, x, n0, nb, g, pad);
-      im.bases(s, nb, 0, base.data());
+      im.bases(s, nb, base.data());
       for (int64_t ob = 0; ob < im.nob; ++ob) {
         const int64_t o_end = std::min<int64_t>(im.obw, im.og - ob * im.obw);
         // gyt[m][o]: the chunk's gy for this block of channels, zeros past O/g.
