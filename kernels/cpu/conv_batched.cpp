@@ -162,38 +162,32 @@ struct Plan {
             *t++ = int32_t((i * s.sh + p * s.dh) * wp + j * s.sw + q * s.dw);
     if (!reverse) return;
     // The reverse table for col2im_gather: per input pixel u (unpadded, row-major), the column
-    // entries r*ld_rev + e whose tap reads it, r ascending; built as CSR over u, then padded
-    // to the same count for every pixel.
+    // entries r*ld_rev + e whose tap reads it, r ascending, padded to the same count for every
+    // pixel.
     ld_rev = B * P;
     if (int64_t(K + 1) * ld_rev > INT32_MAX) {
       taps.clear();  // too large for int32 offsets: im2col and col2im's runs instead
       return;
     }
-    std::vector<int32_t> rev_start(size_t(image + 1), 0), rev;
     auto pixel = [&](int64_t r, int64_t e) -> int64_t {  // -1 in the padding
       const int64_t v = taps[size_t(r * P + e)], ih = v / wp - s.ph, iw = v % wp - s.pw;
       return ih >= 0 && ih < s.h && iw >= 0 && iw < s.w ? ih * s.w + iw : -1;
     };
-    const int64_t rows = s.kh * s.kw;
+    const int64_t rows = s.kh * s.kw, n = cg * image;
+    std::vector<int32_t> count(size_t(image), 0);  // the taps reading each pixel
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t e = 0; e < P; ++e)
-        if (const int64_t u = pixel(r, e); u >= 0) ++rev_start[size_t(u + 1)];
-    for (int64_t u = 0; u < image; ++u) rev_start[size_t(u + 1)] += rev_start[size_t(u)];
-    rev.resize(size_t(rev_start.back()));
-    std::vector<int32_t> fill(rev_start.begin(), rev_start.end() - 1);
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t e = 0; e < P; ++e)
-        if (const int64_t u = pixel(r, e); u >= 0)
-          rev[size_t(fill[size_t(u)]++)] = int32_t(r * ld_rev + e);
-    for (int64_t u = 0; u < image; ++u)
-      gather_taps = std::max<int64_t>(gather_taps, rev_start[size_t(u + 1)] - rev_start[size_t(u)]);
-    const int64_t n = cg * image;
+        if (const int64_t u = pixel(r, e); u >= 0) ++count[size_t(u)];
+    gather_taps = *std::max_element(count.begin(), count.end());
     gather.assign(size_t(gather_taps * n), int32_t(K * ld_rev));
-    for (int64_t c = 0; c < cg; ++c)
-      for (int64_t u = 0; u < image; ++u)
-        for (int32_t t = 0; t < rev_start[size_t(u + 1)] - rev_start[size_t(u)]; ++t)
-          gather[size_t(t * n + c * image + u)] =
-              int32_t(c * rows * ld_rev) + rev[size_t(rev_start[size_t(u)] + t)];
+    std::fill(count.begin(), count.end(), 0);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t e = 0; e < P; ++e)
+        if (const int64_t u = pixel(r, e); u >= 0) {
+          const int64_t t = count[size_t(u)]++;
+          for (int64_t c = 0; c < cg; ++c)
+            gather[size_t(t * n + c * image + u)] = int32_t((c * rows + r) * ld_rev + e);
+        }
   }
 };
 
