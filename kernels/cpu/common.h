@@ -1,12 +1,14 @@
 // Helpers shared by the CPU kernels (internal, not installed API): the size above which a loop
-// is worth an OpenMP team, a flat elementwise loop, a reusable scratch buffer, and the
-// fixed-order tree reduction that sums, maxima and the cross-entropy mean are built on.
+// is worth an OpenMP team, a flat elementwise loop, a reusable scratch buffer, the fixed-order
+// tree reduction that sums, maxima and the cross-entropy mean are built on, and the convs'
+// zero-padded plane copies.
 //
 // tree_reduce costs n-1 applications of f and reads n elements once. Its order of operations
 // depends only on n, never on the thread count or alignment, so its result is reproducible;
 // for sums its rounding error grows like O(log n) ulps instead of the O(n) of a running sum.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -96,6 +98,22 @@ template <typename T>
 T tree_sum(const T* x, int64_t n) {
   if (n == 0) return T(0);
   return tree_reduce(x, n, [](T a, T b) { return a + b; });
+}
+
+// nb images of ch channels (rows x cols planes, row-major; image b's first plane at
+// src + b*image_stride) into zero-padded planes, one after another: plane (b, c) at
+// pad + (b*ch + c)*plane, its row i at row top + i and column left, rows wp apart (the convs'
+// padded copies of an input or a gradient).
+template <typename T>
+void pad_planes(const T* src, int64_t image_stride, int64_t nb, int64_t ch, int64_t rows,
+                int64_t cols, int64_t wp, int64_t plane, int64_t top, int64_t left, T* pad) {
+  std::fill(pad, pad + nb * ch * plane, T(0));
+  for (int64_t b = 0; b < nb; ++b)
+    for (int64_t c = 0; c < ch; ++c) {
+      const T* sp = src + b * image_stride + c * rows * cols;
+      T* dp = pad + (b * ch + c) * plane + top * wp + left;
+      for (int64_t i = 0; i < rows; ++i) std::copy(sp + i * cols, sp + (i + 1) * cols, dp + i * wp);
+    }
 }
 
 // max/min that propagate NaN (as torch.max/torch.maximum do): a NaN on either side wins.

@@ -194,12 +194,7 @@ struct Plan {
 // The image's cg channels (H x W each, at x) into pad (HP x WP each), zeros around.
 template <typename T>
 void pad_image(const Conv2dShape& s, const Plan& pl, const T* x, T* pad) {
-  std::fill(pad, pad + pl.pad_size, T(0));
-  for (int64_t c = 0; c < pl.cg; ++c)
-    for (int64_t i = 0; i < s.h; ++i) {
-      const T* src = x + (c * s.h + i) * s.w;
-      std::copy(src, src + s.w, pad + (c * pl.hp + i + s.ph) * pl.wp + s.pw);
-    }
+  detail::pad_planes(x, 0, 1, pl.cg, s.h, s.w, pl.wp, pl.hp * pl.wp, s.ph, s.pw, pad);
 }
 
 // im2col of one image through the taps table: the same matrix, row (c, p, q) at col + row*ld.

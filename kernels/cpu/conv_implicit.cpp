@@ -94,20 +94,6 @@ struct Lanes {
       : vw(channels <= kVW / 2 ? kVW / 2 : kVW), nv(channels <= kVW ? 1 : 2), obw(nv * vw) {}
 };
 
-// nb images of ch channels (rows x cols planes; image b's first plane at src + b*image_stride),
-// zero-padded, one after another into pad: plane (b, c) at pad + (b*ch + c)*plane, its row i at
-// row top + i and column left, rows wp apart.
-void pad_planes(const float* src, int64_t image_stride, int64_t nb, int64_t ch, int64_t rows,
-                int64_t cols, int64_t wp, int64_t plane, int64_t top, int64_t left, float* pad) {
-  std::fill(pad, pad + nb * ch * plane, 0.0f);
-  for (int64_t b = 0; b < nb; ++b)
-    for (int64_t c = 0; c < ch; ++c) {
-      const float* sp = src + b * image_stride + c * rows * cols;
-      float* dp = pad + (b * ch + c) * plane + top * wp + left;
-      for (int64_t i = 0; i < rows; ++i) std::copy(sp + i * cols, sp + (i + 1) * cols, dp + i * wp);
-    }
-}
-
 struct Implicit : Lanes {  // the output channels in the lanes
   int64_t P, K, og, cg, hp, wp, plane, image_pad, B, chunks, nob;
   std::vector<int32_t> off;  // K: offset of tap k = (c, p, q) in a padded image
@@ -144,8 +130,8 @@ struct Implicit : Lanes {  // the output channels in the lanes
 // Images [n0, n0 + nb) of group g, zero-padded, one after another into pad.
 void pad_images(const Conv2dShape& s, const Implicit& im, const float* x, int64_t n0, int64_t nb,
                 int64_t g, float* pad) {
-  pad_planes(x + (n0 * s.c + g * im.cg) * s.h * s.w, s.c * s.h * s.w, nb, im.cg, s.h, s.w, im.wp,
-             im.plane, s.ph, s.pw, pad);
+  detail::pad_planes(x + (n0 * s.c + g * im.cg) * s.h * s.w, s.c * s.h * s.w, nb, im.cg, s.h, s.w,
+                     im.wp, im.plane, s.ph, s.pw, pad);
 }
 
 // The weight as [g][ob][k][obw] (zeros past O/g): one tile row per k.
@@ -313,8 +299,8 @@ struct Transposed : Lanes {  // the input channels in the lanes
   void pad_gy(const Conv2dShape& s, const float* gy, int64_t n0, int64_t nb, int64_t g,
               float* pad) const {
     const int64_t P = s.out_h() * s.out_w();
-    pad_planes(gy + (n0 * s.o + g * og) * P, s.o * P, nb, og, s.out_h(), s.out_w(), wpg, plane, top,
-               left, pad);
+    detail::pad_planes(gy + (n0 * s.o + g * og) * P, s.o * P, nb, og, s.out_h(), s.out_w(), wpg,
+                       plane, top, left, pad);
   }
 };
 
