@@ -239,34 +239,29 @@ struct Transposed : Lanes {  // the input channels in the lanes
         B(images_per_item(s.h * s.w, s.n)),
         chunks(ceil_div(s.n, B)),
         ncb(ceil_div(cg, obw)) {
-    // The taps of one axis reaching residue a: (tap, e) with a + pad - tap*d = e*stride.
-    using Taps = std::vector<std::pair<int64_t, int64_t>>;
-    auto taps = [](int64_t a, int64_t pad, int64_t k, int64_t d, int64_t stride) {
-      Taps v;
-      for (int64_t t = 0; t < k; ++t)
-        if ((a + pad - t * d) % stride == 0) v.push_back({t, (a + pad - t * d) / stride});
-      return v;
-    };
     auto count = [](int64_t a, int64_t n, int64_t stride) {
       return a < n ? (n - 1 - a) / stride + 1 : 0;
     };
-    // Padding of gy: the offsets r + e and t + f reach below 0 and past OH-1 / OW-1.
-    int64_t bottom = 0, right = 0;
-    std::vector<Taps> row_taps(size_t(s.sh)), col_taps(size_t(s.sw));
-    for (int64_t a = 0; a < s.sh; ++a) {
-      row_taps[size_t(a)] = taps(a, s.ph, s.kh, s.dh, s.sh);
-      for (const auto& [p, e] : row_taps[size_t(a)]) {
-        top = std::max(top, -e);
-        bottom = std::max(bottom, count(a, s.h, s.sh) - 1 + e - (s.out_h() - 1));
-      }
-    }
-    for (int64_t b = 0; b < s.sw; ++b) {
-      col_taps[size_t(b)] = taps(b, s.pw, s.kw, s.dw, s.sw);
-      for (const auto& [q, f] : col_taps[size_t(b)]) {
-        left = std::max(left, -f);
-        right = std::max(right, count(b, s.w, s.sw) - 1 + f - (s.out_w() - 1));
-      }
-    }
+    // One axis (n input positions, out output positions): for each residue a modulo the
+    // stride, the taps reaching it, (tap, e) with a + pad - tap*d = e*stride; and the padding
+    // of gy that the offsets (index within the class) + e need below 0 (lo) and past out-1 (hi).
+    using Taps = std::vector<std::pair<int64_t, int64_t>>;
+    auto axis = [&](int64_t n, int64_t out, int64_t k, int64_t stride, int64_t pad, int64_t d,
+                    int64_t& lo) {
+      std::vector<Taps> per_residue(static_cast<size_t>(stride));
+      int64_t hi = 0;
+      for (int64_t a = 0; a < stride; ++a)
+        for (int64_t t = 0; t < k; ++t)
+          if ((a + pad - t * d) % stride == 0) {
+            const int64_t e = (a + pad - t * d) / stride;
+            per_residue[size_t(a)].push_back({t, e});
+            lo = std::max(lo, -e);
+            hi = std::max(hi, count(a, n, stride) - 1 + e - (out - 1));
+          }
+      return std::pair{per_residue, hi};
+    };
+    const auto [row_taps, bottom] = axis(s.h, s.out_h(), s.kh, s.sh, s.ph, s.dh, top);
+    const auto [col_taps, right] = axis(s.w, s.out_w(), s.kw, s.sw, s.pw, s.dw, left);
     hpg = s.out_h() + top + bottom, wpg = s.out_w() + left + right;
     plane = hpg * wpg, image_pad = og * plane;
     for (int64_t a = 0; a < s.sh; ++a)
