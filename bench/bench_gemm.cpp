@@ -17,8 +17,8 @@
 // peak%: GFLOP/s as a percentage of this machine's FMA peak (bench/fma_peak.h, measured at
 // start-up for the widest ISA the CPU runs) on the threads the row may use: one for rungs 1-4,
 // OMP_NUM_THREADS for `gemm`, OpenBLAS's and BLIS's thread counts for theirs. (`gemm` keeps
-// products under 4M multiply-adds on one thread, so its small rows read against the many-thread
-// peak.)
+// products under 1M multiply-adds on one thread, so those rows read against the many-thread
+// peak; from 1M to 4M it splits them here, where no GemmBackgroundThreads guard lives.)
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
