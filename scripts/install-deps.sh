@@ -50,7 +50,9 @@ have_header nlohmann/json.hpp || missing+=(nlohmann-json3-dev)
 have_header CLI/CLI.hpp || missing+=(libcli11-dev)
 have_header omp.h || compgen -G "/usr/lib/gcc/*/*/include/omp.h" >/dev/null || missing+=(libgomp1)
 if ((want_bench)); then
-  have_header cblas.h || have_header x86_64-linux-gnu/cblas.h ||
+  # OpenBLAS's own cblas.h: a bare x86_64-linux-gnu/cblas.h can be the reference BLAS's
+  # (libblas-dev, which libtorch-dev pulls in), and bench/ would then build without OpenBLAS.
+  have_header openblas/cblas.h || have_header openblas-pthread/cblas.h ||
     compgen -G "/usr/include/*/openblas*/cblas.h" >/dev/null || missing+=(libopenblas-dev)
   # BLIS, bench_gemm's second anchor (its blis/* rows); optional like the rest below.
   compgen -G "/usr/include/*/blis.h" >/dev/null || have_header blis.h || optional+=(libblis-dev)
