@@ -14,9 +14,11 @@
 //                         channels 1-8-16-32-32, no bias) and a ResNet-like 64x64x56x56 3x3.
 //   epoch.<model>         one training epoch over the 60,000 training images with SGD (momentum
 //                         0.9), the plain loop on both sides (shuffle, gather a batch, forward,
-//                         cross-entropy, backward, step, zero the gradients): cnn (the course CNN,
-//                         batch 64), mlp (784-50-10, batch 64), wide (784-512-512-10, batch 256).
-//                         Time is one epoch's wall time; counter last_loss shows both sides train.
+//                         cross-entropy, backward, step, drop the gradients as the Learner does:
+//                         zero_grad(set_to_none), on libtorch a reset of each .grad): cnn (the
+//                         course CNN, batch 64), mlp (784-50-10, batch 64), wide (784-512-512-10,
+//                         batch 256). Time is one epoch's wall time; counter last_loss shows both
+//                         sides train.
 //   optim.<optimizer>     one optimizer step (SGD_momentum, Adam, AdamW, RMSprop) over the wide
 //                         MLP's 669,706 parameters with fixed gradients, each library's own
 //                         optimizer (tapegrad's fused kernel, torch::optim); counter params
@@ -188,7 +190,7 @@ void epoch_tapegrad(benchmark::State& state, const Model& m) {
       tg::Tensor loss = tg::cross_entropy((*model)(b.x), b.y);
       tg::backward(loss);
       opt.step();
-      opt.zero_grad();
+      opt.zero_grad(/*set_to_none=*/true);
       last = loss.item<double>();
     }
   }
@@ -223,6 +225,13 @@ torch::nn::Sequential torch_model(const std::string& name) {
   return s;
 }
 
+// Gradients dropped between steps, as tapegrad's Learner does (zero_grad(set_to_none=true)):
+// libtorch 1.13's C++ zero_grad() has no set_to_none and would zero them in place.
+void drop_grads(torch::optim::Optimizer& opt) {
+  for (auto& group : opt.param_groups())
+    for (at::Tensor& p : group.params()) p.mutable_grad().reset();
+}
+
 void epoch_torch(benchmark::State& state, const Model& m, int threads) {
   use_torch_threads(threads);
   torch::manual_seed(0);
@@ -238,7 +247,7 @@ void epoch_torch(benchmark::State& state, const Model& m, int threads) {
       const at::Tensor idx = perm.slice(0, i, std::min(n, i + m.bs));
       const at::Tensor loss = torch::nn::functional::cross_entropy(
           model->forward(d.x.index_select(0, idx)), d.y.index_select(0, idx));
-      opt.zero_grad();
+      drop_grads(opt);
       loss.backward();
       opt.step();
       last = loss.item<double>();

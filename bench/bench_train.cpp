@@ -85,7 +85,7 @@ void BM_plain_loop(benchmark::State& state) {
       tg::Tensor loss = tg::cross_entropy((*model)(b.x), b.y);
       tg::backward(loss);
       opt.step();
-      opt.zero_grad();
+      opt.zero_grad(/*set_to_none=*/true);
     }
   }
   state.counters["steps"] = static_cast<double>(db.train_dl.num_batches());

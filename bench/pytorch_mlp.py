@@ -75,7 +75,7 @@ def step(model, opt, xb, yb):
     loss = F.cross_entropy(model(xb), yb)
     loss.backward()
     opt.step()
-    opt.zero_grad()
+    opt.zero_grad(set_to_none=True)  # as tapegrad's Learner and bench loops do
     return loss
 
 
