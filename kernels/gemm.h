@@ -56,7 +56,7 @@ void gemm_packed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, fl
                  int64_t ldc);
 // 5. The library's GEMM: rung 4 parallelised with OpenMP over tiles of C (from 4M
 //    multiply-adds; from 1M for the direct products, unless GemmBackgroundThreads says other
-//    threads are busy).
+//    threads are busy: then over the threads that lend themselves as GemmHelper).
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
@@ -98,6 +98,30 @@ class GemmBackgroundThreads {
   GemmBackgroundThreads(const GemmBackgroundThreads&) = delete;
   GemmBackgroundThreads& operator=(const GemmBackgroundThreads&) = delete;
   static bool active();  // any guard alive
+};
+
+// Such a background thread can lend its core, between its own work, to exactly those products:
+// while a GemmHelper lives, gemm (on a team of two or more, omp_get_max_threads()) cuts each
+// of them into one stripe of C per thread, as its OpenMP split would, posts them, and computes
+// stripes on the calling thread until none is left; a help() call on the helper's thread
+// computes the stripe it takes. The caller waits only for the stripes a helper has taken: a
+// helper busy with its own work, or descheduled before it took one, costs the caller nothing
+// beyond doing the whole product itself. One product is shared at a time (another thread's
+// product meanwhile runs on its own thread). Who computes a stripe changes none of its bits.
+class GemmHelper {
+ public:
+  GemmHelper();
+  ~GemmHelper();
+  GemmHelper(const GemmHelper&) = delete;
+  GemmHelper& operator=(const GemmHelper&) = delete;
+  // Computes the stripes of the posted product that nobody has taken yet; true if it computed
+  // any. An exception thrown by one (a failed allocation) reaches the product's caller.
+  bool help();
+  // Whether a product was posted in the last `microseconds`: a helper keeps calling help()
+  // while products keep coming, and goes back to sleep when they stop.
+  static bool wanted(int64_t microseconds);
+  // Stripes computed by help() in this process so far (tests and benchmarks read it).
+  static int64_t stripes_helped();
 };
 
 // Double precision, used by gradcheck and the reference tests: cache-blocked, OpenMP over rows.

@@ -19,7 +19,9 @@
 // Threads (rung 5): C is cut into one stripe per thread (rows, or columns when C is wide) and
 // each stripe is a whole single-threaded GEMM with private panels: no barriers, no shared
 // cache lines. Products under 1M multiply-adds stay on the calling thread, with no OpenMP
-// region at all; so do those under 4M while GemmBackgroundThreads is active (kernels/gemm.h).
+// region at all. Those under 4M, while GemmBackgroundThreads is active (kernels/gemm.h), are
+// not given to the OpenMP team but shared with the GemmHelper threads, if any (the board
+// below): the caller computes every stripe no helper has taken.
 //
 // Small products (under 4M multiply-adds) skip the packing: the same tiles read
 // A where it lies (a broadcast takes any stride) and B's rows too unless B is transposed, and
@@ -41,10 +43,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
+#include <limits>
+#include <mutex>
 #include <new>
 #include <string>
 #include <string_view>
@@ -130,6 +135,89 @@ class Scratch {
 };
 thread_local Scratch tls_a, tls_b, tls_c;  // tls_c: a transposed C (Orientation)
 
+// ---- Sharing a product with GemmHelper threads (kernels/gemm.h) ------------------------------
+// The board holds the one product being shared. Its poster owns it (owned), writes the
+// product's stripe function, then opens it with one store of the ticket word: the number of
+// stripes in the high half, the next stripe to hand out (0) in the low half. Everyone (poster
+// and helpers) takes a stripe with ticket++ and computes it if the low half of what that
+// returned is below the high half, counting it in done. Out of stripes, the poster waits for
+// done to reach the count, closes the board (ticket = 0: no stripes) and gives it up. A ticket
+// carries its own product's stripe count, so a late ticket++ never takes a stripe that is not
+// there, and whoever holds a valid one reads the function stored before the board opened
+// (acquire on the ticket): the product cannot end before that stripe is done.
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+inline void cpu_relax() {
+#if TG_GEMM_X86
+  _mm_pause();
+#endif
+}
+
+struct Board {
+  std::atomic<bool> owned{false};
+  std::atomic<uint64_t> ticket{0};  // stripes << 32 | next stripe
+  std::atomic<int> done{0};
+  std::atomic<void (*)(const void*, int)> run{nullptr};
+  std::atomic<const void*> ctx{nullptr};
+  std::atomic<int> helpers{0};           // live GemmHelper objects
+  std::atomic<int64_t> last_post_us{0};  // when a product was last posted
+  std::atomic<int64_t> helped{0};        // stripes computed by help()
+  std::atomic<bool> failed{false};
+  std::mutex error_m;
+  std::exception_ptr error;  // the first stripe's exception, for the poster
+
+  static bool open(uint64_t t) { return uint32_t(t) < uint32_t(t >> 32); }
+  // Takes and computes one stripe; false when none was left.
+  bool take_one() {
+    const uint64_t t = ticket.fetch_add(1, std::memory_order_acq_rel);
+    if (!open(t)) return false;
+    try {
+      run.load(std::memory_order_relaxed)(ctx.load(std::memory_order_relaxed), int(uint32_t(t)));
+    } catch (...) {
+      std::lock_guard lk(error_m);
+      if (!error) error = std::current_exception();
+      failed.store(true, std::memory_order_relaxed);
+    }
+    done.fetch_add(1, std::memory_order_release);
+    return true;
+  }
+};
+Board board;
+
+template <typename F>
+void call_stripe(const void* f, int s) {
+  (*static_cast<const F*>(f))(s);
+}
+
+// Computes stripe(0) .. stripe(n - 1), sharing them with the helpers; false (nothing computed)
+// when another thread's product holds the board.
+template <typename F>
+bool share_stripes(int n, const F& stripe) {
+  if (board.owned.exchange(true, std::memory_order_acquire)) return false;
+  board.run.store(&call_stripe<F>, std::memory_order_relaxed);
+  board.ctx.store(&stripe, std::memory_order_relaxed);
+  board.done.store(0, std::memory_order_relaxed);
+  board.failed.store(false, std::memory_order_relaxed);
+  board.last_post_us.store(now_us(), std::memory_order_relaxed);
+  board.ticket.store(uint64_t(n) << 32, std::memory_order_release);  // open
+  while (board.take_one()) {
+  }
+  while (board.done.load(std::memory_order_acquire) < n) cpu_relax();  // stripes helpers took
+  board.ticket.store(0, std::memory_order_relaxed);                    // closed
+  std::exception_ptr err;
+  if (board.failed.load(std::memory_order_relaxed)) {
+    std::lock_guard lk(board.error_m);
+    err = std::exchange(board.error, nullptr);
+  }
+  board.owned.store(false, std::memory_order_release);
+  if (err) std::rethrow_exception(err);
+  return true;
+}
+
 // The kernels, once per ISA (kernels/cpu/gemm_packed_isa.h).
 #if TG_GEMM_X86
 #pragma GCC push_options
@@ -161,7 +249,7 @@ struct IsaEntry {
   GemmIsa isa;
   int64_t mr, nr;
   bool direct;  // has direct (unpacked) products for small ones
-  void (*multiply)(const Job&, const Blocking&, int, bool);
+  void (*multiply)(const Job&, const Blocking&, int, bool, bool);
 };
 
 constexpr IsaEntry kIsas[] = {
@@ -300,17 +388,24 @@ void packed(const char* op, bool trans_a, bool trans_b, int64_t m, int64_t n, in
   const IsaEntry& e = kIsas[i];
   const bool small = e.direct && macs <= kParallelMin;
   int nt = 1;
-  if (threaded &&
-      (small ? macs >= kDirectParallelMin && background_threads.load() == 0 : macs >= kParallelMin))
+  bool helped = false;  // split over GemmHelper threads instead of an OpenMP team
+  if (threaded && macs >= (small ? kDirectParallelMin : kParallelMin)) {
     nt = omp_get_max_threads();
-  if (!transpose_pays(e, m, n, k, small)) return e.multiply(job, bl, nt, small && direct_pays(job));
+    if (small && background_threads.load() > 0) {
+      const int helpers = board.helpers.load(std::memory_order_relaxed);
+      nt = helpers > 0 ? std::min(nt, 1 + helpers) : 1;
+      helped = nt > 1;
+    }
+  }
+  if (!transpose_pays(e, m, n, k, small))
+    return e.multiply(job, bl, nt, small && direct_pays(job), helped);
   // C^T (n x m, row-major) = op(B)^T op(A)^T: op(X)^T swaps X's strides.
   float* t = tls_c.get(m * n);
   if (beta != 0.0f)
     for (int64_t r = 0; r < m; ++r)
       for (int64_t col = 0; col < n; ++col) t[col * m + r] = c[r * ldc + col];
   const Job tj{n, m, k, alpha, beta, b, Strides{bs.cs, bs.rs}, a, Strides{as.cs, as.rs}, t, m};
-  e.multiply(tj, bl, nt, small && direct_pays(tj));
+  e.multiply(tj, bl, nt, small && direct_pays(tj), helped);
   for (int64_t r = 0; r < m; ++r)
     for (int64_t col = 0; col < n; ++col) c[r * ldc + col] = t[col * m + r];
 }
@@ -358,6 +453,29 @@ GemmBackgroundThreads::~GemmBackgroundThreads() {
 }
 bool GemmBackgroundThreads::active() {
   return background_threads.load() > 0;
+}
+
+GemmHelper::GemmHelper() {
+  board.helpers.fetch_add(1);
+}
+GemmHelper::~GemmHelper() {
+  board.helpers.fetch_sub(1);
+}
+bool GemmHelper::help() {
+  if (!Board::open(board.ticket.load(std::memory_order_relaxed)))
+    return false;  // nothing to take (the common case: one load, no write)
+  bool any = false;
+  while (board.take_one()) {
+    board.helped.fetch_add(1, std::memory_order_relaxed);
+    any = true;
+  }
+  return any;
+}
+bool GemmHelper::wanted(int64_t microseconds) {
+  return now_us() - board.last_post_us.load(std::memory_order_relaxed) <= microseconds;
+}
+int64_t GemmHelper::stripes_helped() {
+  return board.helped.load(std::memory_order_relaxed);
 }
 
 void gemm_packed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,

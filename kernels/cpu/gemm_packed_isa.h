@@ -8,7 +8,8 @@
 // CPU has; the choice is made at run time. No include guard: it is meant to be included
 // several times. Everything here is internal to gemm_packed.cpp.
 //
-// Expects from the includer: Strides, Job, Blocking, kKC, tls_a, tls_b (gemm_packed.cpp).
+// Expects from the includer: Strides, Job, Blocking, kKC, tls_a, tls_b, share_stripes
+// (gemm_packed.cpp).
 
 #if TG_GEMM_LEVEL == 3
 // Register tile kMR x kNR: accumulators must fit in the vector registers with room for the
@@ -344,26 +345,34 @@ void run(const Job& x, const Blocking& bl, int64_t i0, int64_t i1, int64_t j0, i
 // whole of the operand that is not split; cutting the longer side of C makes that the smaller
 // one (cutting rows repacks B: (nt-1)*k*n extra floats). Who computes an element changes none
 // of its bits.
+// helped: the stripes go to share_stripes (the calling thread and the GemmHelper threads,
+// gemm_packed.cpp) instead of an OpenMP team.
 template <int64_t NR, typename Part>
-void over_stripes(const Job& x, int nt, const Part& part) {
+void over_stripes(const Job& x, int nt, const Part& part, bool helped) {
   const int64_t row_slivers = (x.m + kMR - 1) / kMR, col_slivers = (x.n + NR - 1) / NR;
   const bool by_rows = x.m >= x.n ? row_slivers >= nt || row_slivers >= col_slivers
                                   : col_slivers < nt && row_slivers > col_slivers;
   const int64_t slivers = by_rows ? row_slivers : col_slivers;
   nt = int(std::min<int64_t>(nt, slivers));
   if (nt == 1) return part(0, x.m, 0, x.n);  // no OpenMP region: a team of one costs microseconds
+  // Stripe t of team: an even split in whole slivers (stripes differ by at most one sliver).
+  auto stripe = [&](int64_t t, int64_t team) {
+    const int64_t s0 = slivers * t / team, s1 = slivers * (t + 1) / team;
+    if (by_rows) {
+      part(std::min(x.m, s0 * kMR), std::min(x.m, s1 * kMR), 0, x.n);
+    } else {
+      part(0, x.m, std::min(x.n, s0 * NR), std::min(x.n, s1 * NR));
+    }
+  };
+  if (helped) {
+    if (!share_stripes(nt, [&](int t) { stripe(t, nt); })) part(0, x.m, 0, x.n);
+    return;
+  }
   std::exception_ptr error;  // an exception must not escape a parallel region (terminate)
 #pragma omp parallel num_threads(nt)
   {
-    const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
-    // Even split in whole slivers: stripes differ by at most one sliver.
-    const int64_t s0 = slivers * t / team, s1 = slivers * (t + 1) / team;
     try {  // (only a failed allocation of this thread's buffers can throw)
-      if (by_rows) {
-        part(std::min(x.m, s0 * kMR), std::min(x.m, s1 * kMR), 0, x.n);
-      } else {
-        part(0, x.m, std::min(x.n, s0 * NR), std::min(x.n, s1 * NR));
-      }
+      stripe(omp_get_thread_num(), omp_get_num_threads());
     } catch (...) {
 #pragma omp critical(tg_gemm_error)
       if (!error) error = std::current_exception();
@@ -373,10 +382,11 @@ void over_stripes(const Job& x, int nt, const Part& part) {
 }
 
 template <int64_t NR>
-void run_threads(const Job& x, const Blocking& bl, int nt) {
-  over_stripes<NR>(x, nt, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-    run<NR>(x, bl, i0, i1, j0, j1);
-  });
+void run_threads(const Job& x, const Blocking& bl, int nt, bool helped) {
+  over_stripes<NR>(
+      x, nt,
+      [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) { run<NR>(x, bl, i0, i1, j0, j1); },
+      helped);
 }
 
 #if TG_GEMM_LEVEL >= 2
@@ -447,20 +457,25 @@ void direct(const Job& x, const Blocking& bl) {
 
 // A direct product on nt threads: each thread direct on its stripe of C (over_stripes).
 template <int64_t NR>
-void direct_threads(const Job& x, const Blocking& bl, int nt) {
-  over_stripes<NR>(x, nt, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-    Job y = x;
-    y.m = i1 - i0, y.n = j1 - j0;
-    y.a = x.a + i0 * x.as.rs, y.b = x.b + j0 * x.bs.cs, y.c = x.c + i0 * x.ldc + j0;
-    direct<NR>(y, bl);
-  });
+void direct_threads(const Job& x, const Blocking& bl, int nt, bool helped) {
+  over_stripes<NR>(
+      x, nt,
+      [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+        Job y = x;
+        y.m = i1 - i0, y.n = j1 - j0;
+        y.a = x.a + i0 * x.as.rs, y.b = x.b + j0 * x.bs.cs, y.c = x.c + i0 * x.ldc + j0;
+        direct<NR>(y, bl);
+      },
+      helped);
 }
 
 // The entry point of this ISA: the job on nt threads (1: the calling thread alone), direct
-// (unpacked) when the caller says so (small operands).
-inline void multiply(const Job& x, const Blocking& bl, int nt, bool direct_product) {
+// (unpacked) when the caller says so (small operands); helped: the nt threads are the caller
+// and the GemmHelper threads (gemm_packed.cpp: packed()).
+inline void multiply(const Job& x, const Blocking& bl, int nt, bool direct_product, bool helped) {
   if (direct_product)
-    return x.n <= kNR / 2 ? direct_threads<kNR / 2>(x, bl, nt) : direct_threads<kNR>(x, bl, nt);
-  if (x.n <= kNR / 2) return run_threads<kNR / 2>(x, bl, nt);
-  run_threads<kNR>(x, bl, nt);
+    return x.n <= kNR / 2 ? direct_threads<kNR / 2>(x, bl, nt, helped)
+                          : direct_threads<kNR>(x, bl, nt, helped);
+  if (x.n <= kNR / 2) return run_threads<kNR / 2>(x, bl, nt, helped);
+  run_threads<kNR>(x, bl, nt, helped);
 }

@@ -8,9 +8,10 @@
 // seeded per-epoch order: epoch e of a loader with seed s visits the same permutation on every
 // run and every machine. With prefetch on, a background thread gathers the next batches (up to
 // four ahead) while the caller works on batch i; a transform (options.transform: augmentation)
-// runs there too. A Dataset whose tensors are on a GPU (to_device below) is gathered there: the
-// epoch's order is uploaded once and each batch is a gather kernel (no prefetch thread: the GPU
-// queues the gathers anyway).
+// runs there too, and while it is four ahead it computes parts of the caller's small
+// matrix products (kernels/gemm.h: GemmHelper). A Dataset whose tensors are on a GPU
+// (to_device below) is gathered there: the epoch's order is uploaded once and each batch is
+// a gather kernel (no prefetch thread: the GPU queues the gathers anyway).
 #pragma once
 
 #include <cstdint>

@@ -11,9 +11,14 @@
 // after the batches made before it; destroying the iterator (even mid-epoch) stops and joins
 // the worker. Batches are built from detached tensors with raw ops, so the worker never
 // touches the autograd tape (which is thread-local anyway). While the worker lives, a
-// kernels::cpu::GemmBackgroundThreads guard keeps small GEMMs on the training thread: split
-// over two threads they would share the worker's core.
+// kernels::cpu::GemmBackgroundThreads guard keeps small GEMMs off the OpenMP team: its worker
+// would share the prefetch worker's core. Instead, while its queue is full, the prefetch worker
+// lends that core to them (kernels::cpu::GemmHelper): it computes the stripes of those products
+// that the training thread posts and has not taken yet, for as long as they keep coming
+// (kLendMicros after the last one), then sleeps as before. The course MLP's epoch (two 2.5M
+// multiply-add products a step) is a fifth shorter so (docs/benchmarks.md).
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -99,14 +104,18 @@ DataLoader::Iterator DataLoader::end() {
 // The worker and its queue.
 struct DataLoader::Iterator::Prefetcher {
   static constexpr size_t kAhead = 4;
-  // The worker keeps a core busy now and then: small GEMMs stay on the training thread while
-  // it lives (kernels/gemm.h says why).
+  // How long after the last shared product the worker keeps offering its core (lend()).
+  static constexpr int64_t kLendMicros = 200;
+  // The worker keeps a core busy now and then: small GEMMs stay off the OpenMP team while it
+  // lives (kernels/gemm.h says why), shared with the worker instead (lend()).
   kernels::cpu::GemmBackgroundThreads busy;
   std::mutex m;
   std::condition_variable ready, room;  // a batch (or the error) is queued; the worker may go on
   std::deque<Batch> queue;
   std::exception_ptr error;  // the worker's, after the batches queued before it
   bool stop = false, caller_waits = false, worker_waits = false;
+  std::atomic<size_t> queued{0};       // queue.size(), read without the lock by lend()
+  std::atomic<bool> stop_soon{false};  // stop, read without the lock by lend()
   std::thread worker;
 
   Prefetcher(const DataLoader* dl, std::vector<int32_t> order, int64_t epoch, int64_t count) {
@@ -114,6 +123,7 @@ struct DataLoader::Iterator::Prefetcher {
       // A batch gather copies a few hundred KB: one thread is plenty, and an OpenMP team of
       // this thread's own would spin-wait against the training threads for the same cores.
       omp_set_num_threads(1);
+      kernels::cpu::GemmHelper helper;
       for (int64_t i = 0; i < count; ++i) {
         Batch b;
         std::exception_ptr err;
@@ -122,6 +132,7 @@ struct DataLoader::Iterator::Prefetcher {
         } catch (...) {
           err = std::current_exception();
         }
+        if (queued.load() >= kAhead) lend(helper);
         std::unique_lock lk(m);
         if (queue.size() >= kAhead) {
           worker_waits = true;
@@ -133,15 +144,27 @@ struct DataLoader::Iterator::Prefetcher {
           error = err;
         else
           queue.push_back(std::move(b));
+        queued.store(queue.size());
         if (caller_waits) ready.notify_one();
         if (err) return;
       }
     });
   }
+  // The queue is full: while the training thread keeps posting products to share
+  // (kernels/gemm.h: GemmHelper), compute parts of them until it has taken a batch; when the
+  // products stop coming, return (to sleep until half the queue is taken).
+  void lend(kernels::cpu::GemmHelper& helper) {
+    for (int spins = 0; queued.load(std::memory_order_relaxed) >= kAhead && !stop_soon.load();) {
+      if (helper.help()) continue;
+      if (!kernels::cpu::GemmHelper::wanted(kLendMicros)) return;
+      if (++spins % 64 == 0) std::this_thread::yield();  // let a thread waiting for this core in
+    }
+  }
   ~Prefetcher() {
     {
       std::lock_guard lk(m);
       stop = true;
+      stop_soon.store(true);
     }
     room.notify_one();
     worker.join();
@@ -158,6 +181,7 @@ struct DataLoader::Iterator::Prefetcher {
     if (queue.empty()) std::rethrow_exception(error);
     Batch b = std::move(queue.front());
     queue.pop_front();
+    queued.store(queue.size());
     if (worker_waits && queue.size() <= kAhead / 2) room.notify_one();
     return b;
   }

@@ -11,9 +11,13 @@
 #include <thread>
 #include <vector>
 
+#include <omp.h>
+
+#include "kernels/gemm.h"
 #include "learner/data/data.h"
 #include "tensor/creation.h"
 #include "tensor/ops.h"
+#include "tensor/random.h"
 #include "test_util.h"
 
 using namespace tg;
@@ -210,6 +214,47 @@ TEST_CASE("data: prefetching gives exactly the batches of a plain loader") {
     CHECK(p == plain.end());
     CHECK(n == 7);
   }
+}
+
+TEST_CASE("data: the prefetching worker lends its core to the caller's small products") {
+  // Each batch (64 x 784) times a 784 x 50 weight is a 2.5M multiply-add product, three per
+  // batch (a training step's worth): while the worker's queue is full it computes stripes of
+  // them (kernels/gemm.h: GemmHelper). The products come out with the bits of a loader without
+  // the worker on one thread (no OpenMP team: its spinning worker would hold the core the
+  // helper needs); on two or more cores the worker took some.
+  Generator gen(5);
+  auto ds = std::make_shared<Dataset>(randn({2048, 784}, gen), zeros({2048}, DType::i32));
+  const Tensor w = randn({3, 50, 784}, gen);
+  auto products = [&](DataLoader& dl) {
+    std::vector<std::vector<float>> out;
+    for (const Batch& b : dl) {
+      std::vector<float> c(size_t(b.x.size(0)) * 150);
+      for (int64_t q = 0; q < 3; ++q)
+        kernels::cpu::gemm(false, true, b.x.size(0), 50, 784, 1.0f, b.x.data<float>(), 784,
+                           w.data<float>() + q * 50 * 784, 784, 0.0f, c.data() + q * 64 * 50, 50);
+      out.push_back(std::move(c));
+    }
+    return out;
+  };
+  DataLoader plain(ds, {.batch_size = 64, .shuffle = true, .seed = 3});
+  DataLoader pre(ds, {.batch_size = 64, .shuffle = true, .seed = 3, .prefetch = true});
+  const int64_t helped_before = kernels::cpu::GemmHelper::stripes_helped();
+  const bool can_share = omp_get_max_threads() >= 2 && std::thread::hardware_concurrency() >= 2;
+  // Until the worker has helped (at most 20 s: another test may hold the cores for a while).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (int epoch = 0; std::chrono::steady_clock::now() < deadline; ++epoch) {
+    CAPTURE(epoch);
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const auto want = products(plain);
+    omp_set_num_threads(threads);
+    const auto got = products(pre);
+    REQUIRE(got.size() == want.size());
+    for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == want[i]);
+    if (epoch >= 2 && (!can_share || kernels::cpu::GemmHelper::stripes_helped() > helped_before))
+      break;
+  }
+  if (can_share) CHECK(kernels::cpu::GemmHelper::stripes_helped() > helped_before);
 }
 
 TEST_CASE("data: leaving a prefetching loop early neither hangs nor leaks the worker") {

@@ -5,12 +5,14 @@
 #include <doctest/doctest.h>
 #include <omp.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/error.h"
@@ -291,6 +293,71 @@ TEST_CASE("gemm: bit-identical for 1 and 2 threads, and equal to gemm_packed") {
       CHECK(std::memcmp(c1.data(), cp.data(), c1.size() * sizeof(float)) == 0);
     }
   }
+}
+
+TEST_CASE("gemm: products shared with GemmHelper threads keep their bits") {
+  // While a GemmBackgroundThreads guard lives and a GemmHelper thread serves, the 1M-4M
+  // multiply-add products (both orientations, row or column stripes, a transposed B packed per
+  // stripe) are split between the caller and the helper: the same bits as one thread, whether
+  // the helper took a stripe or not; products outside that range never reach the helper. Two
+  // threads posting at once: one shares, the other computes alone (the board is taken).
+  struct Shape {
+    int64_t m, n, k;
+  };
+  const Shape shapes[] = {{128, 128, 128}, {50, 64, 784}, {64, 50, 784}, {600, 20, 150}};
+  const int saved_threads = omp_get_max_threads();
+  uint32_t seed = 1300;
+  std::vector<Problem<float>> problems;
+  std::vector<std::vector<float>> expected;
+  for (const Shape& s : shapes)
+    for (int t = 0; t < 4; ++t) {
+      problems.emplace_back(t & 1, t & 2, s.m, s.n, s.k, 1.0f, 0.5f, 1, seed++);
+      expected.push_back(gemm_with_threads(1, static_cast<GemmFn>(gemm), problems.back()));
+    }
+  std::atomic<bool> done{false};
+  const int64_t helped_before = GemmHelper::stripes_helped();
+  {
+    const GemmBackgroundThreads busy;
+    std::thread helper_thread([&] {
+      GemmHelper helper;
+      while (!done.load()) helper.help();
+    });
+    std::thread second_poster([&] {
+      omp_set_num_threads(2);
+      for (int round = 0; round < 20; ++round)
+        for (size_t i = 0; i < problems.size(); ++i) {
+          Problem<float> q = problems[i];
+          gemm(q.ta, q.tb, q.m, q.n, q.k, q.alpha, q.a.data(), q.lda, q.b.data(), q.ldb, q.beta,
+               q.c.data(), q.ldc);
+          if (std::memcmp(q.c.data(), expected[i].data(), q.c.size() * sizeof(float)) != 0)
+            done.store(true);  // (a mismatch: the CHECK below on this thread's copy reports it)
+        }
+    });
+    // Until the helper has taken stripes (it spins, so on two or more cores that is the first
+    // few products), and at most 2000 rounds.
+    for (int round = 0; round < 2000; ++round) {
+      for (size_t i = 0; i < problems.size(); ++i) {
+        CAPTURE(i);
+        const std::vector<float> c = gemm_with_threads(2, static_cast<GemmFn>(gemm), problems[i]);
+        REQUIRE(std::memcmp(c.data(), expected[i].data(), c.size() * sizeof(float)) == 0);
+      }
+      if (round >= 20 && GemmHelper::stripes_helped() > helped_before) break;
+    }
+    second_poster.join();
+    CHECK_FALSE(done.load());  // the second poster's products matched too
+    done.store(true);
+    helper_thread.join();
+  }
+  CHECK(GemmHelper::stripes_helped() > helped_before);
+  // Without a helper (or with a team of one) nothing is shared, even with the guard alive.
+  const int64_t helped_after = GemmHelper::stripes_helped();
+  {
+    const GemmBackgroundThreads busy;
+    const std::vector<float> c = gemm_with_threads(2, static_cast<GemmFn>(gemm), problems[0]);
+    CHECK(std::memcmp(c.data(), expected[0].data(), c.size() * sizeof(float)) == 0);
+  }
+  CHECK(GemmHelper::stripes_helped() == helped_after);
+  omp_set_num_threads(saved_threads);
 }
 
 namespace {
