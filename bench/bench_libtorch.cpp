@@ -44,6 +44,7 @@
 
 #include "autograd/autograd.h"
 #include "bench/bench_data.h"
+#include "kernels/gemm.h"
 #include "learner/data/data.h"
 #include "learner/data/datasets.h"
 #include "nn/layers.h"
@@ -185,6 +186,7 @@ void epoch_tapegrad(benchmark::State& state, const Model& m) {
   tg::optim::SGD opt(model->parameters(), {.lr = 0.05, .momentum = 0.9});
   tg::DataBunch db = tg::make_databunch(images(), m.bs, 1);
   double last = 0;
+  const int64_t helped = tg::kernels::cpu::GemmHelper::stripes_helped();
   for (auto _ : state) {
     for (const tg::Batch& b : db.train_dl) {
       tg::Tensor loss = tg::cross_entropy((*model)(b.x), b.y);
@@ -196,6 +198,9 @@ void epoch_tapegrad(benchmark::State& state, const Model& m) {
   }
   state.counters["last_loss"] = last;
   state.counters["steps"] = double(db.train_dl.num_batches());
+  // GEMM stripes the prefetch worker computed (kernels/gemm.h: GemmHelper), per step.
+  state.counters["helped"] = double(tg::kernels::cpu::GemmHelper::stripes_helped() - helped) /
+                             double(state.iterations() * db.train_dl.num_batches());
 }
 
 torch::nn::Sequential torch_model(const std::string& name) {

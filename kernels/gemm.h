@@ -106,8 +106,11 @@ class GemmBackgroundThreads {
 // stripes on the calling thread until none is left; a help() call on the helper's thread
 // computes the stripe it takes. The caller waits only for the stripes a helper has taken: a
 // helper busy with its own work, or descheduled before it took one, costs the caller nothing
-// beyond doing the whole product itself. One product is shared at a time (another thread's
-// product meanwhile runs on its own thread). Who computes a stripe changes none of its bits.
+// beyond doing the whole product itself; after spinning 30 µs for a stripe a helper took, the
+// caller sleeps (so that a helper preempted mid-stripe can run on its core), and a wait over
+// 200 µs (the machine is busy) stops the sharing for 100 ms. One product is shared at a time
+// (another thread's product meanwhile runs on its own thread). Who computes a stripe changes
+// none of its bits.
 class GemmHelper {
  public:
   GemmHelper();

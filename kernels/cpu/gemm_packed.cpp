@@ -151,6 +151,10 @@ int64_t now_us() {
       .count();
 }
 
+// How long a poster spins for the stripes helpers took before it sleeps; a wait longer than
+// kSlowWaitMicros (a stripe takes about 10) stops the sharing for kBackoffMicros.
+constexpr int64_t kSpinMicros = 30, kSlowWaitMicros = 200, kBackoffMicros = 100000;
+
 inline void cpu_relax() {
 #if TG_GEMM_X86
   _mm_pause();
@@ -163,9 +167,10 @@ struct Board {
   std::atomic<int> done{0};
   std::atomic<void (*)(const void*, int)> run{nullptr};
   std::atomic<const void*> ctx{nullptr};
-  std::atomic<int> helpers{0};           // live GemmHelper objects
-  std::atomic<int64_t> last_post_us{0};  // when a product was last posted
-  std::atomic<int64_t> helped{0};        // stripes computed by help()
+  std::atomic<int> helpers{0};               // live GemmHelper objects
+  std::atomic<int64_t> last_post_us{0};      // when a product was last posted
+  std::atomic<int64_t> backoff_until_us{0};  // no sharing before then (a slow helper)
+  std::atomic<int64_t> helped{0};            // stripes computed by help()
   std::atomic<bool> failed{false};
   std::mutex error_m;
   std::exception_ptr error;  // the first stripe's exception, for the poster
@@ -183,6 +188,7 @@ struct Board {
       failed.store(true, std::memory_order_relaxed);
     }
     done.fetch_add(1, std::memory_order_release);
+    done.notify_all();  // (a load of the waiter count unless the poster sleeps)
     return true;
   }
 };
@@ -206,8 +212,23 @@ bool share_stripes(int n, const F& stripe) {
   board.ticket.store(uint64_t(n) << 32, std::memory_order_release);  // open
   while (board.take_one()) {
   }
-  while (board.done.load(std::memory_order_acquire) < n) cpu_relax();  // stripes helpers took
-  board.ticket.store(0, std::memory_order_relaxed);                    // closed
+  // The stripes helpers took: spin a while (a stripe takes microseconds), then sleep, so that a
+  // helper descheduled mid-stripe (a busy machine) can be moved onto this core to finish it.
+  const int64_t t0 = now_us();
+  bool slept = false;
+  for (int d, spins = 0; (d = board.done.load(std::memory_order_acquire)) < n;) {
+    if (++spins % 64 != 0 || now_us() - t0 < kSpinMicros) {
+      cpu_relax();
+    } else {
+      board.done.wait(d, std::memory_order_acquire);
+      slept = true;
+    }
+  }
+  // A helper that kept the caller waiting this long was off its core: the machine is busy,
+  // and for a while products are not shared (the caller waits for no one).
+  if (slept && now_us() - t0 > kSlowWaitMicros)
+    board.backoff_until_us.store(now_us() + kBackoffMicros, std::memory_order_relaxed);
+  board.ticket.store(0, std::memory_order_relaxed);  // closed
   std::exception_ptr err;
   if (board.failed.load(std::memory_order_relaxed)) {
     std::lock_guard lk(board.error_m);
@@ -393,7 +414,9 @@ void packed(const char* op, bool trans_a, bool trans_b, int64_t m, int64_t n, in
     nt = omp_get_max_threads();
     if (small && background_threads.load() > 0) {
       const int helpers = board.helpers.load(std::memory_order_relaxed);
-      nt = helpers > 0 ? std::min(nt, 1 + helpers) : 1;
+      nt = helpers > 0 && now_us() >= board.backoff_until_us.load(std::memory_order_relaxed)
+               ? std::min(nt, 1 + helpers)
+               : 1;
       helped = nt > 1;
     }
   }
