@@ -48,7 +48,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
-#include <limits>
 #include <mutex>
 #include <new>
 #include <string>
