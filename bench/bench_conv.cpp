@@ -12,10 +12,12 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "bench/core_latency.h"
 #include "kernels/conv.h"
 
 namespace {
@@ -101,7 +103,10 @@ int main(int argc, char** argv) {
             [&r, pass, s = l.s](benchmark::State& st) { run(st, r, pass, s); })
             ->Unit(benchmark::kMicrosecond);
   benchmark::Initialize(&argc, argv);
+  benchmark::AddCustomContext("core_round_trip", tg::bench::core_round_trip_text());
   benchmark::RunSpecifiedBenchmarks();
+  std::fprintf(stderr, "core_round_trip at the end: %s\n",
+               tg::bench::core_round_trip_text().c_str());
   benchmark::Shutdown();
   return 0;
 }

@@ -26,12 +26,14 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench/core_latency.h"
 #include "fma_peak.h"
 #include "kernels/cpu_info.h"
 #include "kernels/gemm.h"
@@ -239,6 +241,7 @@ void register_all() {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("core_round_trip", tg::bench::core_round_trip_text());
   benchmark::AddCustomContext("omp_max_threads", std::to_string(omp_get_max_threads()));
 #ifdef TG_HAVE_OPENBLAS
   benchmark::AddCustomContext("openblas", openblas_get_config());
@@ -295,6 +298,8 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("cpu_caches", tg::kernels::cpu_caches_str(tg::kernels::cpu_caches()));
   register_all();
   benchmark::RunSpecifiedBenchmarks();
+  std::fprintf(stderr, "core_round_trip at the end: %s\n",
+               tg::bench::core_round_trip_text().c_str());
   benchmark::Shutdown();
   return 0;
 }

@@ -37,6 +37,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -44,6 +45,7 @@
 
 #include "autograd/autograd.h"
 #include "bench/bench_data.h"
+#include "bench/core_latency.h"
 #include "kernels/gemm.h"
 #include "learner/data/data.h"
 #include "learner/data/datasets.h"
@@ -366,10 +368,13 @@ int main(int argc, char** argv) {
   at::set_num_interop_threads(1);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("core_round_trip", tg::bench::core_round_trip_text());
   benchmark::AddCustomContext("libtorch", TORCH_VERSION);
   benchmark::AddCustomContext("tapegrad_threads", std::to_string(g_tg_threads));
   register_all();
   benchmark::RunSpecifiedBenchmarks();
+  std::fprintf(stderr, "core_round_trip at the end: %s\n",
+               tg::bench::core_round_trip_text().c_str());
   benchmark::Shutdown();
   return 0;
 }

@@ -5,13 +5,18 @@
 //   build/bin/bench_peak --benchmark_filter=avx512
 //
 // Names: fma_peak/<isa>/threads:<n>. The time is the OpenMP region's wall time (manual time),
-// so with other work on a core the slowest thread sets the figure.
+// so with other work on a core the slowest thread sets the figure. core_round_trip: one round
+// trip of a cache line between CPUs 0 and 1 (bench/core_latency.h; counter ns), where a VM's
+// two vCPUs may sit on one CCX or on two (every 2-thread figure depends on it).
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <string>
 
+#include "core_latency.h"
 #include "fma_peak.h"
 
 namespace {
@@ -28,11 +33,25 @@ void bm_peak(benchmark::State& state, Isa isa, int threads) {
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
 
+void bm_round_trip(benchmark::State& state) {
+  double last = 0;
+  for (auto _ : state) {
+    last = tg::bench::core_round_trip_ns(0, 1, 20000);
+    if (std::isnan(last)) {
+      state.SkipWithError("this process may not run on CPUs 0 and 1");
+      return;
+    }
+    state.SetIterationTime(last * 20000 * 1e-9);
+  }
+  state.counters["ns"] = last;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("core_round_trip", tg::bench::core_round_trip_text());
   const int max_threads = omp_get_max_threads();
   benchmark::AddCustomContext("omp_max_threads", std::to_string(max_threads));
   benchmark::AddCustomContext("best_isa", tg::bench::isa_name(tg::bench::best_isa()));
@@ -47,7 +66,12 @@ int main(int argc, char** argv) {
       if (t == max_threads) break;
     }
   }
+  benchmark::RegisterBenchmark("core_round_trip", bm_round_trip)
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
   benchmark::RunSpecifiedBenchmarks();
+  std::fprintf(stderr, "core_round_trip at the end: %s\n",
+               tg::bench::core_round_trip_text().c_str());
   benchmark::Shutdown();
   return 0;
 }

@@ -49,6 +49,7 @@
 
 #include "autograd/autograd.h"
 #include "bench/bench_data.h"
+#include "bench/core_latency.h"
 #include "learner/callbacks/callbacks.h"
 #include "learner/callbacks/device.h"
 #include "learner/data/data.h"
@@ -303,12 +304,15 @@ BENCHMARK(BM_learner_fit)->Apply(epochs);
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("core_round_trip", tg::bench::core_round_trip_text());
   if (tg::cuda::is_available())
     register_cuda_benchmarks();
   else
     std::cerr << "bench_train: the CUDA rows (BM_cuda_*) are skipped: no usable CUDA device ("
               << tg::cuda::unavailable_reason() << ")" << std::endl;
   benchmark::RunSpecifiedBenchmarks();
+  std::fprintf(stderr, "core_round_trip at the end: %s\n",
+               tg::bench::core_round_trip_text().c_str());
   benchmark::Shutdown();
   return 0;
 }
