@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <string>
 
 #include "core_latency.h"
@@ -51,7 +50,6 @@ void bm_round_trip(benchmark::State& state) {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("core_round_trip", tg::bench::core_round_trip_text());
   const int max_threads = omp_get_max_threads();
   benchmark::AddCustomContext("omp_max_threads", std::to_string(max_threads));
   benchmark::AddCustomContext("best_isa", tg::bench::isa_name(tg::bench::best_isa()));
@@ -70,8 +68,6 @@ int main(int argc, char** argv) {
       ->UseManualTime()
       ->Unit(benchmark::kMillisecond);
   benchmark::RunSpecifiedBenchmarks();
-  std::fprintf(stderr, "core_round_trip at the end: %s\n",
-               tg::bench::core_round_trip_text().c_str());
   benchmark::Shutdown();
   return 0;
 }

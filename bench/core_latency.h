@@ -72,9 +72,10 @@ inline double core_round_trip_ns(int cpu_a = 0, int cpu_b = 1, int rounds = 1000
   return ns;
 }
 
-// The figure as the benchmarks' context line shows it ("56 ns (CPUs 0 and 1)"). Programs print
-// it at the start (benchmark context core_round_trip) and again on stderr at the end: the host
-// may move the vCPUs during a run.
+// The figure as the benchmarks' context line shows it ("56 ns (CPUs 0 and 1)"). bench_gemm,
+// bench_conv, bench_train and bench_libtorch print it at the start (benchmark context
+// core_round_trip) and again on stderr at the end: the host may move the vCPUs during a run
+// (bench_peak has it as a row instead).
 inline std::string core_round_trip_text() {
   const double ns = core_round_trip_ns();
   if (std::isnan(ns)) return "not measured (this process may not run on CPUs 0 and 1)";

@@ -113,9 +113,9 @@ struct DataLoader::Iterator::Prefetcher {
   std::condition_variable ready, room;  // a batch (or the error) is queued; the worker may go on
   std::deque<Batch> queue;
   std::exception_ptr error;  // the worker's, after the batches queued before it
-  bool stop = false, caller_waits = false, worker_waits = false;
-  std::atomic<size_t> queued{0};       // queue.size(), read without the lock by lend()
-  std::atomic<bool> stop_soon{false};  // stop, read without the lock by lend()
+  bool caller_waits = false, worker_waits = false;
+  std::atomic<bool> stop{false};  // set under m; lend() also reads it without the lock
+  std::atomic<size_t> queued{0};  // queue.size(), read without the lock by lend()
   std::thread worker;
 
   Prefetcher(const DataLoader* dl, std::vector<int32_t> order, int64_t epoch, int64_t count) {
@@ -154,7 +154,7 @@ struct DataLoader::Iterator::Prefetcher {
   // (kernels/gemm.h: GemmHelper), compute parts of them until it has taken a batch; when the
   // products stop coming, return (to sleep until half the queue is taken).
   void lend(kernels::cpu::GemmHelper& helper) {
-    for (int spins = 0; queued.load(std::memory_order_relaxed) >= kAhead && !stop_soon.load();) {
+    for (int spins = 0; queued.load(std::memory_order_relaxed) >= kAhead && !stop.load();) {
       if (helper.help()) continue;
       if (!kernels::cpu::GemmHelper::wanted(kLendMicros)) return;
       if (++spins % 64 == 0) std::this_thread::yield();  // let a thread waiting for this core in
@@ -164,7 +164,6 @@ struct DataLoader::Iterator::Prefetcher {
     {
       std::lock_guard lk(m);
       stop = true;
-      stop_soon.store(true);
     }
     room.notify_one();
     worker.join();
