@@ -349,14 +349,33 @@ TEST_CASE("gemm: products shared with GemmHelper threads keep their bits") {
     helper_thread.join();
   }
   CHECK(GemmHelper::stripes_helped() > helped_before);
-  // Without a helper (or with a team of one) nothing is shared, even with the guard alive.
-  const int64_t helped_after = GemmHelper::stripes_helped();
+  // With a helper serving and the guard alive, nothing else is shared: products under 1M
+  // (64^3) or over 4M multiply-adds (300 x 280 x 700, the OpenMP team's), and 1M-4M products
+  // on a team of one.
+  const Problem<float> tiny(false, false, 64, 64, 64, 1.0f, 0.5f, 1, seed++);
+  const Problem<float> big(false, true, 300, 280, 700, 1.0f, 0.5f, 1, seed++);
+  const std::vector<float> tiny1 = gemm_with_threads(1, static_cast<GemmFn>(gemm), tiny);
+  const std::vector<float> big1 = gemm_with_threads(1, static_cast<GemmFn>(gemm), big);
   {
+    done.store(false);
     const GemmBackgroundThreads busy;
-    const std::vector<float> c = gemm_with_threads(2, static_cast<GemmFn>(gemm), problems[0]);
-    CHECK(std::memcmp(c.data(), expected[0].data(), c.size() * sizeof(float)) == 0);
+    std::thread helper_thread([&] {
+      GemmHelper helper;
+      while (!done.load()) helper.help();
+    });
+    const int64_t helped_after = GemmHelper::stripes_helped();
+    for (int round = 0; round < 20; ++round) {
+      const std::vector<float> t = gemm_with_threads(2, static_cast<GemmFn>(gemm), tiny);
+      const std::vector<float> b = gemm_with_threads(2, static_cast<GemmFn>(gemm), big);
+      const std::vector<float> c = gemm_with_threads(1, static_cast<GemmFn>(gemm), problems[0]);
+      CHECK(std::memcmp(t.data(), tiny1.data(), t.size() * sizeof(float)) == 0);
+      CHECK(std::memcmp(b.data(), big1.data(), b.size() * sizeof(float)) == 0);
+      CHECK(std::memcmp(c.data(), expected[0].data(), c.size() * sizeof(float)) == 0);
+    }
+    CHECK(GemmHelper::stripes_helped() == helped_after);
+    done.store(true);
+    helper_thread.join();
   }
-  CHECK(GemmHelper::stripes_helped() == helped_after);
   omp_set_num_threads(saved_threads);
 }
 
